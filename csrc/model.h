@@ -1,0 +1,66 @@
+/* A loaded model: hyper-parameters, weight tensors (views into the file buffer) and
+ * vocabulary. Readers (gguf_model.c, llama2c.c) fill it; architectures run it. */
+#ifndef PL_MODEL_H
+#define PL_MODEL_H
+
+#include "gguf.h"
+#include "vocab.h"
+
+enum { PL_ARCH_LLAMA = 1 };
+enum { PL_ROPE_NORMAL = 0, PL_ROPE_NEOX = 2 };  /* adjacent pairs / split halves */
+
+typedef struct {
+    int arch;                /* PL_ARCH_* */
+    char arch_name[32];      /* as in the file ("llama") */
+    int dim;                 /* embedding width */
+    int n_layers;
+    int n_heads;
+    int n_kv_heads;          /* grouped-query attention: n_heads % n_kv_heads == 0 */
+    int head_dim;            /* dim / n_heads */
+    int hidden_dim;          /* FFN width */
+    int n_vocab;
+    int n_ctx_train;         /* context length the model was trained for */
+    float norm_eps;
+    float rope_base;         /* freq base (10000 for Llama 2) */
+    float rope_pos_scale;    /* positions are multiplied by this (1 / linear scaling factor) */
+    int rope_dims;           /* rotated dimensions per head (<= head_dim) */
+    int rope_type;           /* PL_ROPE_NORMAL or PL_ROPE_NEOX */
+} pl_hparams;
+
+typedef struct {
+    pl_tensor attn_norm;     /* [dim] */
+    pl_tensor wq;            /* [dim] -> [n_heads*head_dim] */
+    pl_tensor wk, wv;        /* [dim] -> [n_kv_heads*head_dim] */
+    pl_tensor wo;            /* [n_heads*head_dim] -> [dim] */
+    pl_tensor ffn_norm;      /* [dim] */
+    pl_tensor w_gate, w_up;  /* [dim] -> [hidden_dim] */
+    pl_tensor w_down;        /* [hidden_dim] -> [dim] */
+} pl_layer;
+
+typedef struct {
+    pl_hparams hp;
+    const char *format;      /* "gguf" or "llama2c" */
+    pl_tensor tok_embd;      /* [n_vocab][dim] */
+    pl_tensor out_norm;      /* [dim] */
+    pl_tensor output;        /* [dim] -> [n_vocab]; same data as tok_embd when tied */
+    int tied_output;
+    pl_layer *layers;        /* n_layers */
+    pl_vocab vocab;
+    int has_vocab;
+    pl_gguf gguf;            /* GGUF files: metadata kept for info */
+    uint8_t *file;           /* owned: the whole model file, weights point into it */
+    size_t file_size;
+} pl_model;
+
+/* Reads a GGUF model (architecture from general.architecture). Takes no ownership. */
+int pl_model_from_gguf(pl_model *m, const uint8_t *buf, size_t size, pl_err *err);
+/* Reads a llama2.c checkpoint (+ optional tokenizer.bin; without it has_vocab = 0). */
+int pl_model_from_llama2c(pl_model *m, const uint8_t *buf, size_t size,
+                          const uint8_t *tok, size_t tok_size, pl_err *err);
+/* Checks a weight tensor's type and shape {ne0, ne1} (ne1 = 1 for vectors); the error
+ * names the tensor. */
+int pl_check_tensor(const pl_tensor *t, int64_t ne0, int64_t ne1, pl_err *err);
+/* Frees what the model allocated, including the file buffer. */
+void pl_model_free(pl_model *m);
+
+#endif
