@@ -4,10 +4,10 @@
 #define PL_MODEL_H
 
 #include "gguf.h"
+#include "kernels.h"
 #include "vocab.h"
 
 enum { PL_ARCH_LLAMA = 1 };
-enum { PL_ROPE_NORMAL = 0, PL_ROPE_NEOX = 2 };  /* adjacent pairs / split halves */
 
 typedef struct {
     int arch;                /* PL_ARCH_* */

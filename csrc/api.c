@@ -1,0 +1,318 @@
+/* The exported C API: one context = model + KV cache + sampler + last error. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch.h"
+#include "info.h"
+#include "kernels.h"
+#include "sampler.h"
+
+#define PL_DEFAULT_CONTEXT 2048
+
+struct pl_ctx {
+    pl_err err;
+    int n_threads;
+    pl_pool *pool;
+    int simd;
+    int loaded;
+    pl_model model;
+    pl_state state;
+    pl_sampler sampler;
+    int32_t *history;        /* the tokens in the KV cache, in order (state.pos of them) */
+    char *info_json;
+    uint8_t pending[4];      /* streaming decode: start of a UTF-8 character not yet complete */
+    int n_pending;
+};
+
+static const char *const status_codes[PL_STATUS_COUNT] = {
+    "ok", "invalid_argument", "out_of_memory", "truncated_file", "bad_format",
+    "unsupported_architecture", "unsupported_tensor_type", "missing_tokenizer",
+    "context_overflow", "invalid_state",
+};
+
+const char *pl_status_code(int status) {
+    return status >= 0 && status < PL_STATUS_COUNT ? status_codes[status] : "unknown_error";
+}
+
+pl_ctx *pl_create(int n_threads) {
+    pl_ctx *ctx = calloc(1, sizeof(pl_ctx));
+    if (!ctx) return NULL;
+    ctx->pool = pl_pool_create(n_threads < 1 ? 1 : n_threads);
+    if (!ctx->pool) {
+        free(ctx);
+        return NULL;
+    }
+    ctx->n_threads = pl_pool_size(ctx->pool);
+    ctx->simd = pl_simd_available();
+    return ctx;
+}
+
+static void unload(pl_ctx *ctx) {
+    if (!ctx->loaded) return;
+    pl_model_free(&ctx->model);
+    pl_state_free(&ctx->state);
+    pl_sampler_free(&ctx->sampler);
+    free(ctx->history);
+    free(ctx->info_json);
+    ctx->history = NULL;
+    ctx->info_json = NULL;
+    ctx->loaded = 0;
+}
+
+void pl_destroy(pl_ctx *ctx) {
+    if (!ctx) return;
+    unload(ctx);
+    pl_pool_destroy(ctx->pool);
+    free(ctx);
+}
+
+const char *pl_last_error(const pl_ctx *ctx) { return ctx ? ctx->err.msg : "no context"; }
+
+void *pl_alloc(size_t size) { return malloc(size ? size : 1); }
+void pl_dealloc(void *ptr) { free(ptr); }
+
+/* Records the outcome of a call in ctx->err (clearing it on success). */
+static int done(pl_ctx *ctx, int status) {
+    if (status == PL_OK) {
+        ctx->err.status = PL_OK;
+        ctx->err.msg[0] = 0;
+    }
+    return status;
+}
+
+static int need_model(pl_ctx *ctx) {
+    return ctx->loaded ? PL_OK : pl_fail(&ctx->err, PL_ERR_INVALID_STATE, "no model is loaded");
+}
+
+static int load_model(pl_ctx *ctx, uint8_t *buf, size_t size, const void *tok, size_t tok_size,
+                      int n_ctx) {
+    pl_model *m = &ctx->model;
+    pl_err *err = &ctx->err;
+    int st = size >= 4 && memcmp(buf, "GGUF", 4) == 0
+                 ? pl_model_from_gguf(m, buf, size, err)
+                 : pl_model_from_llama2c(m, buf, size, tok, tok_size, err);
+    if (st != PL_OK) return st;
+    if (!m->has_vocab)
+        return pl_fail(err, PL_ERR_NO_TOKENIZER,
+                       "the model has no tokenizer: a llama2.c checkpoint needs its tokenizer.bin");
+    if (m->vocab.n_vocab != m->hp.n_vocab)
+        return pl_fail(err, PL_ERR_BAD_FORMAT, "tokenizer has %d tokens but the model has %d",
+                       m->vocab.n_vocab, m->hp.n_vocab);
+    if (n_ctx <= 0) n_ctx = m->hp.n_ctx_train < PL_DEFAULT_CONTEXT ? m->hp.n_ctx_train : PL_DEFAULT_CONTEXT;
+    if (n_ctx > m->hp.n_ctx_train) n_ctx = m->hp.n_ctx_train;
+    if ((st = pl_state_init(&ctx->state, &m->hp, n_ctx, ctx->n_threads, err)) != PL_OK) return st;
+    if ((st = pl_sampler_init(&ctx->sampler, m->hp.n_vocab, err)) != PL_OK) return st;
+    ctx->history = malloc((size_t)n_ctx * sizeof(int32_t));
+    ctx->info_json = pl_model_info_json(m, n_ctx, ctx->n_threads);
+    if (!ctx->history || !ctx->info_json)
+        return pl_fail(err, PL_ERR_OUT_OF_MEMORY, "out of memory");
+    pl_sampler_set(&ctx->sampler, &(pl_sampling){.temperature = 0, .repeat_penalty = 1});
+    return PL_OK;
+}
+
+int pl_load(pl_ctx *ctx, void *model_buf, size_t model_size, const void *tok_buf,
+            size_t tok_size, int n_ctx) {
+    if (!ctx) {
+        free(model_buf);
+        return PL_ERR_INVALID_ARGUMENT;
+    }
+    unload(ctx);
+    if (!model_buf) return pl_fail(&ctx->err, PL_ERR_INVALID_ARGUMENT, "no model data");
+    memset(&ctx->model, 0, sizeof ctx->model);
+    ctx->model.file = model_buf;
+    ctx->model.file_size = model_size;
+    /* from here on the model owns the buffer: unload() frees it on any failure */
+    ctx->loaded = 1;
+    int st = load_model(ctx, model_buf, model_size, tok_buf, tok_size, n_ctx);
+    if (st != PL_OK) {
+        unload(ctx);
+        return st;
+    }
+    ctx->n_pending = 0;
+    return done(ctx, PL_OK);
+}
+
+const char *pl_info_json(pl_ctx *ctx) { return ctx && ctx->loaded ? ctx->info_json : NULL; }
+
+int pl_tokenize(pl_ctx *ctx, const char *text, int text_len, int add_bos, int parse_special,
+                int32_t *out, int cap, int *n_out) {
+    if (!ctx) return PL_ERR_INVALID_ARGUMENT;
+    int st = need_model(ctx);
+    if (st != PL_OK) return st;
+    if ((!text && text_len) || text_len < 0 || !out || !n_out || cap < text_len + 2)
+        return pl_fail(&ctx->err, PL_ERR_INVALID_ARGUMENT,
+                       "tokenize needs room for text_len + 2 ids (text_len %d, room %d)", text_len, cap);
+    st = pl_tokenize_text(&ctx->model.vocab, text ? text : "", text_len, add_bos, parse_special,
+                          out, n_out, &ctx->err);
+    return done(ctx, st);
+}
+
+static int check_ids(pl_ctx *ctx, const int32_t *ids, int n) {
+    for (int i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= ctx->model.hp.n_vocab)
+            return pl_fail(&ctx->err, PL_ERR_INVALID_ARGUMENT,
+                           "token id %d is outside the vocabulary (0..%d)", ids[i], ctx->model.hp.n_vocab - 1);
+    return PL_OK;
+}
+
+int pl_detokenize(pl_ctx *ctx, const int32_t *ids, int n, char *out, int cap, int *len_out) {
+    if (!ctx) return PL_ERR_INVALID_ARGUMENT;
+    int st = need_model(ctx);
+    if (st == PL_OK && (n < 0 || (n && !ids) || !len_out || (cap && !out) || cap < 0))
+        st = pl_fail(&ctx->err, PL_ERR_INVALID_ARGUMENT, "invalid detokenize arguments");
+    if (st == PL_OK) st = check_ids(ctx, ids, n);
+    if (st != PL_OK) return st;
+    const pl_vocab *v = &ctx->model.vocab;
+    int len = 0;
+    for (int i = 0; i < n; i++) {
+        char byte;
+        int piece_len;
+        /* the first token is read as if it followed BOS, so the dummy-prefix space goes */
+        const char *piece = pl_token_bytes(v, i ? ids[i - 1] : v->bos, ids[i], &byte, &piece_len);
+        if (len + piece_len <= cap) memcpy(out + len, piece, (size_t)piece_len);
+        len += piece_len;
+    }
+    *len_out = len;
+    if (len > cap)
+        return pl_fail(&ctx->err, PL_ERR_INVALID_ARGUMENT, "detokenize needs %d bytes of room, has %d", len, cap);
+    return done(ctx, PL_OK);
+}
+
+int pl_reset(pl_ctx *ctx) {
+    if (!ctx) return PL_ERR_INVALID_ARGUMENT;
+    int st = need_model(ctx);
+    if (st != PL_OK) return st;
+    ctx->state.pos = 0;
+    ctx->n_pending = 0;
+    return done(ctx, PL_OK);
+}
+
+int pl_eval(pl_ctx *ctx, const int32_t *ids, int n) {
+    if (!ctx) return PL_ERR_INVALID_ARGUMENT;
+    int st = need_model(ctx);
+    if (st == PL_OK && (n <= 0 || !ids))
+        st = pl_fail(&ctx->err, PL_ERR_INVALID_ARGUMENT, "eval needs at least one token");
+    if (st == PL_OK) st = check_ids(ctx, ids, n);
+    if (st == PL_OK && n > ctx->state.n_ctx - ctx->state.pos)
+        st = pl_fail(&ctx->err, PL_ERR_CONTEXT_OVERFLOW,
+                     "%d more tokens do not fit: %d of the %d-token context are used",
+                     n, ctx->state.pos, ctx->state.n_ctx);
+    if (st != PL_OK) return st;
+    for (int i = 0; i < n; i += PL_MAX_BATCH) {
+        int batch = n - i < PL_MAX_BATCH ? n - i : PL_MAX_BATCH;
+        memcpy(ctx->history + ctx->state.pos, ids + i, (size_t)batch * sizeof(int32_t));
+        pl_llama_forward(&ctx->model, &ctx->state, ids + i, batch, ctx->pool, ctx->simd);
+    }
+    return done(ctx, PL_OK);
+}
+
+int pl_position(const pl_ctx *ctx) { return ctx && ctx->loaded ? ctx->state.pos : 0; }
+int pl_context_length(const pl_ctx *ctx) { return ctx && ctx->loaded ? ctx->state.n_ctx : 0; }
+
+float *pl_logits(pl_ctx *ctx) {
+    return ctx && ctx->loaded && ctx->state.pos > 0 ? ctx->state.logits : NULL;
+}
+
+int pl_set_sampler(pl_ctx *ctx, float temperature, int top_k, float top_p, float min_p,
+                   float repeat_penalty, int repeat_last_n, double seed) {
+    if (!ctx) return PL_ERR_INVALID_ARGUMENT;
+    int st = need_model(ctx);
+    if (st != PL_OK) return st;
+    if (!isfinite(temperature) || temperature < 0 || !(top_p >= 0 && top_p <= 1) ||
+        !(min_p >= 0 && min_p <= 1) || !(repeat_penalty > 0) || !isfinite(repeat_penalty) ||
+        repeat_last_n < -1 || !(seed >= 0 && seed < 18446744073709551616.0))
+        return pl_fail(&ctx->err, PL_ERR_INVALID_ARGUMENT,
+                       "invalid sampler settings: temperature >= 0, top_p and min_p in [0, 1], "
+                       "repeat_penalty > 0, repeat_last_n >= -1, seed a non-negative integer");
+    pl_sampling p = {temperature, top_k, top_p, min_p, repeat_penalty, repeat_last_n, (uint64_t)seed};
+    pl_sampler_set(&ctx->sampler, &p);
+    return done(ctx, PL_OK);
+}
+
+int pl_sample(pl_ctx *ctx, int32_t *id_out) {
+    if (!ctx) return PL_ERR_INVALID_ARGUMENT;
+    int st = need_model(ctx);
+    if (st == PL_OK && !id_out) st = pl_fail(&ctx->err, PL_ERR_INVALID_ARGUMENT, "no output");
+    if (st == PL_OK && ctx->state.pos == 0)
+        st = pl_fail(&ctx->err, PL_ERR_INVALID_STATE, "nothing evaluated yet: no logits to sample from");
+    if (st != PL_OK) return st;
+    *id_out = pl_sampler_sample(&ctx->sampler, ctx->state.logits, ctx->history, ctx->state.pos);
+    return done(ctx, PL_OK);
+}
+
+/* Length of the UTF-8 sequence a lead byte starts (0 = not a lead byte), per RFC 3629. */
+static int utf8_length(uint8_t c) {
+    if (c < 0x80) return 1;
+    if (c >= 0xc2 && c <= 0xdf) return 2;
+    if (c >= 0xe0 && c <= 0xef) return 3;
+    if (c >= 0xf0 && c <= 0xf4) return 4;
+    return 0;
+}
+
+/* Whether b may follow lead byte c as the second byte (excludes overlongs, surrogates and
+ * code points past U+10FFFF); later continuation bytes only need to be 10xxxxxx. */
+static int utf8_second_ok(uint8_t c, uint8_t b) {
+    if ((b & 0xc0) != 0x80) return 0;
+    if (c == 0xe0) return b >= 0xa0;
+    if (c == 0xed) return b <= 0x9f;
+    if (c == 0xf0) return b >= 0x90;
+    if (c == 0xf4) return b <= 0x8f;
+    return 1;
+}
+
+int pl_decode_stream(pl_ctx *ctx, int32_t id, int flush, char *out, int cap, int *len_out) {
+    if (!ctx) return PL_ERR_INVALID_ARGUMENT;
+    int st = need_model(ctx);
+    if (st != PL_OK) return st;
+    const pl_vocab *v = &ctx->model.vocab;
+    const char *piece = "";
+    int piece_len = 0;
+    char byte;
+    if (id >= 0) {
+        if ((st = check_ids(ctx, &id, 1)) != PL_OK) return st;
+        int prev = ctx->state.pos > 0 ? ctx->history[ctx->state.pos - 1] : -1;
+        piece = pl_token_bytes(v, prev, id, &byte, &piece_len);
+    }
+    /* worst case every byte becomes a 3-byte U+FFFD */
+    if (!out || !len_out || cap < 3 * (ctx->n_pending + piece_len))
+        return pl_fail(&ctx->err, PL_ERR_INVALID_ARGUMENT, "decode needs %d bytes of room",
+                       3 * (ctx->n_pending + piece_len));
+    /* bytes = held-back bytes followed by the new piece */
+    int n = ctx->n_pending + piece_len, len = 0, i = 0;
+#define BYTE_AT(k) ((uint8_t)((k) < ctx->n_pending ? ctx->pending[k] : piece[(k) - ctx->n_pending]))
+    while (i < n) {
+        uint8_t c = BYTE_AT(i);
+        int need = utf8_length(c), ok = need > 0, have = 1;
+        while (ok && have < need && i + have < n) {
+            uint8_t b = BYTE_AT(i + have);
+            ok = have == 1 ? utf8_second_ok(c, b) : (b & 0xc0) == 0x80;
+            if (ok) have++;
+        }
+        if (ok && have < need && !flush) break;      /* incomplete: wait for more bytes */
+        if (ok && have == need) {
+            for (int k = 0; k < need; k++) out[len++] = (char)BYTE_AT(i + k);
+            i += need;
+        } else {                                      /* invalid: one replacement char */
+            memcpy(out + len, "\xef\xbf\xbd", 3);
+            len += 3;
+            i += ok ? have : 1;
+        }
+    }
+    uint8_t rest[4];
+    int n_rest = n - i;
+    for (int k = 0; k < n_rest; k++) rest[k] = BYTE_AT(i + k);
+#undef BYTE_AT
+    memcpy(ctx->pending, rest, (size_t)n_rest);
+    ctx->n_pending = n_rest;
+    *len_out = len;
+    return done(ctx, PL_OK);
+}
+
+int pl_set_simd(pl_ctx *ctx, int enable) {
+    if (!ctx) return PL_ERR_INVALID_ARGUMENT;
+    if (enable && !pl_simd_available())
+        return pl_fail(&ctx->err, PL_ERR_INVALID_ARGUMENT, "this build has no SIMD kernels");
+    ctx->simd = enable != 0;
+    return done(ctx, PL_OK);
+}

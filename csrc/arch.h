@@ -1,0 +1,35 @@
+/* Run-time state of a forward pass (KV cache, activations) and the architectures' entry
+ * points. Everything is allocated once at load; a forward pass allocates nothing. */
+#ifndef PL_ARCH_H
+#define PL_ARCH_H
+
+#include "model.h"
+#include "threads.h"
+
+#define PL_MAX_BATCH 64   /* prompt tokens per forward pass; longer prompts are chunked */
+
+typedef struct {
+    int n_ctx;               /* KV cache length */
+    int pos;                 /* tokens already in the cache */
+    float *key_cache;        /* [n_layers][n_ctx][kv_dim] */
+    float *value_cache;      /* [n_layers][n_ctx][kv_dim] */
+    float *x;                /* [PL_MAX_BATCH][dim] residual stream */
+    float *xb;               /* [PL_MAX_BATCH][dim] normed input / sublayer output */
+    float *q;                /* [PL_MAX_BATCH][n_heads*head_dim] queries */
+    float *att_out;          /* [PL_MAX_BATCH][n_heads*head_dim] attention output */
+    float *hb, *hb2;         /* [PL_MAX_BATCH][hidden_dim] FFN gate and up */
+    float *att;              /* [n_threads][n_ctx] attention scores, one row per thread */
+    float *rope_cos, *rope_sin; /* [PL_MAX_BATCH][rope_dims/2] */
+    float *logits;           /* [n_vocab] after the last token */
+} pl_state;
+
+int pl_state_init(pl_state *s, const pl_hparams *hp, int n_ctx, int n_threads, pl_err *err);
+void pl_state_free(pl_state *s);
+
+/* Runs n (<= PL_MAX_BATCH) tokens at positions s->pos.. through the model, appends their
+ * keys/values to the cache, advances s->pos and leaves the last token's logits. The
+ * caller has checked ids and context room. */
+void pl_llama_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int n,
+                      pl_pool *pool, int simd);
+
+#endif

@@ -1,0 +1,101 @@
+/* Builds the model description JSON: hyper-parameters, tensor statistics, tokenizer. */
+#include "info.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    int oom;
+} json_buf;
+
+static void emit(json_buf *j, const char *fmt, ...) {
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int n = vsnprintf(j->buf ? j->buf + j->len : NULL, j->buf ? j->cap - j->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) { j->oom = 1; return; }
+        if (j->buf && j->len + (size_t)n < j->cap) { j->len += (size_t)n; return; }
+        size_t cap = (j->cap + (size_t)n + 1) * 2;
+        char *grown = realloc(j->buf, cap);
+        if (!grown) { j->oom = 1; return; }
+        j->buf = grown;
+        j->cap = cap;
+    }
+}
+
+/* A JSON string from bytes that may hold quotes, control characters or invalid UTF-8
+ * (the last are written as \u00XX of the byte so the JSON stays valid). */
+static void emit_string(json_buf *j, const char *s, size_t n) {
+    emit(j, "\"");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') emit(j, "\\%c", c);
+        else if (c < 0x20 || c >= 0x80) emit(j, "\\u%04x", c);
+        else emit(j, "%c", c);
+    }
+    emit(j, "\"");
+}
+
+/* Weight tensors of the model in one list, so counting walks them once. */
+static int collect_tensors(const pl_model *m, const pl_tensor **out) {
+    int n = 0;
+    out[n++] = &m->tok_embd;
+    out[n++] = &m->out_norm;
+    if (!m->tied_output) out[n++] = &m->output;
+    for (int l = 0; l < m->hp.n_layers; l++) {
+        const pl_layer *L = &m->layers[l];
+        const pl_tensor *per_layer[] = {&L->attn_norm, &L->wq, &L->wk, &L->wv, &L->wo,
+                                        &L->ffn_norm, &L->w_gate, &L->w_up, &L->w_down};
+        for (size_t i = 0; i < sizeof per_layer / sizeof *per_layer; i++) out[n++] = per_layer[i];
+    }
+    return n;
+}
+
+char *pl_model_info_json(const pl_model *m, int n_ctx, int n_threads) {
+    const pl_hparams *hp = &m->hp;
+    const pl_tensor **tensors = malloc(sizeof(pl_tensor *) * (3 + 9 * (size_t)hp->n_layers));
+    if (!tensors) return NULL;
+    int n_tensors = collect_tensors(m, tensors);
+    int64_t params = 0, type_count[PL_TYPE_BF16 + 1] = {0};
+    for (int i = 0; i < n_tensors; i++) {
+        params += pl_tensor_nelems(tensors[i]);
+        if (tensors[i]->type <= PL_TYPE_BF16) type_count[tensors[i]->type]++;
+    }
+    free(tensors);
+
+    json_buf j = {0};
+    emit(&j, "{\"arch\":");
+    emit_string(&j, hp->arch_name, strlen(hp->arch_name));
+    emit(&j, ",\"format\":\"%s\"", m->format);
+    if (m->gguf.version) emit(&j, ",\"gguf_version\":%u", m->gguf.version);
+    emit(&j, ",\"params\":%lld,\"bytes\":%zu,\"n_tensors\":%d", (long long)params, m->file_size, n_tensors);
+    /* the type of the attention weights names the model's quantization */
+    const char *quant = hp->n_layers ? pl_type_name(m->layers[0].wq.type) : NULL;
+    emit(&j, ",\"quant\":\"%s\",\"types\":{", quant ? quant : "?");
+    for (int t = 0, first = 1; t <= PL_TYPE_BF16; t++)
+        if (type_count[t]) {
+            emit(&j, "%s\"%s\":%lld", first ? "" : ",", pl_type_name((uint32_t)t), (long long)type_count[t]);
+            first = 0;
+        }
+    emit(&j, "},\"vocab\":%d,\"context\":%d,\"context_train\":%d", hp->n_vocab, n_ctx, hp->n_ctx_train);
+    emit(&j, ",\"dim\":%d,\"n_layers\":%d,\"n_heads\":%d,\"n_kv_heads\":%d,\"head_dim\":%d,\"hidden_dim\":%d",
+         hp->dim, hp->n_layers, hp->n_heads, hp->n_kv_heads, hp->head_dim, hp->hidden_dim);
+    emit(&j, ",\"norm_eps\":%g,\"rope_base\":%g,\"rope_scale\":%g,\"rope_dims\":%d,\"rope_type\":\"%s\"",
+         hp->norm_eps, hp->rope_base, hp->rope_pos_scale, hp->rope_dims,
+         hp->rope_type == PL_ROPE_NEOX ? "neox" : "normal");
+    emit(&j, ",\"tied_output\":%s", m->tied_output ? "true" : "false");
+    const pl_vocab *v = &m->vocab;
+    emit(&j, ",\"tokenizer\":\"spm\",\"bos\":%d,\"eos\":%d,\"unk\":%d,\"add_bos\":%s,\"add_space_prefix\":%s",
+         v->bos, v->eos, v->unk, v->add_bos ? "true" : "false", v->add_space_prefix ? "true" : "false");
+    emit(&j, ",\"threads\":%d}", n_threads);
+    if (j.oom) {
+        free(j.buf);
+        return NULL;
+    }
+    return j.buf;
+}

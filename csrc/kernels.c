@@ -1,0 +1,142 @@
+/* Scalar reference kernels and the matmul driver. The scalar dot products accumulate in
+ * index order in a float, exactly as llama2.c run.c does, so they are the reference the
+ * SIMD kernels are tested against. */
+#include "kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "util.h"
+
+static inline float load_f32(const void *row, int k) { return ((const float *)row)[k]; }
+static inline float load_f16(const void *row, int k) { return pl_f16_to_f32(((const uint16_t *)row)[k]); }
+static inline float load_bf16(const void *row, int k) { return pl_bf16_to_f32(((const uint16_t *)row)[k]); }
+
+/* Four activation rows at a time share each weight load; the rest one by one. */
+#define DEFINE_SCALAR_ROW_KERNEL(name, LOAD)                                              \
+    static void name(const void *row, const float *x, int ldx, int n_tok, int cols,      \
+                     float *y, int ldy) {                                                 \
+        int t = 0;                                                                        \
+        for (; t + 4 <= n_tok; t += 4) {                                                  \
+            const float *x0 = x + (size_t)t * ldx, *x1 = x0 + ldx, *x2 = x1 + ldx,        \
+                        *x3 = x2 + ldx;                                                   \
+            float s0 = 0, s1 = 0, s2 = 0, s3 = 0;                                         \
+            for (int k = 0; k < cols; k++) {                                              \
+                float w = LOAD(row, k);                                                   \
+                s0 += w * x0[k]; s1 += w * x1[k]; s2 += w * x2[k]; s3 += w * x3[k];       \
+            }                                                                             \
+            y[(size_t)t * ldy] = s0; y[(size_t)(t + 1) * ldy] = s1;                       \
+            y[(size_t)(t + 2) * ldy] = s2; y[(size_t)(t + 3) * ldy] = s3;                 \
+        }                                                                                 \
+        for (; t < n_tok; t++) {                                                          \
+            const float *xt = x + (size_t)t * ldx;                                        \
+            float s = 0;                                                                  \
+            for (int k = 0; k < cols; k++) s += LOAD(row, k) * xt[k];                     \
+            y[(size_t)t * ldy] = s;                                                       \
+        }                                                                                 \
+    }
+
+DEFINE_SCALAR_ROW_KERNEL(row_f32, load_f32)
+DEFINE_SCALAR_ROW_KERNEL(row_f16, load_f16)
+DEFINE_SCALAR_ROW_KERNEL(row_bf16, load_bf16)
+
+pl_row_kernel pl_row_kernel_scalar(uint32_t type) {
+    switch (type) {
+    case PL_TYPE_F32: return row_f32;
+    case PL_TYPE_F16: return row_f16;
+    case PL_TYPE_BF16: return row_bf16;
+    default: return NULL;
+    }
+}
+
+pl_row_kernel pl_row_kernel_for(uint32_t type, int simd) {
+    pl_row_kernel k = simd ? pl_row_kernel_simd(type) : NULL;
+    return k ? k : pl_row_kernel_scalar(type);
+}
+
+typedef struct {
+    float *y;
+    const pl_tensor *w;
+    const float *x;
+    int n_tok;
+    pl_row_kernel kernel;
+} matmul_task;
+
+static void matmul_rows(void *p, int ith, int nth) {
+    const matmul_task *m = p;
+    int cols = (int)m->w->ne[0], rows = (int)m->w->ne[1];
+    int block_elems, block_bytes;
+    pl_type_block(m->w->type, &block_elems, &block_bytes);
+    size_t row_bytes = (size_t)cols / block_elems * block_bytes;
+    int r0, r1;
+    pl_split(rows, ith, nth, &r0, &r1);
+    for (int r = r0; r < r1; r++)
+        m->kernel((const uint8_t *)m->w->data + (size_t)r * row_bytes, m->x, cols, m->n_tok,
+                  cols, m->y + r, rows);
+}
+
+void pl_matmul(float *y, const pl_tensor *w, const float *x, int n_tok, int simd, pl_pool *pool) {
+    matmul_task task = {y, w, x, n_tok, pl_row_kernel_for(w->type, simd)};
+    pl_pool_run(pool, matmul_rows, &task);
+}
+
+void pl_get_row(float *out, const pl_tensor *t, int row) {
+    int n = (int)t->ne[0];
+    switch (t->type) {
+    case PL_TYPE_F32:
+        memcpy(out, (const float *)t->data + (size_t)row * n, (size_t)n * sizeof(float));
+        break;
+    case PL_TYPE_F16:
+        for (int k = 0; k < n; k++) out[k] = load_f16((const uint16_t *)t->data + (size_t)row * n, k);
+        break;
+    case PL_TYPE_BF16:
+        for (int k = 0; k < n; k++) out[k] = load_bf16((const uint16_t *)t->data + (size_t)row * n, k);
+        break;
+    }
+}
+
+void pl_rmsnorm(float *o, const float *x, const float *weight, int n, float eps) {
+    float ss = 0.0f;
+    for (int j = 0; j < n; j++) ss += x[j] * x[j];
+    ss /= n;
+    ss += eps;
+    ss = 1.0f / sqrtf(ss);
+    for (int j = 0; j < n; j++) o[j] = weight[j] * (ss * x[j]);
+}
+
+void pl_softmax(float *x, int n) {
+    float max = x[0];
+    for (int i = 1; i < n; i++)
+        if (x[i] > max) max = x[i];
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max);
+        sum += x[i];
+    }
+    for (int i = 0; i < n; i++) x[i] /= sum;
+}
+
+void pl_rope_table(float *cos_out, float *sin_out, int pos, int dims, float base, float pos_scale) {
+    float p = (float)pos * pos_scale;
+    for (int j = 0; j < dims / 2; j++) {
+        float freq = 1.0f / powf(base, (float)(2 * j) / (float)dims);
+        cos_out[j] = cosf(p * freq);
+        sin_out[j] = sinf(p * freq);
+    }
+}
+
+void pl_rope_apply(float *vec, int n_heads, int head_dim, int dims, int rope_type,
+                   const float *cos_t, const float *sin_t) {
+    int half = dims / 2;
+    int stride = rope_type == PL_ROPE_NEOX ? 1 : 2;        /* distance between consecutive pairs */
+    int offset = rope_type == PL_ROPE_NEOX ? half : 1;     /* distance between a pair's two values */
+    for (int h = 0; h < n_heads; h++) {
+        float *head = vec + (size_t)h * head_dim;
+        for (int j = 0; j < half; j++) {
+            float *a = head + j * stride, *b = a + offset;
+            float v0 = *a, v1 = *b;
+            *a = v0 * cos_t[j] - v1 * sin_t[j];
+            *b = v0 * sin_t[j] + v1 * cos_t[j];
+        }
+    }
+}

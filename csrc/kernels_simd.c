@@ -1,0 +1,101 @@
+/* wasm SIMD128 row kernels. Each lane accumulates every fourth product, so sums are
+ * reordered relative to the scalar reference: results agree within float rounding
+ * (tests bound the difference), not bit for bit. */
+#include "kernels.h"
+
+#ifdef __wasm_simd128__
+
+#include <wasm_simd128.h>
+
+#include "util.h"
+
+static inline float hsum(v128_t v) {
+    return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) +
+           wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3);
+}
+
+static inline v128_t load4_f32(const void *row, int k) { return wasm_v128_load((const float *)row + k); }
+
+/* Half floats: shift exponent+mantissa into float position and rescale by 2^112, which is
+ * exact for normal and subnormal halves (weights hold no inf/nan), then put the sign back. */
+static inline v128_t load4_f16(const void *row, int k) {
+    v128_t h = wasm_u32x4_load16x4((const uint16_t *)row + k);
+    v128_t magnitude = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x7fff)), 13);
+    v128_t value = wasm_f32x4_mul(magnitude, wasm_f32x4_splat(0x1p112f));
+    v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
+    return wasm_v128_or(value, sign);
+}
+
+static inline v128_t load4_bf16(const void *row, int k) {
+    return wasm_i32x4_shl(wasm_u32x4_load16x4((const uint16_t *)row + k), 16);
+}
+
+static inline float load1_f32(const void *row, int k) { return ((const float *)row)[k]; }
+static inline float load1_f16(const void *row, int k) { return pl_f16_to_f32(((const uint16_t *)row)[k]); }
+static inline float load1_bf16(const void *row, int k) { return pl_bf16_to_f32(((const uint16_t *)row)[k]); }
+
+/* Four activation rows share each weight vector; a lone row uses two accumulators to
+ * keep two multiply-add chains in flight. Columns past the last multiple of 4 (or 8) are
+ * added in scalar. */
+#define DEFINE_SIMD_ROW_KERNEL(name, LOAD4, LOAD1)                                        \
+    static void name(const void *row, const float *x, int ldx, int n_tok, int cols,      \
+                     float *y, int ldy) {                                                 \
+        int cols4 = cols & ~3, cols8 = cols & ~7;                                         \
+        int t = 0;                                                                        \
+        for (; t + 4 <= n_tok; t += 4) {                                                  \
+            const float *x0 = x + (size_t)t * ldx, *x1 = x0 + ldx, *x2 = x1 + ldx,        \
+                        *x3 = x2 + ldx;                                                   \
+            v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;                   \
+            for (int k = 0; k < cols4; k += 4) {                                          \
+                v128_t w = LOAD4(row, k);                                                 \
+                a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(w, wasm_v128_load(x0 + k)));       \
+                a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(w, wasm_v128_load(x1 + k)));       \
+                a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(w, wasm_v128_load(x2 + k)));       \
+                a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(w, wasm_v128_load(x3 + k)));       \
+            }                                                                             \
+            float s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);             \
+            for (int k = cols4; k < cols; k++) {                                          \
+                float w = LOAD1(row, k);                                                  \
+                s0 += w * x0[k]; s1 += w * x1[k]; s2 += w * x2[k]; s3 += w * x3[k];       \
+            }                                                                             \
+            y[(size_t)t * ldy] = s0; y[(size_t)(t + 1) * ldy] = s1;                       \
+            y[(size_t)(t + 2) * ldy] = s2; y[(size_t)(t + 3) * ldy] = s3;                 \
+        }                                                                                 \
+        for (; t < n_tok; t++) {                                                          \
+            const float *xt = x + (size_t)t * ldx;                                        \
+            v128_t a0 = wasm_f32x4_splat(0), a1 = a0;                                     \
+            for (int k = 0; k < cols8; k += 8) {                                          \
+                a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(LOAD4(row, k), wasm_v128_load(xt + k)));         \
+                a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(LOAD4(row, k + 4), wasm_v128_load(xt + k + 4))); \
+            }                                                                             \
+            float s = hsum(wasm_f32x4_add(a0, a1));                                       \
+            for (int k = cols8; k < cols; k++) s += LOAD1(row, k) * xt[k];                \
+            y[(size_t)t * ldy] = s;                                                       \
+        }                                                                                 \
+    }
+
+DEFINE_SIMD_ROW_KERNEL(row_f32_simd, load4_f32, load1_f32)
+DEFINE_SIMD_ROW_KERNEL(row_f16_simd, load4_f16, load1_f16)
+DEFINE_SIMD_ROW_KERNEL(row_bf16_simd, load4_bf16, load1_bf16)
+
+pl_row_kernel pl_row_kernel_simd(uint32_t type) {
+    switch (type) {
+    case PL_TYPE_F32: return row_f32_simd;
+    case PL_TYPE_F16: return row_f16_simd;
+    case PL_TYPE_BF16: return row_bf16_simd;
+    default: return NULL;
+    }
+}
+
+int pl_simd_available(void) { return 1; }
+
+#else
+
+pl_row_kernel pl_row_kernel_simd(uint32_t type) {
+    (void)type;
+    return NULL;
+}
+
+int pl_simd_available(void) { return 0; }
+
+#endif

@@ -1,0 +1,139 @@
+/* Llama-family forward pass: RMSNorm, rotary attention with grouped-query KV heads and a
+ * KV cache, SwiGLU feed-forward. Prompt tokens go through as a batch so every weight row
+ * is read once per batch (matrix-matrix work); decoding is the batch of one. */
+#include "arch.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+
+int pl_state_init(pl_state *s, const pl_hparams *hp, int n_ctx, int n_threads, pl_err *err) {
+    memset(s, 0, sizeof *s);
+    size_t kv_dim = (size_t)hp->n_kv_heads * hp->head_dim;
+    size_t q_dim = (size_t)hp->n_heads * hp->head_dim;
+    size_t cache = (size_t)hp->n_layers * n_ctx * kv_dim;
+    s->n_ctx = n_ctx;
+    s->key_cache = calloc(cache, sizeof(float));
+    s->value_cache = calloc(cache, sizeof(float));
+    s->x = calloc((size_t)PL_MAX_BATCH * hp->dim, sizeof(float));
+    s->xb = calloc((size_t)PL_MAX_BATCH * hp->dim, sizeof(float));
+    s->q = calloc(PL_MAX_BATCH * q_dim, sizeof(float));
+    s->att_out = calloc(PL_MAX_BATCH * q_dim, sizeof(float));
+    s->hb = calloc((size_t)PL_MAX_BATCH * hp->hidden_dim, sizeof(float));
+    s->hb2 = calloc((size_t)PL_MAX_BATCH * hp->hidden_dim, sizeof(float));
+    s->att = calloc((size_t)n_threads * n_ctx, sizeof(float));
+    s->rope_cos = calloc((size_t)PL_MAX_BATCH * (hp->rope_dims / 2 + 1), sizeof(float));
+    s->rope_sin = calloc((size_t)PL_MAX_BATCH * (hp->rope_dims / 2 + 1), sizeof(float));
+    s->logits = calloc((size_t)hp->n_vocab, sizeof(float));
+    if (!s->key_cache || !s->value_cache || !s->x || !s->xb || !s->q || !s->att_out ||
+        !s->hb || !s->hb2 || !s->att || !s->rope_cos || !s->rope_sin || !s->logits) {
+        pl_state_free(s);
+        return pl_fail(err, PL_ERR_OUT_OF_MEMORY,
+                       "out of memory for a %d-token context (KV cache %zu MiB)", n_ctx,
+                       2 * cache * sizeof(float) >> 20);
+    }
+    return PL_OK;
+}
+
+void pl_state_free(pl_state *s) {
+    free(s->key_cache); free(s->value_cache); free(s->x); free(s->xb); free(s->q);
+    free(s->att_out); free(s->hb); free(s->hb2); free(s->att); free(s->rope_cos);
+    free(s->rope_sin); free(s->logits);
+    memset(s, 0, sizeof *s);
+}
+
+typedef struct {
+    const pl_hparams *hp;
+    pl_state *s;
+    int layer;
+    int n;                   /* tokens in the batch */
+} attention_task;
+
+/* One (token, head) pair at a time: causal softmax(q·k / sqrt(d)) · v over the cache. */
+static void attention_heads(void *p, int ith, int nth) {
+    const attention_task *a = p;
+    const pl_hparams *hp = a->hp;
+    pl_state *s = a->s;
+    int hd = hp->head_dim, kv_dim = hp->n_kv_heads * hd, q_dim = hp->n_heads * hd;
+    int group = hp->n_heads / hp->n_kv_heads;
+    const float *layer_k = s->key_cache + (size_t)a->layer * s->n_ctx * kv_dim;
+    const float *layer_v = s->value_cache + (size_t)a->layer * s->n_ctx * kv_dim;
+    float *att = s->att + (size_t)ith * s->n_ctx;
+    float scale = sqrtf((float)hd);
+    int i0, i1;
+    pl_split(a->n * hp->n_heads, ith, nth, &i0, &i1);
+    for (int i = i0; i < i1; i++) {
+        int t = i / hp->n_heads, h = i % hp->n_heads;
+        int pos = s->pos + t;              /* this token attends to positions 0..pos */
+        const float *q = s->q + (size_t)t * q_dim + h * hd;
+        int kv_off = (h / group) * hd;
+        for (int j = 0; j <= pos; j++) {
+            const float *k = layer_k + (size_t)j * kv_dim + kv_off;
+            float score = 0.0f;
+            for (int d = 0; d < hd; d++) score += q[d] * k[d];
+            att[j] = score / scale;
+        }
+        pl_softmax(att, pos + 1);
+        float *out = s->att_out + (size_t)t * q_dim + h * hd;
+        memset(out, 0, (size_t)hd * sizeof(float));
+        for (int j = 0; j <= pos; j++) {
+            const float *v = layer_v + (size_t)j * kv_dim + kv_off;
+            for (int d = 0; d < hd; d++) out[d] += att[j] * v[d];
+        }
+    }
+}
+
+void pl_llama_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int n,
+                      pl_pool *pool, int simd) {
+    const pl_hparams *hp = &m->hp;
+    int dim = hp->dim, hidden = hp->hidden_dim, hd = hp->head_dim, half = hp->rope_dims / 2;
+    int kv_dim = hp->n_kv_heads * hd, q_dim = hp->n_heads * hd;
+
+    for (int t = 0; t < n; t++) pl_get_row(s->x + (size_t)t * dim, &m->tok_embd, tokens[t]);
+    for (int t = 0; t < n; t++)
+        pl_rope_table(s->rope_cos + t * half, s->rope_sin + t * half, s->pos + t, hp->rope_dims,
+                      hp->rope_base, hp->rope_pos_scale);
+
+    for (int l = 0; l < hp->n_layers; l++) {
+        const pl_layer *L = &m->layers[l];
+        float *k_new = s->key_cache + ((size_t)l * s->n_ctx + s->pos) * kv_dim;
+        float *v_new = s->value_cache + ((size_t)l * s->n_ctx + s->pos) * kv_dim;
+
+        /* attention: x[n][dim] -> q[n][q_dim], k/v[n][kv_dim] written into the cache */
+        for (int t = 0; t < n; t++)
+            pl_rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->attn_norm.data, dim, hp->norm_eps);
+        pl_matmul(s->q, &L->wq, s->xb, n, simd, pool);
+        pl_matmul(k_new, &L->wk, s->xb, n, simd, pool);
+        pl_matmul(v_new, &L->wv, s->xb, n, simd, pool);
+        for (int t = 0; t < n; t++) {
+            const float *c = s->rope_cos + t * half, *sn = s->rope_sin + t * half;
+            pl_rope_apply(s->q + (size_t)t * q_dim, hp->n_heads, hd, hp->rope_dims, hp->rope_type, c, sn);
+            pl_rope_apply(k_new + (size_t)t * kv_dim, hp->n_kv_heads, hd, hp->rope_dims, hp->rope_type, c, sn);
+        }
+        attention_task task = {hp, s, l, n};
+        pl_pool_run(pool, attention_heads, &task);
+        /* att_out[n][q_dim] -> xb[n][dim], added to the residual */
+        pl_matmul(s->xb, &L->wo, s->att_out, n, simd, pool);
+        for (size_t i = 0; i < (size_t)n * dim; i++) s->x[i] += s->xb[i];
+
+        /* feed-forward: silu(x·Wgate) * (x·Wup) -> ·Wdown, [n][dim] -> [n][hidden] -> [n][dim] */
+        for (int t = 0; t < n; t++)
+            pl_rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->ffn_norm.data, dim, hp->norm_eps);
+        pl_matmul(s->hb, &L->w_gate, s->xb, n, simd, pool);
+        pl_matmul(s->hb2, &L->w_up, s->xb, n, simd, pool);
+        for (size_t i = 0; i < (size_t)n * hidden; i++) {
+            float g = s->hb[i];
+            g *= 1.0f / (1.0f + expf(-g));
+            s->hb[i] = g * s->hb2[i];
+        }
+        pl_matmul(s->xb, &L->w_down, s->hb, n, simd, pool);
+        for (size_t i = 0; i < (size_t)n * dim; i++) s->x[i] += s->xb[i];
+    }
+
+    /* logits of the last token only: [dim] -> [n_vocab] */
+    pl_rmsnorm(s->xb, s->x + (size_t)(n - 1) * dim, m->out_norm.data, dim, hp->norm_eps);
+    pl_matmul(s->logits, &m->output, s->xb, 1, simd, pool);
+    s->pos += n;
+}

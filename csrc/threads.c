@@ -1,0 +1,137 @@
+/* Thread pool: workers sleep on a condition variable between tasks; a task is published
+ * with a generation counter so a worker never runs the same task twice. The caller works
+ * as thread 0 and then waits for the others. */
+#include "threads.h"
+
+#include <stdlib.h>
+
+#if defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__)
+#define PL_NO_THREADS 1
+#endif
+
+void pl_split(int n, int ith, int nth, int *begin, int *end) {
+    int chunk = n / nth, extra = n % nth;
+    *begin = ith * chunk + (ith < extra ? ith : extra);
+    *end = *begin + chunk + (ith < extra ? 1 : 0);
+}
+
+#ifdef PL_NO_THREADS
+
+struct pl_pool { int unused; };
+
+pl_pool *pl_pool_create(int n_threads) {
+    (void)n_threads;
+    return calloc(1, sizeof(pl_pool));
+}
+void pl_pool_destroy(pl_pool *pool) { free(pool); }
+int pl_pool_size(const pl_pool *pool) { (void)pool; return 1; }
+void pl_pool_run(pl_pool *pool, pl_task_fn fn, void *arg) { (void)pool; fn(arg, 0, 1); }
+
+#else
+
+#include <pthread.h>
+
+typedef struct {
+    pl_pool *pool;
+    int ith;
+} worker_arg;
+
+struct pl_pool {
+    int n_threads;
+    pthread_t *threads;          /* n_threads - 1 workers */
+    worker_arg *args;
+    pthread_mutex_t lock;
+    pthread_cond_t start;        /* signalled when a new task (generation) is published */
+    pthread_cond_t done;         /* signalled when the last worker finishes a task */
+    unsigned generation;
+    int pending;                 /* workers still running the current task */
+    int quit;
+    pl_task_fn fn;
+    void *arg;
+};
+
+static void *worker_main(void *p) {
+    worker_arg *wa = p;
+    pl_pool *pool = wa->pool;
+    unsigned seen = 0;
+    pthread_mutex_lock(&pool->lock);
+    for (;;) {
+        while (pool->generation == seen && !pool->quit) pthread_cond_wait(&pool->start, &pool->lock);
+        if (pool->quit) break;
+        seen = pool->generation;
+        pl_task_fn fn = pool->fn;
+        void *arg = pool->arg;
+        pthread_mutex_unlock(&pool->lock);
+        fn(arg, wa->ith, pool->n_threads);
+        pthread_mutex_lock(&pool->lock);
+        if (--pool->pending == 0) pthread_cond_signal(&pool->done);
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return NULL;
+}
+
+pl_pool *pl_pool_create(int n_threads) {
+    if (n_threads < 1) n_threads = 1;
+    pl_pool *pool = calloc(1, sizeof(pl_pool));
+    if (!pool) return NULL;
+    pool->n_threads = n_threads;
+    pthread_mutex_init(&pool->lock, NULL);
+    pthread_cond_init(&pool->start, NULL);
+    pthread_cond_init(&pool->done, NULL);
+    if (n_threads == 1) return pool;
+    pool->threads = calloc((size_t)n_threads - 1, sizeof(pthread_t));
+    pool->args = calloc((size_t)n_threads - 1, sizeof(worker_arg));
+    if (!pool->threads || !pool->args) {
+        pool->n_threads = 1;
+        pl_pool_destroy(pool);
+        return NULL;
+    }
+    for (int i = 1; i < n_threads; i++) {
+        pool->args[i - 1] = (worker_arg){pool, i};
+        if (pthread_create(&pool->threads[i - 1], NULL, worker_main, &pool->args[i - 1]) != 0) {
+            pool->n_threads = i;   /* join only the ones that started */
+            pl_pool_destroy(pool);
+            return NULL;
+        }
+    }
+    return pool;
+}
+
+void pl_pool_destroy(pl_pool *pool) {
+    if (!pool) return;
+    pthread_mutex_lock(&pool->lock);
+    pool->quit = 1;
+    pthread_cond_broadcast(&pool->start);
+    pthread_mutex_unlock(&pool->lock);
+    for (int i = 1; i < pool->n_threads; i++) pthread_join(pool->threads[i - 1], NULL);
+    pthread_mutex_destroy(&pool->lock);
+    pthread_cond_destroy(&pool->start);
+    pthread_cond_destroy(&pool->done);
+    free(pool->threads);
+    free(pool->args);
+    free(pool);
+}
+
+int pl_pool_size(const pl_pool *pool) { return pool->n_threads; }
+
+void pl_pool_run(pl_pool *pool, pl_task_fn fn, void *arg) {
+    if (pool->n_threads == 1) {
+        fn(arg, 0, 1);
+        return;
+    }
+    pthread_mutex_lock(&pool->lock);
+    pool->fn = fn;
+    pool->arg = arg;
+    pool->pending = pool->n_threads - 1;
+    pool->generation++;
+    pthread_cond_broadcast(&pool->start);
+    pthread_mutex_unlock(&pool->lock);
+
+    fn(arg, 0, pool->n_threads);
+
+    pthread_mutex_lock(&pool->lock);
+    while (pool->pending > 0) pthread_cond_wait(&pool->done, &pool->lock);
+    pthread_mutex_unlock(&pool->lock);
+}
+
+#endif

@@ -1,0 +1,130 @@
+/* Forward pass against llama2.c run.c: the logits it printed at every position of
+ * "Once upon a time" + its greedy continuation (tests/fixtures/reference_logits_*.jsonl),
+ * token by token (decode path) and as one batch (prefill path), for the .bin and the
+ * .gguf copy of stories260K, through the public C API. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../csrc/pocketlm.h"
+#include "check.h"
+
+#define N_POS 24
+#define N_VOCAB 512
+
+static int ref_tokens[N_POS];
+static float ref_logits[N_POS][N_VOCAB];
+
+static void *read_file(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { fprintf(stderr, "cannot open %s\n", path); exit(1); }
+    fseek(f, 0, SEEK_END);
+    *size = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    void *buf = pl_alloc(*size);
+    if (fread(buf, 1, *size, f) != *size) { fprintf(stderr, "cannot read %s\n", path); exit(1); }
+    fclose(f);
+    return buf;
+}
+
+/* Lines look like {"pos": 3, "token": 261, "logits": [-6.71424,...]} */
+static void read_reference(void) {
+    FILE *f = fopen("tests/fixtures/reference_logits_once_upon_a_time.jsonl", "r");
+    if (!f) { fprintf(stderr, "missing reference logits\n"); exit(1); }
+    static char line[1 << 16];
+    for (int p = 0; p < N_POS; p++) {
+        if (!fgets(line, sizeof line, f)) { fprintf(stderr, "short reference\n"); exit(1); }
+        int pos;
+        sscanf(strstr(line, "\"pos\":") + 6, "%d", &pos);
+        sscanf(strstr(line, "\"token\":") + 8, "%d", &ref_tokens[p]);
+        CHECK_EQ_INT(pos, p);
+        char *s = strchr(line, '[') + 1;
+        for (int i = 0; i < N_VOCAB; i++) {
+            ref_logits[p][i] = strtof(s, &s);
+            s++; /* ',' or ']' */
+        }
+    }
+    fclose(f);
+}
+
+static pl_ctx *load(const char *model, const char *tokenizer) {
+    pl_ctx *ctx = pl_create(1);
+    size_t size, tok_size = 0;
+    void *buf = read_file(model, &size);
+    void *tok = tokenizer ? read_file(tokenizer, &tok_size) : NULL;
+    int st = pl_load(ctx, buf, size, tok, tok_size, 0);
+    if (st != PL_OK) fprintf(stderr, "load %s: %s\n", model, pl_last_error(ctx));
+    CHECK_EQ_INT(st, PL_OK);
+    pl_dealloc(tok);
+    return ctx;
+}
+
+/* run.c printed 6 significant digits: compare at that precision. */
+static float max_error(const float *logits, const float *ref) {
+    float worst = 0;
+    for (int i = 0; i < N_VOCAB; i++) {
+        float e = fabsf(logits[i] - ref[i]) / (1e-4f + 1e-5f * fabsf(ref[i]));
+        if (e > worst) worst = e;
+    }
+    return worst;
+}
+
+static void check_model(const char *name, pl_ctx *ctx, float saved[N_POS][N_VOCAB]) {
+    int32_t ids[32];
+    int n = 0;
+    CHECK_EQ_INT(pl_tokenize(ctx, "Once upon a time", 16, 1, 0, ids, 32, &n), PL_OK);
+    CHECK_EQ_INT(n, 5);
+    for (int i = 0; i < n && i < 5; i++) CHECK_EQ_INT(ids[i], ref_tokens[i]);
+
+    /* decode path: one token at a time */
+    CHECK_EQ_INT(pl_reset(ctx), PL_OK);
+    float worst = 0;
+    for (int p = 0; p < N_POS; p++) {
+        int32_t tok = ref_tokens[p];
+        CHECK_EQ_INT(pl_eval(ctx, &tok, 1), PL_OK);
+        float e = max_error(pl_logits(ctx), ref_logits[p]);
+        if (e > worst) worst = e;
+        memcpy(saved[p], pl_logits(ctx), sizeof saved[p]);
+    }
+    printf("%s token by token: worst logit error %.3f of tolerance\n", name, worst);
+    CHECK(worst <= 1.0f);
+
+    /* prefill path: all positions in one batch give the last position's logits */
+    CHECK_EQ_INT(pl_reset(ctx), PL_OK);
+    int32_t all[N_POS];
+    for (int p = 0; p < N_POS; p++) all[p] = ref_tokens[p];
+    CHECK_EQ_INT(pl_eval(ctx, all, N_POS), PL_OK);
+    float e = max_error(pl_logits(ctx), ref_logits[N_POS - 1]);
+    printf("%s batched: logit error %.3f of tolerance\n", name, e);
+    CHECK(e <= 1.0f);
+    CHECK_EQ_INT(pl_position(ctx), N_POS);
+}
+
+static float bin_logits[N_POS][N_VOCAB], gguf_logits[N_POS][N_VOCAB];
+
+int main(void) {
+    read_reference();
+    pl_ctx *bin = load("models/stories260K.bin", "models/tok512.bin");
+    pl_ctx *gguf = load("models/stories260K.gguf", NULL);
+    check_model("stories260K.bin", bin, bin_logits);
+    check_model("stories260K.gguf", gguf, gguf_logits);
+    /* same weights, same kernels: the two formats give the same bits */
+    CHECK(memcmp(bin_logits, gguf_logits, sizeof bin_logits) == 0);
+
+    /* 2 threads split rows and heads differently but sum each dot product the same way */
+    pl_ctx *threaded = pl_create(2);
+    size_t size;
+    void *buf = read_file("models/stories260K.gguf", &size);
+    CHECK_EQ_INT(pl_load(threaded, buf, size, NULL, 0, 0), PL_OK);
+    int32_t all[N_POS];
+    for (int p = 0; p < N_POS; p++) all[p] = ref_tokens[p];
+    CHECK_EQ_INT(pl_eval(threaded, all, N_POS), PL_OK);
+    CHECK_EQ_INT(pl_eval(gguf, all, 0), PL_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(pl_reset(gguf), PL_OK);
+    CHECK_EQ_INT(pl_eval(gguf, all, N_POS), PL_OK);
+    CHECK(memcmp(pl_logits(threaded), pl_logits(gguf), N_VOCAB * sizeof(float)) == 0);
+
+    pl_destroy(bin);
+    pl_destroy(gguf);
+    pl_destroy(threaded);
+    return check_report("forward");
+}

@@ -1,0 +1,186 @@
+/* Kernels against straightforward double-precision math: matmul for every supported
+ * weight type, batch sizes and column counts that hit every tail path, 1 vs 3 threads;
+ * in SIMD builds the SIMD128 kernels too, and against the scalar ones. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../csrc/kernels.h"
+#include "../../csrc/util.h"
+#include "check.h"
+
+static uint64_t rng = 88172645463325252ull;
+static float frand(void) { /* uniform in [-1, 1) */
+    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    return (float)((rng >> 40) / 8388608.0 - 1.0);
+}
+
+/* IEEE half of a float (round to nearest even; test values are normal or zero). */
+static uint16_t to_f16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint32_t sign = (u >> 16) & 0x8000, exp = (u >> 23) & 0xff, mant = u & 0x7fffff;
+    if (exp < 103) return (uint16_t)sign;                      /* flush tiny values */
+    if (exp < 113) {                                           /* subnormal half */
+        mant |= 0x800000;
+        uint32_t shift = 126 - exp, h = mant >> shift, rem = mant & ((1u << shift) - 1), halfway = 1u << (shift - 1);
+        if (rem > halfway || (rem == halfway && (h & 1))) h++;
+        return (uint16_t)(sign | h);
+    }
+    uint32_t h = ((exp - 112) << 10) | (mant >> 13), rem = mant & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) h++;
+    return (uint16_t)(sign | h);
+}
+
+static uint16_t to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return (uint16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+}
+
+static void check_f16_conversion(void) {
+    CHECK(pl_f16_to_f32(0x3c00) == 1.0f);
+    CHECK(pl_f16_to_f32(0xc000) == -2.0f);
+    CHECK(pl_f16_to_f32(0x7bff) == 65504.0f);
+    CHECK(pl_f16_to_f32(0x0001) == 0x1p-24f);                  /* smallest subnormal */
+    CHECK(pl_f16_to_f32(0x03ff) == 1023 * 0x1p-24f);           /* largest subnormal */
+    CHECK(pl_f16_to_f32(0x8000) == 0.0f);
+    CHECK(pl_bf16_to_f32(0x3f80) == 1.0f);
+    CHECK(pl_bf16_to_f32(to_bf16(3.140625f)) == 3.140625f);
+    for (int i = 0; i < 1000; i++) {                           /* round trip of halves */
+        uint16_t h = (uint16_t)(rng % 0x7c00);
+        frand();
+        CHECK_EQ_INT(to_f16(pl_f16_to_f32(h)), h);
+    }
+}
+
+/* y = x · Wᵀ in double from the weights as decoded, and Σ|w·x| per output for the
+ * error bound of float summation in any order: |error| <= cols · 2^-24 · Σ|w·x|
+ * (Higham, Accuracy and Stability of Numerical Algorithms, §4.2). */
+static void reference_matmul(double *y, double *bound, const float *w, const float *x, int n_tok, int rows, int cols) {
+    for (int t = 0; t < n_tok; t++)
+        for (int r = 0; r < rows; r++) {
+            double s = 0, a = 0;
+            for (int k = 0; k < cols; k++) {
+                double p = (double)w[(size_t)r * cols + k] * x[(size_t)t * cols + k];
+                s += p;
+                a += fabs(p);
+            }
+            y[(size_t)t * rows + r] = s;
+            bound[(size_t)t * rows + r] = cols * 0x1p-24 * a * 1.01 + 1e-30;
+        }
+}
+
+static void check_matmul(uint32_t type, int n_tok, int rows, int cols, pl_pool *pool1, pl_pool *pool3) {
+    size_t n_w = (size_t)rows * cols;
+    float *w = malloc(n_w * sizeof(float)), *x = malloc((size_t)n_tok * cols * sizeof(float));
+    uint16_t *w16 = malloc(n_w * sizeof(uint16_t));
+    for (size_t i = 0; i < n_w; i++) {
+        float v = frand();
+        if (type == PL_TYPE_F16) { w16[i] = to_f16(v); v = pl_f16_to_f32(w16[i]); }
+        if (type == PL_TYPE_BF16) { w16[i] = to_bf16(v); v = pl_bf16_to_f32(w16[i]); }
+        w[i] = v;
+    }
+    for (int i = 0; i < n_tok * cols; i++) x[i] = frand();
+    pl_tensor t = {.name = "w", .name_len = 1, .type = type, .n_dims = 2, .ne = {cols, rows, 1, 1},
+                   .data = type == PL_TYPE_F32 ? (const void *)w : (const void *)w16};
+    size_t n_y = (size_t)n_tok * rows;
+    double *ref = malloc(n_y * sizeof(double)), *bound = malloc(n_y * sizeof(double));
+    float *y1 = malloc(n_y * sizeof(float)), *y3 = malloc(n_y * sizeof(float));
+    float *y_scalar = malloc(n_y * sizeof(float));
+    reference_matmul(ref, bound, w, x, n_tok, rows, cols);
+
+    for (int simd = 0; simd <= pl_simd_available(); simd++) {
+        pl_matmul(y1, &t, x, n_tok, simd, pool1);
+        pl_matmul(y3, &t, x, n_tok, simd, pool3);
+        int bad = 0;
+        for (size_t i = 0; i < n_y; i++) {
+            if (fabs(y1[i] - ref[i]) > bound[i]) bad++;
+            /* SIMD vs scalar: both within the bound of the exact value, so within twice it */
+            if (simd && fabs(y1[i] - y_scalar[i]) > 2 * bound[i]) bad++;
+        }
+        if (bad)
+            fprintf(stderr, "type %u simd %d n_tok %d rows %d cols %d: %d outputs out of bound\n",
+                    type, simd, n_tok, rows, cols, bad);
+        CHECK_EQ_INT(bad, 0);
+        /* threads split rows only: each dot product is summed the same way */
+        CHECK(memcmp(y1, y3, n_y * sizeof(float)) == 0);
+        if (!simd) memcpy(y_scalar, y1, n_y * sizeof(float));
+    }
+    free(ref); free(bound); free(y_scalar); free(y1); free(y3);
+    free(w); free(x); free(w16);
+}
+
+static void check_softmax_rmsnorm(void) {
+    float x[5] = {1, 2, 3, 4, 1000};
+    pl_softmax(x, 4);  /* exp(i) / sum */
+    double sum = exp(1) + exp(2) + exp(3) + exp(4);
+    for (int i = 0; i < 4; i++) CHECK_NEAR(x[i], exp(i + 1) / sum, 1e-7);
+    CHECK(x[4] == 1000); /* past n: untouched */
+    float big[3] = {1000, 1000, 999};  /* must not overflow */
+    pl_softmax(big, 3);
+    CHECK_NEAR(big[0], 1 / (2 + exp(-1)), 1e-6);
+
+    float v[4] = {1, -2, 3, -4}, w[4] = {1, 0.5f, 2, 1}, o[4];
+    pl_rmsnorm(o, v, w, 4, 1e-5f);
+    double rms = sqrt((1 + 4 + 9 + 16) / 4.0 + 1e-5);
+    for (int i = 0; i < 4; i++) CHECK_NEAR(o[i], w[i] * v[i] / rms, 1e-6);
+}
+
+/* Rotary embedding against the rotation written out in double: pair (a, b) of frequency
+ * j at position p turns by the angle p·scale·base^(-2j/dims); values past dims stay. */
+static void check_rope(int rope_type, int dims, float base, float scale) {
+    enum { HEADS = 3, HEAD_DIM = 16 };
+    float vec[HEADS * HEAD_DIM], orig[HEADS * HEAD_DIM], c[HEAD_DIM / 2], sn[HEAD_DIM / 2];
+    for (int pos = 0; pos < 2000; pos += 333) {
+        for (int i = 0; i < HEADS * HEAD_DIM; i++) orig[i] = vec[i] = frand();
+        pl_rope_table(c, sn, pos, dims, base, scale);
+        pl_rope_apply(vec, HEADS, HEAD_DIM, dims, rope_type, c, sn);
+        for (int h = 0; h < HEADS; h++) {
+            const float *o = orig + h * HEAD_DIM, *v = vec + h * HEAD_DIM;
+            for (int j = 0; j < dims / 2; j++) {
+                int a = rope_type == PL_ROPE_NEOX ? j : 2 * j, b = rope_type == PL_ROPE_NEOX ? j + dims / 2 : 2 * j + 1;
+                double angle = pos * (double)scale * pow(base, -2.0 * j / dims);
+                /* float angles lose ~pos·2^-24 radians; cos/sin error follows */
+                double tol = 1e-5 + pos * 2e-7;
+                CHECK_NEAR(v[a], o[a] * cos(angle) - o[b] * sin(angle), tol);
+                CHECK_NEAR(v[b], o[a] * sin(angle) + o[b] * cos(angle), tol);
+            }
+            for (int i = dims; i < HEAD_DIM; i++) CHECK(v[i] == o[i]);
+        }
+    }
+}
+
+static void check_split(void) {
+    int covered[100] = {0};
+    for (int nth = 1; nth <= 7; nth++) {
+        memset(covered, 0, sizeof covered);
+        for (int ith = 0; ith < nth; ith++) {
+            int b, e;
+            pl_split(100, ith, nth, &b, &e);
+            CHECK(e - b >= 100 / nth && e - b <= 100 / nth + 1);
+            for (int i = b; i < e; i++) covered[i]++;
+        }
+        for (int i = 0; i < 100; i++) CHECK_EQ_INT(covered[i], 1);
+    }
+}
+
+int main(void) {
+    pl_pool *pool1 = pl_pool_create(1), *pool3 = pl_pool_create(3);
+    check_f16_conversion();
+    check_softmax_rmsnorm();
+    check_split();
+    check_rope(PL_ROPE_NORMAL, 16, 10000.0f, 1.0f);
+    check_rope(PL_ROPE_NEOX, 16, 10000.0f, 1.0f);
+    check_rope(PL_ROPE_NORMAL, 8, 500000.0f, 0.25f);   /* partial rotary, linear scaling */
+    check_rope(PL_ROPE_NEOX, 8, 1000000.0f, 0.5f);
+    printf("SIMD kernels %s\n", pl_simd_available() ? "checked against scalar" : "not in this build");
+    const uint32_t types[] = {PL_TYPE_F32, PL_TYPE_F16, PL_TYPE_BF16};
+    const int n_toks[] = {1, 3, 4, 5, 9};
+    const int cols[] = {1, 3, 4, 7, 8, 64, 67, 256};
+    for (int ti = 0; ti < 3; ti++)
+        for (int ni = 0; ni < 5; ni++)
+            for (int ci = 0; ci < 8; ci++) check_matmul(types[ti], n_toks[ni], 13, cols[ci], pool1, pool3);
+    pl_pool_destroy(pool1);
+    pl_pool_destroy(pool3);
+    return check_report("kernels");
+}
