@@ -73,8 +73,9 @@ PL_API int pl_load(pl_ctx *ctx, void *model_buf, size_t model_size,
  * Owned by ctx, valid until the next pl_load/pl_destroy. NULL if nothing is loaded. */
 PL_API const char *pl_info_json(pl_ctx *ctx);
 
-/* Text (UTF-8, need not be valid) to token ids. out must hold cap ids; text_len + 2
- * always suffices. add_bos: prepend BOS. parse_special: special-token text in the input
+/* Text (UTF-8, need not be valid) to token ids. out must hold cap >= text_len + 2
+ * ids, which always suffices for plain text (with parse_special, a text dense with
+ * one-byte special tokens can need more: PL_ERR_INVALID_ARGUMENT). add_bos: prepend BOS. parse_special: special-token text in the input
  * becomes the special token (else it is plain text). *n_out = number of ids. */
 PL_API int pl_tokenize(pl_ctx *ctx, const char *text, int text_len, int add_bos,
                        int parse_special, int32_t *out, int cap, int *n_out);
