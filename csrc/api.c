@@ -188,6 +188,13 @@ int pl_reset(pl_ctx *ctx) {
     return done(ctx, PL_OK);
 }
 
+/* One batch through the model's architecture. */
+static void forward(pl_ctx *ctx, const int32_t *ids, int n) {
+    switch (ctx->model.hp.arch) {
+    case PL_ARCH_LLAMA: pl_llama_forward(&ctx->model, &ctx->state, ids, n, ctx->pool, ctx->simd); break;
+    }
+}
+
 int pl_eval(pl_ctx *ctx, const int32_t *ids, int n) {
     if (!ctx) return PL_ERR_INVALID_ARGUMENT;
     int st = need_model(ctx);
@@ -202,7 +209,7 @@ int pl_eval(pl_ctx *ctx, const int32_t *ids, int n) {
     for (int i = 0; i < n; i += PL_MAX_BATCH) {
         int batch = n - i < PL_MAX_BATCH ? n - i : PL_MAX_BATCH;
         memcpy(ctx->history + ctx->state.pos, ids + i, (size_t)batch * sizeof(int32_t));
-        pl_llama_forward(&ctx->model, &ctx->state, ids + i, batch, ctx->pool, ctx->simd);
+        forward(ctx, ids + i, batch);
     }
     return done(ctx, PL_OK);
 }

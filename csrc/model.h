@@ -7,7 +7,7 @@
 #include "kernels.h"
 #include "vocab.h"
 
-enum { PL_ARCH_LLAMA = 1 };
+enum { PL_ARCH_LLAMA = 1, PL_ARCH_GPT2, PL_ARCH_QWEN2, PL_ARCH_PHI3 };
 
 typedef struct {
     int arch;                /* PL_ARCH_* */
@@ -27,21 +27,33 @@ typedef struct {
     int rope_type;           /* PL_ROPE_NORMAL or PL_ROPE_NEOX */
 } pl_hparams;
 
+/* A tensor whose data is NULL is absent (optional biases, fused alternatives). */
 typedef struct {
     pl_tensor attn_norm;     /* [dim] */
+    pl_tensor attn_norm_b;   /* [dim] LayerNorm bias (gpt2) */
     pl_tensor wq;            /* [dim] -> [n_heads*head_dim] */
     pl_tensor wk, wv;        /* [dim] -> [n_kv_heads*head_dim] */
+    pl_tensor wqkv;          /* fused q,k,v: [dim] -> [q_dim + 2*kv_dim] (gpt2, phi3) */
+    pl_tensor bq, bk, bv;    /* biases of the projections above (qwen2) */
+    pl_tensor bqkv;          /* bias of wqkv (gpt2) */
     pl_tensor wo;            /* [n_heads*head_dim] -> [dim] */
+    pl_tensor bo;            /* [dim] (gpt2) */
     pl_tensor ffn_norm;      /* [dim] */
-    pl_tensor w_gate, w_up;  /* [dim] -> [hidden_dim] */
+    pl_tensor ffn_norm_b;    /* [dim] LayerNorm bias (gpt2) */
+    pl_tensor w_gate, w_up;  /* [dim] -> [hidden_dim]; gpt2 has only w_up */
+    pl_tensor w_gate_up;     /* fused gate and up: [dim] -> [2*hidden_dim] (phi3) */
+    pl_tensor b_up;          /* [hidden_dim] (gpt2) */
     pl_tensor w_down;        /* [hidden_dim] -> [dim] */
+    pl_tensor b_down;        /* [dim] (gpt2) */
 } pl_layer;
 
 typedef struct {
     pl_hparams hp;
     const char *format;      /* "gguf" or "llama2c" */
     pl_tensor tok_embd;      /* [n_vocab][dim] */
+    pl_tensor pos_embd;      /* [n_ctx_train][dim] learned positions (gpt2) */
     pl_tensor out_norm;      /* [dim] */
+    pl_tensor out_norm_b;    /* [dim] (gpt2) */
     pl_tensor output;        /* [dim] -> [n_vocab]; same data as tok_embd when tied */
     int tied_output;
     pl_layer *layers;        /* n_layers */
