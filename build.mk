@@ -1,0 +1,115 @@
+# Build rules for pocketlm, driven by ./build.sh (which checks the toolchain first, sets
+# NODE_PATH for emcc and runs make -s: each rule prints one short line). Every object has a
+# -MMD dependency file, so only what changed rebuilds.
+#
+#   wasm    build/wasm/pocketlm.mjs (+ .wasm)           single thread, SIMD128
+#           build/wasm/pocketlm-mt.mjs (+ .wasm, .worker.js)  pthreads, SIMD128
+#   native  build/native/libpocketlm.a                   gcc -O2 -g, for tools and fuzzers
+#           build/native/test_*                           tests/c/test_*.c with ASan + UBSan
+
+SRCS    := $(wildcard csrc/*.c)
+NAMES   := $(notdir $(SRCS:.c=))
+C_TESTS := $(notdir $(basename $(wildcard tests/c/test_*.c)))
+
+# Rewritten only when the set of sources changes, so a removed or renamed file relinks.
+SRC_LIST := build/sources.txt
+$(shell mkdir -p build && { echo '$(SRCS)' | cmp -s - $(SRC_LIST) || echo '$(SRCS)' > $(SRC_LIST); })
+
+EMCC ?= emcc
+CC   := gcc
+
+WARN := -Wall -Wextra
+
+# --- wasm -------------------------------------------------------------------------------
+WASM_CFLAGS := -std=c11 -O3 -msimd128 -DPL_SIMD=1 $(WARN)
+WASM_GLUE   := js/wasm-extern-pre.js js/wasm-post.js
+# Node: the extern-pre-js gives the ES module the require/__dirname that 3.1.6's Node code
+# expects; js/engine.js hands in the compiled wasm itself. No process-wide handlers.
+WASM_LDFLAGS := -O3 -msimd128 -sMODULARIZE=1 -sEXPORT_ES6=1 \
+	-sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB \
+	-sEXPORTED_FUNCTIONS=@build/wasm/exports.json \
+	-sEXPORTED_RUNTIME_METHODS=UTF8ToString \
+	-sNODEJS_CATCH_EXIT=0 -sNODEJS_CATCH_REJECTION=0 \
+	--extern-pre-js js/wasm-extern-pre.js --post-js js/wasm-post.js
+# The C pool starts n_threads - 1 pthreads inside pl_create, synchronously, so the workers
+# must exist beforehand: js/engine.js passes the pool size when it instantiates the module.
+# Strict: a pthread_create beyond the pool fails instead of deadlocking.
+MT_FLAGS := -pthread
+MT_LDFLAGS := -sPTHREAD_POOL_SIZE='Module["pthreadPoolSize"]||1' -sPTHREAD_POOL_SIZE_STRICT=2 \
+	-Wno-pthreads-mem-growth
+
+ST_OBJS := $(NAMES:%=build/wasm/obj/st/%.o)
+MT_OBJS := $(NAMES:%=build/wasm/obj/mt/%.o)
+
+# --- native -----------------------------------------------------------------------------
+NATIVE_CFLAGS := -std=c11 -O2 -g -pthread $(WARN)
+ASAN_CFLAGS   := -std=c11 -O1 -g -pthread -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined $(WARN)
+
+NATIVE_OBJS := $(NAMES:%=build/native/obj/%.o)
+ASAN_OBJS   := $(NAMES:%=build/native/asan/%.o)
+TEST_BINS   := $(C_TESTS:%=build/native/%)
+
+.PHONY: all wasm native tests clean
+.DELETE_ON_ERROR:
+
+all: wasm native
+wasm: build/wasm/pocketlm.mjs build/wasm/pocketlm-mt.mjs build/wasm/package.json
+native: build/native/libpocketlm.a tests
+tests: $(TEST_BINS)
+
+# Every PL_API function of the public header, plus malloc/free: never a stale list.
+build/wasm/exports.json: csrc/pocketlm.h
+	@mkdir -p $(@D)
+	{ printf '['; sed -n 's/^PL_API[^(]*[* ]\(pl_[A-Za-z0-9_]*\) *(.*/"_\1",/p' $< | tr -d '\n'; \
+	  printf '"_malloc","_free"]\n'; } > $@
+
+# The pthread worker is a CommonJS script; the repository's package.json says "module".
+build/wasm/package.json:
+	@mkdir -p $(@D)
+	echo '{ "type": "commonjs" }' > $@
+
+build/wasm/obj/st/%.o: csrc/%.c
+	@mkdir -p $(@D)
+	@echo '  emcc     $<'
+	$(EMCC) $(WASM_CFLAGS) -MMD -MP -c $< -o $@
+
+build/wasm/obj/mt/%.o: csrc/%.c
+	@mkdir -p $(@D)
+	@echo '  emcc -mt $<'
+	$(EMCC) $(WASM_CFLAGS) $(MT_FLAGS) -MMD -MP -c $< -o $@
+
+build/wasm/pocketlm.mjs: $(ST_OBJS) $(SRC_LIST) build/wasm/exports.json $(WASM_GLUE)
+	@echo '  link     $@'
+	$(EMCC) $(WASM_LDFLAGS) $(ST_OBJS) -o $@
+
+build/wasm/pocketlm-mt.mjs: $(MT_OBJS) $(SRC_LIST) build/wasm/exports.json $(WASM_GLUE)
+	@echo '  link     $@'
+	$(EMCC) $(WASM_LDFLAGS) $(MT_FLAGS) $(MT_LDFLAGS) $(MT_OBJS) -o $@
+
+build/native/obj/%.o: csrc/%.c
+	@mkdir -p $(@D)
+	@echo '  gcc      $<'
+	$(CC) $(NATIVE_CFLAGS) -MMD -MP -c $< -o $@
+
+build/native/asan/%.o: csrc/%.c
+	@mkdir -p $(@D)
+	@echo '  gcc asan $<'
+	$(CC) $(ASAN_CFLAGS) -MMD -MP -c $< -o $@
+
+build/native/libpocketlm.a: $(NATIVE_OBJS) $(SRC_LIST)
+	rm -f $@
+	ar rcs $@ $(NATIVE_OBJS)
+
+build/native/libpocketlm-asan.a: $(ASAN_OBJS) $(SRC_LIST)
+	rm -f $@
+	ar rcs $@ $(ASAN_OBJS)
+
+build/native/test_%: tests/c/test_%.c build/native/libpocketlm-asan.a
+	@echo '  gcc asan $@'
+	$(CC) $(ASAN_CFLAGS) -Icsrc -Itests/c -MMD -MP -MF $@.d $< build/native/libpocketlm-asan.a -lm -o $@
+
+clean:
+	rm -rf build
+
+-include $(wildcard build/wasm/obj/*/*.d build/native/*/*.d build/native/*.d)

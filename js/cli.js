@@ -1,0 +1,231 @@
+#!/usr/bin/env node
+// pocketlm command line (contract: /work/shared/DESIGN.md). stdout carries only the result
+// (generated text, token ids, info JSON); logs and speed go to stderr. Any error: exit
+// status 1 and exactly one stderr line "pocketlm: <code>: <message>".
+import { readFile } from 'node:fs/promises';
+import { loadModel, PocketLMError } from './index.js';
+
+const USAGE = `usage:
+  pocketlm generate -m MODEL [-t TOKENIZER] [-p PROMPT] [-n N] [--temperature T] [--top-k K]
+                    [--top-p P] [--min-p P] [--repeat-penalty R] [--repeat-last-n N]
+                    [--seed S] [--stop STR]... [--threads N] [-c CONTEXT]
+  pocketlm tokenize -m MODEL [-t TOKENIZER] (-p TEXT | -f FILE) [--bos] [--special]
+  pocketlm info -m MODEL [-t TOKENIZER]
+
+  MODEL is a GGUF file or a llama2.c checkpoint (.bin, which needs -t tokenizer.bin).
+  generate prints only the generated text; -n defaults to 256, --temperature 0 is greedy.
+  Sampling defaults: --temperature 0.8 --top-k 40 --top-p 0.95 --min-p 0.05
+  --repeat-penalty 1.1 --repeat-last-n 64 (0 or 1 turns a filter off), random seed.
+`;
+
+// name -> [type, key]; a value is always the next argument (it may start with '-').
+const OPTIONS = {
+  '-m': ['string', 'model'], '--model': ['string', 'model'],
+  '-t': ['string', 'tokenizer'], '--tokenizer': ['string', 'tokenizer'],
+  '-p': ['string', 'prompt'], '--prompt': ['string', 'prompt'],
+  '-f': ['string', 'file'], '--file': ['string', 'file'],
+  '-n': ['int', 'maxTokens'], '--n-predict': ['int', 'maxTokens'],
+  '-c': ['int', 'context'], '--context': ['int', 'context'],
+  '--temperature': ['number', 'temperature'], '--temp': ['number', 'temperature'],
+  '--top-k': ['int', 'topK'],
+  '--top-p': ['number', 'topP'],
+  '--min-p': ['number', 'minP'],
+  '--repeat-penalty': ['number', 'repeatPenalty'],
+  '--repeat-last-n': ['int', 'repeatLastN'],
+  '--seed': ['int', 'seed'], '-s': ['int', 'seed'],
+  '--stop': ['strings', 'stop'],
+  '--threads': ['int', 'threads'],
+  '--bos': ['flag', 'bos'],
+  '--special': ['flag', 'special'],
+  '--no-simd': ['flag', 'noSimd'],   // tests: scalar reference kernels
+  '-h': ['flag', 'help'], '--help': ['flag', 'help'],
+};
+const SAMPLING_KEYS = ['maxTokens', 'temperature', 'topK', 'topP', 'minP', 'repeatPenalty',
+  'repeatLastN', 'seed', 'stop'];
+
+function usageError(message) {
+  return new PocketLMError('invalid_argument', message);
+}
+
+function parseArgs(argv) {
+  const opts = {};
+  const given = {};   // key -> the option as written, for messages
+  const positionals = [];
+  for (let i = 0; i < argv.length; i++) {
+    let arg = argv[i];
+    if (!arg.startsWith('-') || arg === '-') {
+      positionals.push(arg);
+      continue;
+    }
+    let value;
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    if (eq > 0) [arg, value] = [arg.slice(0, eq), arg.slice(eq + 1)];
+    const spec = OPTIONS[arg];
+    if (!spec) throw usageError(`unknown option ${arg} (see --help)`);
+    const [type, key] = spec;
+    given[key] = arg;
+    if (type === 'flag') {
+      if (value !== undefined) throw usageError(`${arg} takes no value`);
+      opts[key] = true;
+      continue;
+    }
+    if (value === undefined) {
+      if (i + 1 >= argv.length) throw usageError(`${arg} needs a value`);
+      value = argv[++i];
+    }
+    if (type === 'strings') (opts[key] ??= []).push(value);
+    else opts[key] = type === 'string' ? value : parseNumber(arg, value, type);
+  }
+  return { opts, given, positionals };
+}
+
+function parseNumber(arg, text, type) {
+  const x = text.trim() === '' ? NaN : Number(text);
+  if (!Number.isFinite(x) || (type === 'int' && !Number.isInteger(x)))
+    throw usageError(`${arg} needs ${type === 'int' ? 'an integer' : 'a number'}, not '${text}'`);
+  return x;
+}
+
+async function open(opts) {
+  if (opts.model === undefined) throw usageError('-m MODEL is required');
+  return loadModel(opts.model, {
+    tokenizer: opts.tokenizer,
+    threads: opts.threads ?? 1,
+    context: opts.context ?? 0,
+    simd: !opts.noSimd,
+  });
+}
+
+async function generate(opts, out) {
+  const model = await open(opts);
+  try {
+    const settings = { maxTokens: 256, signal: out.signal };
+    for (const key of SAMPLING_KEYS) if (opts[key] !== undefined) settings[key] = opts[key];
+    const t0 = performance.now();
+    let first = 0, n = 0;
+    for await (const token of model.generate(opts.prompt ?? '', settings)) {
+      if (token.id >= 0 && n++ === 0) first = performance.now();
+      if (token.text) await out.write(token.text);
+    }
+    const t1 = performance.now();
+    let speed = '';
+    if (n > 0) speed += `; prompt + first token ${(first - t0).toFixed(1)} ms`;
+    if (n > 1) speed += `, then ${((n - 1) / ((t1 - first) / 1000)).toFixed(1)} tokens/s`;
+    const sep = process.stderr.isTTY && process.stdout.isTTY ? '\n' : '';   // after the text on a terminal
+    process.stderr.write(`${sep}[pocketlm] ${n} tokens in ${((t1 - t0) / 1000).toFixed(3)} s${speed}\n`);
+  } finally {
+    await model.dispose();
+  }
+}
+
+async function tokenize(opts, out) {
+  if ((opts.prompt === undefined) === (opts.file === undefined))
+    throw usageError('tokenize needs exactly one of -p TEXT and -f FILE');
+  let text = opts.prompt;
+  if (opts.file !== undefined) {
+    try {
+      text = new Uint8Array(await readFile(opts.file));   // raw bytes: need not be valid UTF-8
+    } catch (e) {
+      const code = e.code === 'ENOENT' ? 'file_not_found' : 'invalid_argument';
+      throw new PocketLMError(code, `${opts.file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+    }
+  }
+  const model = await open(opts);
+  try {
+    const ids = model.tokenize(text, { bos: !!opts.bos, special: !!opts.special });
+    await out.write(ids.join(' ') + '\n');
+  } finally {
+    await model.dispose();
+  }
+}
+
+async function info(opts, out) {
+  const model = await open(opts);
+  try {
+    await out.write(JSON.stringify(model.info, null, 2) + '\n');
+  } finally {
+    await model.dispose();
+  }
+}
+
+// Each command and the options it takes (every command also takes the hidden --no-simd).
+const LOAD_KEYS = ['model', 'tokenizer', 'threads', 'context', 'noSimd'];
+const COMMANDS = {
+  generate: [generate, [...LOAD_KEYS, 'prompt', ...SAMPLING_KEYS]],
+  tokenize: [tokenize, [...LOAD_KEYS, 'prompt', 'file', 'bos', 'special']],
+  info: [info, LOAD_KEYS],
+};
+
+// stdout with backpressure; a closed pipe (e.g. `| head`) stops the work quietly.
+function stdoutWriter() {
+  const abort = new AbortController();
+  let closed = false;
+  process.stdout.on('error', () => {   // EPIPE: the reader went away
+    closed = true;
+    abort.abort();
+  });
+  return {
+    signal: abort.signal,
+    get closed() {
+      return closed;
+    },
+    write(text) {
+      if (closed || process.stdout.write(text)) return Promise.resolve();
+      return new Promise((resolve) => {   // wait for 'drain', or for the pipe to close
+        const done = () => {
+          process.stdout.off('drain', done);
+          abort.signal.removeEventListener('abort', done);
+          resolve();
+        };
+        process.stdout.on('drain', done);
+        abort.signal.addEventListener('abort', done);
+      });
+    },
+    // resolves once everything written so far has been handed to the OS
+    flush() {
+      if (closed) return Promise.resolve();
+      return new Promise((resolve) => process.stdout.write('', () => resolve()));
+    },
+  };
+}
+
+// The one-line error contract, also for anything thrown outside main's own flow.
+function fail(e) {
+  const code = e instanceof PocketLMError ? e.code : 'internal_error';
+  const message = String(e?.message ?? e).replace(/\s*\n\s*/g, ' ');
+  process.stderr.write(`pocketlm: ${code}: ${message}\n`);
+}
+
+process.on('uncaughtException', (e) => {
+  fail(e);
+  process.exit(1);
+});
+
+async function main(argv) {
+  const out = stdoutWriter();
+  let status = 0;
+  try {
+    const { opts, given, positionals } = parseArgs(argv);
+    if (opts.help) {
+      await out.write(USAGE);
+    } else {
+      const [command, ...extra] = positionals;
+      if (!command) throw usageError('no command given (generate, tokenize or info; see --help)');
+      if (!Object.hasOwn(COMMANDS, command)) throw usageError(`unknown command '${command}' (see --help)`);
+      if (extra.length) throw usageError(`unexpected argument '${extra[0]}'`);
+      const [run, keys] = COMMANDS[command];
+      for (const key of Object.keys(opts))
+        if (!keys.includes(key)) throw usageError(`${command} does not take ${given[key]} (see --help)`);
+      await run(opts, out);
+    }
+  } catch (e) {
+    if (!(e instanceof PocketLMError && e.code === 'aborted' && out.closed)) {
+      fail(e);
+      status = 1;
+    }
+  }
+  await out.flush();
+  process.stderr.write('', () => process.exit(status));
+}
+
+main(process.argv.slice(2));

@@ -1,0 +1,272 @@
+// A thin class over one pl_ctx (csrc/pocketlm.h) inside its own wasm module instance.
+// No model math here: every method is one or two C calls plus copying in and out of wasm
+// memory. A non-OK status becomes PocketLMError(pl_status_code(st), pl_last_error(ctx)).
+import { PocketLMError } from './errors.js';
+
+const BUILD_DIR = new URL('../build/wasm/', import.meta.url);
+const BUILDS = { st: 'pocketlm', mt: 'pocketlm-mt' };  // single thread; pthreads
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();   // invalid bytes never reach it: C emits U+FFFD itself
+
+const DECODE_CAP = 4096;   // bytes for one streamed token (C needs 3 x its piece length)
+
+// Glue factory + compiled wasm of a build, loaded once per process.
+const builds = new Map();
+
+function loadBuild(variant) {
+  if (!builds.has(variant)) {
+    const p = (async () => {
+      const name = BUILDS[variant];
+      const glueUrl = new URL(`${name}.mjs`, BUILD_DIR);
+      const wasmUrl = new URL(`${name}.wasm`, BUILD_DIR);
+      let bytes;
+      try {
+        bytes = await readUrlBytes(wasmUrl);
+      } catch (e) {
+        throw new PocketLMError('file_not_found',
+          `${wasmUrl.pathname} is missing (run ./build.sh): ${e.message}`, { cause: e });
+      }
+      const { default: factory } = await import(glueUrl.href);
+      return { factory, module: await WebAssembly.compile(bytes) };
+    })();
+    p.catch(() => builds.delete(variant));   // a later call may retry after a build
+    builds.set(variant, p);
+  }
+  return builds.get(variant);
+}
+
+// Emscripten's own loader would fetch() a file path under Node; read the file ourselves.
+async function readUrlBytes(url) {
+  if (url.protocol === 'file:') {
+    const { readFile } = await import('node:fs/promises');
+    return readFile(url);
+  }
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+// One emscripten module instance: its own memory, and with pthreads its own worker pool.
+async function instantiate(variant, threads) {
+  const { factory, module } = await loadBuild(variant);
+  const log = (text) => console.error(text);   // C never prints; if it did, keep stdout clean
+  return new Promise((resolve, reject) => {
+    factory({
+      pthreadPoolSize: threads - 1,      // the C pool starts threads - 1 pthreads
+      print: log,
+      printErr: log,
+      instantiateWasm(imports, receive) {
+        WebAssembly.instantiate(module, imports).then((instance) => receive(instance, module), reject);
+        return {};
+      },
+    }).then(resolve, reject);
+  });
+}
+
+export class Engine {
+  #mod;
+  #ctx = 0;
+  #scratch = 0;     // 4 bytes for the int out-parameters
+  #decodeBuf = 0;   // DECODE_CAP bytes for pl_decode_stream
+  #u8 = null;       // view of the current wasm memory
+
+  // threads > 1 selects the pthreads build.
+  static async create({ threads = 1 } = {}) {
+    if (!Number.isInteger(threads) || threads < 1)
+      throw new PocketLMError('invalid_argument', `threads must be a positive integer, not ${threads}`);
+    if (threads > 1 && typeof SharedArrayBuffer == 'undefined')
+      throw new PocketLMError('invalid_argument', 'threads > 1 needs SharedArrayBuffer (cross-origin isolation)');
+    const mod = await instantiate(threads > 1 ? 'mt' : 'st', threads);
+    const engine = new Engine(mod);
+    try {
+      engine.#ctx = mod._pl_create(threads);
+      if (!engine.#ctx)
+        throw new PocketLMError('out_of_memory', 'could not create an engine context (memory or threads)');
+      engine.#scratch = engine.alloc(4);
+      engine.#decodeBuf = engine.alloc(DECODE_CAP);
+    } catch (e) {
+      engine.dispose();
+      throw e;
+    }
+    return engine;
+  }
+
+  constructor(mod) {
+    this.#mod = mod;
+  }
+
+  get disposed() {
+    return this.#mod === null;
+  }
+
+  // --- memory ---------------------------------------------------------------------------
+
+  // Bytes of the wasm memory. Memory growth replaces the buffer, so never keep the view
+  // across a call that may allocate: ask again.
+  heapU8() {
+    const buf = this.#live().memoryBuffer();
+    if (!this.#u8 || this.#u8.buffer !== buf || this.#u8.byteLength !== buf.byteLength)
+      this.#u8 = new Uint8Array(buf);
+    return this.#u8;
+  }
+
+  // A pl_alloc'd buffer (pointer as an unsigned number); throws out_of_memory.
+  alloc(size) {
+    const ptr = this.#live()._pl_alloc(size) >>> 0;
+    if (!ptr) throw new PocketLMError('out_of_memory', `cannot allocate ${size} bytes in wasm memory`);
+    return ptr;
+  }
+
+  free(ptr) {
+    if (this.#mod && ptr) this.#mod._pl_dealloc(ptr);
+  }
+
+  // --- model ----------------------------------------------------------------------------
+
+  // model and tok: { ptr, size } buffers from alloc(); the context takes model.ptr always,
+  // tok (or null) stays the caller's. nCtx 0 = the engine's default context length.
+  load(model, tok, nCtx = 0) {
+    const m = this.#live();
+    this.#check(m._pl_load(this.#ctx, model.ptr, model.size, tok ? tok.ptr : 0, tok ? tok.size : 0, nCtx));
+  }
+
+  info() {
+    const ptr = this.#live()._pl_info_json(this.#ctx) >>> 0;
+    if (!ptr) throw new PocketLMError('invalid_state', 'no model is loaded');
+    return JSON.parse(this.#mod.UTF8ToString(ptr));
+  }
+
+  setSimd(enable) {
+    this.#check(this.#live()._pl_set_simd(this.#ctx, enable ? 1 : 0));
+  }
+
+  // --- text -----------------------------------------------------------------------------
+
+  // text: a string, or raw bytes (Uint8Array, need not be valid UTF-8) -> Int32Array.
+  tokenize(text, { bos = false, special = false } = {}) {
+    const m = this.#live();
+    const bytes = typeof text == 'string' ? utf8.encode(text) : text;
+    const cap = bytes.length + 2;   // always enough, per pocketlm.h
+    const textPtr = this.alloc(bytes.length + 1);
+    let idsPtr = 0;
+    try {
+      idsPtr = this.alloc(cap * 4);
+      this.heapU8().set(bytes, textPtr);
+      this.#check(m._pl_tokenize(this.#ctx, textPtr, bytes.length, bos ? 1 : 0, special ? 1 : 0,
+                                 idsPtr, cap, this.#scratch));
+      const n = this.#int(this.#scratch);
+      return new Int32Array(this.heapU8().buffer, idsPtr, n).slice();
+    } finally {
+      this.free(idsPtr);
+      this.free(textPtr);
+    }
+  }
+
+  detokenize(ids) {
+    const m = this.#live();
+    const idsPtr = this.#copyIds(ids);
+    let cap = 16 * ids.length + 16, outPtr = 0;
+    try {
+      for (;;) {
+        outPtr = this.alloc(cap);
+        this.#setInt(this.#scratch, 0);
+        const st = m._pl_detokenize(this.#ctx, idsPtr, ids.length, outPtr, cap, this.#scratch);
+        const len = this.#int(this.#scratch);
+        if (st === 0) return fromUtf8.decode(this.heapU8().slice(outPtr, outPtr + len));
+        if (len <= cap) this.#check(st);   // a real error, not "needs more room"
+        this.free(outPtr);
+        outPtr = 0;
+        cap = len;
+      }
+    } finally {
+      this.free(outPtr);
+      this.free(idsPtr);
+    }
+  }
+
+  // Text of one generated token, incomplete UTF-8 held back; flush releases what is held
+  // (id may then be -1).
+  decodeStream(id, flush = false) {
+    const m = this.#live();
+    this.#check(m._pl_decode_stream(this.#ctx, id, flush ? 1 : 0, this.#decodeBuf, DECODE_CAP, this.#scratch));
+    const len = this.#int(this.#scratch);
+    return len ? fromUtf8.decode(this.heapU8().slice(this.#decodeBuf, this.#decodeBuf + len)) : '';
+  }
+
+  // --- evaluation and sampling ----------------------------------------------------------
+
+  reset() {
+    this.#check(this.#live()._pl_reset(this.#ctx));
+  }
+
+  eval(ids) {
+    const m = this.#live();
+    const idsPtr = this.#copyIds(ids);
+    try {
+      this.#check(m._pl_eval(this.#ctx, idsPtr, ids.length));
+    } finally {
+      this.free(idsPtr);
+    }
+  }
+
+  position() {
+    return this.#live()._pl_position(this.#ctx);
+  }
+
+  contextLength() {
+    return this.#live()._pl_context_length(this.#ctx);
+  }
+
+  setSampler({ temperature, topK, topP, minP, repeatPenalty, repeatLastN, seed }) {
+    this.#check(this.#live()._pl_set_sampler(this.#ctx, temperature, topK, topP, minP,
+                                             repeatPenalty, repeatLastN, seed));
+  }
+
+  sample() {
+    this.#check(this.#live()._pl_sample(this.#ctx, this.#scratch));
+    return this.#int(this.#scratch);
+  }
+
+  // --- teardown -------------------------------------------------------------------------
+
+  // Frees the context and ends the pthread workers, so a Node process can exit.
+  dispose() {
+    const m = this.#mod;
+    if (!m) return;
+    this.#mod = null;
+    this.#u8 = null;
+    if (this.#ctx) m._pl_destroy(this.#ctx);   // joins the C pool's threads
+    m.terminateWorkers();
+  }
+
+  // --- helpers --------------------------------------------------------------------------
+
+  #live() {
+    if (!this.#mod) throw new PocketLMError('disposed', 'the model has been disposed');
+    return this.#mod;
+  }
+
+  #check(status) {
+    if (status === 0) return;
+    const m = this.#mod;
+    const code = m.UTF8ToString(m._pl_status_code(status) >>> 0);
+    const message = m.UTF8ToString(m._pl_last_error(this.#ctx) >>> 0) || code;
+    throw new PocketLMError(code, message);
+  }
+
+  #int(ptr) {
+    return new Int32Array(this.heapU8().buffer, ptr, 1)[0];
+  }
+
+  #setInt(ptr, value) {
+    new Int32Array(this.heapU8().buffer, ptr, 1)[0] = value;
+  }
+
+  // ids (array-like of integers) into a fresh wasm buffer; the caller frees it.
+  #copyIds(ids) {
+    const ptr = this.alloc(Math.max(ids.length, 1) * 4);
+    new Int32Array(this.heapU8().buffer, ptr, ids.length).set(ids);
+    return ptr;
+  }
+}

@@ -1,0 +1,29 @@
+// Every error pocketlm throws is a PocketLMError with a stable string code.
+
+// From the C engine (pl_status_code in csrc/pocketlm.h).
+export const ENGINE_CODES = Object.freeze([
+  'invalid_argument', 'out_of_memory', 'truncated_file', 'bad_format',
+  'unsupported_architecture', 'unsupported_tensor_type', 'missing_tokenizer',
+  'context_overflow', 'invalid_state',
+]);
+
+// From the JS side: a source that does not exist, an AbortSignal that fired, a model used
+// after dispose(), a second generation started while one is running.
+export const JS_CODES = Object.freeze(['file_not_found', 'aborted', 'disposed', 'busy']);
+
+export class PocketLMError extends Error {
+  constructor(code, message, options) {
+    super(message, options);
+    this.name = 'PocketLMError';
+    this.code = code;
+  }
+}
+
+// The error to throw when signal has fired (a caller's reason is kept as the cause).
+export function abortError(signal) {
+  return new PocketLMError('aborted', 'the operation was aborted', { cause: signal?.reason });
+}
+
+export function throwIfAborted(signal) {
+  if (signal?.aborted) throw abortError(signal);
+}

@@ -1,0 +1,211 @@
+// pocketlm for Node: loadModel() and the Model it returns (contract: /work/shared/DESIGN.md).
+import { Engine } from './engine.js';
+import { readSource } from './loader.js';
+import { PocketLMError, abortError, throwIfAborted } from './errors.js';
+
+export { PocketLMError } from './errors.js';
+
+const PROMPT_CHUNK = 64;   // prompt tokens per pl_eval, with a macrotask between chunks
+
+export const GENERATE_DEFAULTS = Object.freeze({
+  maxTokens: Infinity,     // until EOS or a full context
+  temperature: 0.8,        // 0 = greedy
+  topK: 40,
+  topP: 0.95,
+  minP: 0.05,
+  repeatPenalty: 1.1,
+  repeatLastN: 64,
+});
+
+/**
+ * Loads a GGUF or llama2.c model.
+ * source: file path, file: URL, Uint8Array/ArrayBuffer, or Blob.
+ * options: onProgress({ loaded, total }), signal, threads (> 1: pthreads build),
+ *   tokenizer (a source, for llama2.c .bin checkpoints), context (KV cache length;
+ *   0 = min(model context, 2048)), simd (false: scalar reference kernels).
+ */
+export async function loadModel(source, options = {}) {
+  const { onProgress, signal, threads = 1, tokenizer, context = 0, simd = true } = options;
+  if (!Number.isInteger(context) || context < 0)
+    throw new PocketLMError('invalid_argument', `context must be a non-negative integer, not ${context}`);
+  throwIfAborted(signal);
+  const engine = await Engine.create({ threads });
+  try {
+    const model = await readSource(engine, source, { onProgress, signal });
+    let tok = null;
+    try {
+      if (tokenizer != null) tok = await readSource(engine, tokenizer, { signal });
+    } catch (e) {
+      engine.free(model.ptr);
+      throw e;
+    }
+    try {
+      engine.load(model, tok, context);   // owns model.ptr from here on
+    } finally {
+      if (tok) engine.free(tok.ptr);
+    }
+    if (!simd) engine.setSimd(false);
+    throwIfAborted(signal);
+    return new Model(engine);
+  } catch (e) {
+    engine.dispose();
+    throw e;
+  }
+}
+
+export class Model {
+  #engine;
+  #info;
+  #busy = false;
+
+  constructor(engine) {
+    this.#engine = engine;
+    this.#info = engine.info();
+  }
+
+  /** { arch, format, params, vocab, context, dim, n_layers, ..., bos, eos, add_bos, bytes } */
+  get info() {
+    return this.#info;
+  }
+
+  /** text (string, or raw bytes as a Uint8Array) -> Int32Array of token ids. */
+  tokenize(text, { bos = false, special = false } = {}) {
+    checkText(text);
+    return this.#engine.tokenize(text, { bos, special });
+  }
+
+  /** token ids -> text */
+  detokenize(ids) {
+    return this.#engine.detokenize(ids);
+  }
+
+  /**
+   * Async iterator of { id, text } for the tokens generated after prompt. The text of a
+   * token can be '' (an incomplete UTF-8 character or a possible stop string held back);
+   * text released only at the end comes as a last item with id -1. Options: maxTokens,
+   * temperature, topK, topP, minP, repeatPenalty, repeatLastN, seed, stop (string or
+   * strings: generation ends before them; they are never emitted), signal.
+   */
+  generate(prompt, options = {}) {
+    checkText(prompt);
+    const o = { ...GENERATE_DEFAULTS, ...options };
+    if (o.seed === undefined) o.seed = Math.floor(Math.random() * 2 ** 32);
+    if (!(o.maxTokens === Infinity || (Number.isInteger(o.maxTokens) && o.maxTokens >= 0)))
+      throw new PocketLMError('invalid_argument', `maxTokens must be a non-negative integer, not ${o.maxTokens}`);
+    if (!Number.isInteger(o.seed) || o.seed < 0)
+      throw new PocketLMError('invalid_argument', `seed must be a non-negative integer, not ${o.seed}`);
+    return this.#generate(prompt, o);
+  }
+
+  async *#generate(prompt, o) {
+    if (this.#busy) throw new PocketLMError('busy', 'a generation is already running on this model');
+    this.#busy = true;
+    try {
+      yield* this.#run(prompt, o);
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  async *#run(prompt, o) {
+    const e = this.#engine;
+    const { signal } = o;
+    const check = () => {
+      if (signal?.aborted) throw abortError(signal);
+      if (e.disposed) throw new PocketLMError('disposed', 'the model was disposed during generation');
+    };
+    check();
+    const stops = new StopFilter(o.stop);
+    const context = e.contextLength();
+    const ids = e.tokenize(prompt, { bos: this.#info.add_bos, special: false });
+    if (ids.length === 0)
+      throw new PocketLMError('invalid_argument', 'the prompt is empty and this model adds no BOS token');
+    if (ids.length > context)
+      throw new PocketLMError('context_overflow',
+        `the prompt has ${ids.length} tokens, the context holds ${context}`);
+    e.reset();
+    e.setSampler(o);
+    for (let i = 0; i < ids.length; i += PROMPT_CHUNK) {
+      e.eval(ids.subarray(i, i + PROMPT_CHUNK));
+      await macrotask();   // lets an abort (or anything else) run between chunks
+      check();
+    }
+
+    const { eos, bos } = this.#info;
+    for (let n = 0; n < o.maxTokens; ) {
+      const id = e.sample();
+      // EOS ends the text; so does BOS (a new document: llama2.c run.c's rule)
+      if (id === eos || id === bos) {
+        const rest = stops.push(e.decodeStream(-1, true), true);
+        if (rest.text) yield { id: -1, text: rest.text };
+        return;
+      }
+      n++;
+      const last = n >= o.maxTokens || e.position() >= context;
+      const out = stops.push(e.decodeStream(id, last), last);
+      if (out.text || !out.stopped) yield { id, text: out.text };
+      if (out.stopped || last) return;
+      check();   // the consumer may have aborted or disposed while we were suspended
+      e.eval([id]);
+      await macrotask();
+      check();
+    }
+  }
+
+  /** Frees the engine (and its threads). The model is unusable afterwards. */
+  async dispose() {
+    this.#engine.dispose();
+  }
+}
+
+function checkText(text) {
+  if (typeof text != 'string' && !(text instanceof Uint8Array))
+    throw new PocketLMError('invalid_argument', 'text must be a string or a Uint8Array of UTF-8 bytes');
+}
+
+// Holds back text that could be the start of a stop string; ends at the first stop string.
+class StopFilter {
+  #stops;
+  #pending = '';
+
+  constructor(stop) {
+    const list = stop == null ? [] : Array.isArray(stop) ? stop : [stop];
+    if (!list.every((s) => typeof s == 'string'))
+      throw new PocketLMError('invalid_argument', 'stop must be a string or an array of strings');
+    this.#stops = list.filter((s) => s.length > 0);
+  }
+
+  // Adds text; returns { text: what may be emitted now, stopped }. final releases all.
+  push(text, final) {
+    const pending = this.#pending + text;
+    let cut = -1;
+    for (const s of this.#stops) {
+      const i = pending.indexOf(s);
+      if (i >= 0 && (cut < 0 || i < cut)) cut = i;
+    }
+    if (cut >= 0) {
+      this.#pending = '';
+      return { text: pending.slice(0, cut), stopped: true };
+    }
+    const keep = final ? 0 : this.#heldBack(pending);
+    this.#pending = pending.slice(pending.length - keep);
+    return { text: pending.slice(0, pending.length - keep), stopped: false };
+  }
+
+  // Length of the longest end of pending that some stop string starts with.
+  #heldBack(pending) {
+    let best = 0;
+    for (const s of this.#stops)
+      for (let k = Math.min(s.length - 1, pending.length); k > best; k--)
+        if (pending.endsWith(s.slice(0, k))) {
+          best = k;
+          break;
+        }
+    return best;
+  }
+}
+
+// A macrotask (not a microtask), so timers and abort events get to run.
+const macrotask = typeof setImmediate == 'function'
+  ? () => new Promise((resolve) => setImmediate(resolve))
+  : () => new Promise((resolve) => setTimeout(resolve, 0));
