@@ -15,7 +15,7 @@ const USAGE = `usage:
   MODEL is a GGUF file or a llama2.c checkpoint (.bin, which needs -t tokenizer.bin).
   generate prints only the generated text; -n defaults to 256, --temperature 0 is greedy.
   Sampling defaults: --temperature 0.8 --top-k 40 --top-p 0.95 --min-p 0.05
-  --repeat-penalty 1.1 --repeat-last-n 64 (0 or 1 turns a filter off), random seed.
+  --repeat-penalty 1 (off) --repeat-last-n 64 (0 or 1 turns a filter off), random seed.
 `;
 
 // name -> [type, key]; a value is always the next argument (it may start with '-').

@@ -13,7 +13,7 @@ export const GENERATE_DEFAULTS = Object.freeze({
   topK: 40,
   topP: 0.95,
   minP: 0.05,
-  repeatPenalty: 1.1,
+  repeatPenalty: 1,        // off, as in llama.cpp; 1.1 is a common setting
   repeatLastN: 64,
 });
 
