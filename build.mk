@@ -6,6 +6,8 @@
 #           build/wasm/pocketlm-mt.mjs (+ .wasm, .worker.js)  pthreads, SIMD128
 #   native  build/native/libpocketlm.a                   gcc -O2 -g, for tools and fuzzers
 #           build/native/test_*                           tests/c/test_*.c with ASan + UBSan
+#   tests   also build/wasm/test_*.cjs: the same C tests in wasm (SIMD128 kernels, 32-bit
+#           size_t), run by node with direct file access
 
 SRCS    := $(wildcard csrc/*.c)
 NAMES   := $(notdir $(SRCS:.c=))
@@ -49,6 +51,7 @@ ASAN_CFLAGS   := -std=c11 -O1 -g -pthread -fsanitize=address,undefined -fno-omit
 NATIVE_OBJS := $(NAMES:%=build/native/obj/%.o)
 ASAN_OBJS   := $(NAMES:%=build/native/asan/%.o)
 TEST_BINS   := $(C_TESTS:%=build/native/%)
+WASM_TESTS  := $(C_TESTS:%=build/wasm/%.cjs)
 
 .PHONY: all wasm native tests clean
 .DELETE_ON_ERROR:
@@ -56,7 +59,7 @@ TEST_BINS   := $(C_TESTS:%=build/native/%)
 all: wasm native
 wasm: build/wasm/pocketlm.mjs build/wasm/pocketlm-mt.mjs build/wasm/package.json
 native: build/native/libpocketlm.a tests
-tests: $(TEST_BINS)
+tests: $(TEST_BINS) $(WASM_TESTS)
 
 # Every PL_API function of the public header, plus malloc/free: never a stale list.
 build/wasm/exports.json: csrc/pocketlm.h
@@ -109,7 +112,13 @@ build/native/test_%: tests/c/test_%.c build/native/libpocketlm-asan.a
 	@echo '  gcc asan $@'
 	$(CC) $(ASAN_CFLAGS) -Icsrc -Itests/c -MMD -MP -MF $@.d $< build/native/libpocketlm-asan.a -lm -o $@
 
+# SINGLE_FILE: the wasm rides inside the script, so emcc's glue never fetch()es a path.
+build/wasm/test_%.cjs: tests/c/test_%.c $(ST_OBJS) build/wasm/package.json
+	@echo '  emcc     $@'
+	$(EMCC) $(WASM_CFLAGS) -Icsrc -Itests/c -MMD -MP -MF $@.d $< $(ST_OBJS) \
+		-sSINGLE_FILE=1 -sNODERAWFS=1 -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB -o $@
+
 clean:
 	rm -rf build
 
--include $(wildcard build/wasm/obj/*/*.d build/native/*/*.d build/native/*.d)
+-include $(wildcard build/wasm/obj/*/*.d build/wasm/*.d build/native/*/*.d build/native/*.d)

@@ -1,5 +1,6 @@
-// Runs the native C unit tests (tests/c/test_*.c, built by ./build.sh as
-// build/native/test_* with ASan + UBSan), one subtest each, from the repository root.
+// Runs the C unit tests (tests/c/test_*.c), one subtest each, from the repository root:
+// natively with ASan + UBSan (build/native/test_*) and as wasm with the SIMD128 kernels
+// (build/wasm/test_*.cjs, run by node), both built by ./build.sh.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -16,14 +17,21 @@ test('there are C unit tests', () => {
   assert.ok(names.length > 0, 'no tests/c/test_*.c');
 });
 
-for (const name of names) {
-  test(`C ${name}`, { timeout: 10 * 60 * 1000 }, async () => {
-    const bin = `${ROOT}build/native/${name}`;
-    assert.ok(existsSync(bin), `${bin} is missing: run ./build.sh`);
-    const { status, output } = await new Promise((resolve) => {
-      execFile(bin, [], { cwd: ROOT, maxBuffer: 1 << 26 }, (error, stdout, stderr) =>
-        resolve({ status: error ? (error.code ?? error.signal) : 0, output: stdout + stderr }));
+const BUILDS = {
+  native: (name) => [`${ROOT}build/native/${name}`, []],
+  wasm: (name) => [process.execPath, [`${ROOT}build/wasm/${name}.cjs`]],
+};
+
+for (const [build, command] of Object.entries(BUILDS))
+  for (const name of names) {
+    test(`C ${name} (${build})`, { timeout: 10 * 60 * 1000 }, async () => {
+      const [bin, args] = command(name);
+      const file = args[0] ?? bin;
+      assert.ok(existsSync(file), `${file} is missing: run ./build.sh`);
+      const { status, output } = await new Promise((resolve) => {
+        execFile(bin, args, { cwd: ROOT, maxBuffer: 1 << 26 }, (error, stdout, stderr) =>
+          resolve({ status: error ? (error.code ?? error.signal) : 0, output: stdout + stderr }));
+      });
+      assert.equal(status, 0, `${name} failed (exit ${status}):\n${output}`);
     });
-    assert.equal(status, 0, `${name} failed (exit ${status}):\n${output}`);
-  });
-}
+  }
