@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels.h"
+
 /* xorshift64* never leaves state 0, so seed 0 is replaced by this fixed constant. */
 #define SEED_FOR_ZERO 0x9E3779B97F4A7C15ULL
 
@@ -70,19 +72,6 @@ static int argmax(const float *x, int n) {
     for (int i = 1; i < n; i++)
         if (x[i] > x[best]) best = i;
     return best;
-}
-
-/* run.c's softmax, in place, in index order with a float running sum. */
-static void softmax(float *x, int n) {
-    float max_val = x[0];
-    for (int i = 1; i < n; i++)
-        if (x[i] > max_val) max_val = x[i];
-    float sum = 0.0f;
-    for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - max_val);
-        sum += x[i];
-    }
-    for (int i = 0; i < n; i++) x[i] /= sum;
 }
 
 /* Descending by value, then ascending index: a total order, so the result does not
@@ -230,7 +219,7 @@ int pl_sampler_sample(pl_sampler *s, const float *logits, const int32_t *history
     for (int i = 0; i < n; i++) x[i] /= p->temperature;
     if ((p->top_k > 0 && p->top_k < n) || p->min_p > 0.0f) return sample_filtered(s);
     /* run.c's path */
-    softmax(x, n);
+    pl_softmax(x, n);   /* run.c's softmax: same float operations, same order */
     float coin = random_f32(&s->rng);
     if (p->top_p <= 0.0f || p->top_p >= 1.0f) return sample_mult(x, n, coin);
     return sample_topp(x, n, p->top_p, s->cand, coin);
