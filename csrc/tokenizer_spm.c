@@ -224,12 +224,8 @@ static int encode_with_specials(encoder *e, const char *text, int text_len, int 
     return st;
 }
 
-int pl_tokenize_text(const pl_vocab *v, const char *text, int text_len, int add_bos,
-                     int parse_special, int *out, int *n_out, pl_err *err) {
-    if (!v || !out || !n_out || text_len < 0 || (text_len > 0 && !text))
-        return pl_fail(err, PL_ERR_INVALID_ARGUMENT, "pl_tokenize_text: bad arguments");
-    if (v->kind != PL_VOCAB_SPM)
-        return pl_fail(err, PL_ERR_INVALID_ARGUMENT, "pl_tokenize_text: vocab kind %d is not SPM", v->kind);
+int pl_spm_tokenize(const pl_vocab *v, const char *text, int text_len, int add_bos,
+                    int parse_special, int *out, int *n_out, pl_err *err) {
     *n_out = 0;
     /* Scratch sized for the worst fragment: the whole text plus the prefix; each merge
      * queues at most two new pairs, so 3 entries per symbol bound the heap. */
@@ -249,7 +245,7 @@ int pl_tokenize_text(const pl_vocab *v, const char *text, int text_len, int add_
     return st;
 }
 
-const char *pl_token_bytes(const pl_vocab *v, int prev, int id, char byte_buf[1], int *len) {
+const char *pl_spm_token_bytes(const pl_vocab *v, int prev, int id, char byte_buf[1], int *len) {
     *len = 0;
     if (id < 0 || id >= v->n_vocab || v->type[id] == PL_TOK_CONTROL) return "";
     const char *s = v->piece[id];

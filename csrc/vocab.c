@@ -1,5 +1,6 @@
 /* Building a pl_vocab from GGUF metadata or a llama2.c tokenizer.bin, and piece lookup. */
 #include "vocab.h"
+#include "unicode.h"
 
 #include <limits.h>
 #include <stdint.h>
@@ -120,7 +121,29 @@ int pl_vocab_find(const pl_vocab *v, const char *s, int len) {
     return v->piece_len[id] == len && memcmp(v->piece[id], s, (size_t)len) == 0 ? id : -1;
 }
 
+int pl_tokenize_text(const pl_vocab *v, const char *text, int text_len, int add_bos,
+                     int parse_special, int *out, int *n_out, pl_err *err) {
+    if (!v || !out || !n_out || text_len < 0 || (text_len > 0 && !text))
+        return pl_fail(err, PL_ERR_INVALID_ARGUMENT, "pl_tokenize_text: bad arguments");
+    *n_out = 0;
+    switch (v->kind) {
+    case PL_VOCAB_SPM: return pl_spm_tokenize(v, text, text_len, add_bos, parse_special, out, n_out, err);
+    case PL_VOCAB_BPE: return pl_bpe_tokenize(v, text, text_len, add_bos, parse_special, out, n_out, err);
+    case PL_VOCAB_WPM: return pl_wpm_tokenize(v, text, text_len, add_bos, parse_special, out, n_out, err);
+    default: return pl_fail(err, PL_ERR_INVALID_ARGUMENT, "pl_tokenize_text: unknown vocab kind %d", v->kind);
+    }
+}
+
+const char *pl_token_bytes(const pl_vocab *v, int prev, int id, char byte_buf[1], int *len) {
+    switch (v->kind) {
+    case PL_VOCAB_BPE: return pl_bpe_token_bytes(v, id, len);
+    case PL_VOCAB_WPM: return pl_wpm_token_bytes(v, prev, id, len);
+    default: return pl_spm_token_bytes(v, prev, id, byte_buf, len);
+    }
+}
+
 void pl_vocab_free(pl_vocab *v) {
+    pl_bpe_free(v->bpe);
     if (v->piece) free(v->piece[0]);
     free(v->piece);
     free(v->piece_len);
@@ -151,6 +174,33 @@ static int check_token_array(const pl_gguf_kv *kv, const char *key, uint64_t n_v
     return PL_OK;
 }
 
+/* BPE tables from tokenizer.ggml.pre and tokenizer.ggml.merges. */
+static int gguf_bpe_init(pl_vocab *v, const pl_gguf *g, const pl_gguf_kv *merges, pl_err *err) {
+    const char *pre = "";
+    uint64_t pre_len = 0;
+    int st = PL_OK;
+    if (pl_gguf_find(g, "tokenizer.ggml.pre") &&
+        (st = pl_gguf_get_str(g, "tokenizer.ggml.pre", &pre, &pre_len, err)) != PL_OK)
+        return st;
+    int n = (int)merges->arr_n;
+    const char **merge = malloc(((size_t)n + 1) * sizeof *merge);
+    int *merge_len = malloc(((size_t)n + 1) * sizeof *merge_len);
+    if (!merge || !merge_len) st = pl_fail(err, PL_ERR_OUT_OF_MEMORY, "out of memory for %d merges", n);
+    const uint8_t *cursor = merges->value;
+    for (int i = 0; i < n && st == PL_OK; i++) {
+        uint64_t len;
+        pl_gguf_str_next(&cursor, &merge[i], &len);
+        if (len > INT_MAX / 2) st = pl_fail(err, PL_ERR_BAD_FORMAT, "BPE merge %d is %llu bytes long", i,
+                                            (unsigned long long)len);
+        merge_len[i] = (int)len;
+    }
+    if (st == PL_OK)
+        st = pl_bpe_init(v, pre, (int)(pre_len > 256 ? 256 : pre_len), n, merge, merge_len, err);
+    free(merge);
+    free(merge_len);
+    return st;
+}
+
 int pl_vocab_from_gguf(pl_vocab *v, const pl_gguf *g, pl_err *err) {
     memset(v, 0, sizeof *v);
     if (!pl_gguf_find(g, "tokenizer.ggml.model"))
@@ -159,9 +209,16 @@ int pl_vocab_from_gguf(pl_vocab *v, const pl_gguf *g, pl_err *err) {
     uint64_t model_len;
     int st = pl_gguf_get_str(g, "tokenizer.ggml.model", &model, &model_len, err);
     if (st != PL_OK) return st;
-    if (model_len != 5 || memcmp(model, "llama", 5) != 0)
-        return pl_fail(err, PL_ERR_UNSUPPORTED_ARCH, "tokenizer model '%.*s' is not supported yet",
+    int kind = model_len == 5 && memcmp(model, "llama", 5) == 0 ? PL_VOCAB_SPM
+             : model_len == 4 && memcmp(model, "gpt2", 4) == 0 ? PL_VOCAB_BPE
+             : model_len == 4 && memcmp(model, "bert", 4) == 0 ? PL_VOCAB_WPM : 0;
+    if (!kind)
+        return pl_fail(err, PL_ERR_UNSUPPORTED_ARCH, "tokenizer model '%.*s' is not supported",
                        (int)(model_len > 64 ? 64 : model_len), model);
+    const pl_gguf_kv *merges = pl_gguf_find(g, "tokenizer.ggml.merges");
+    if (kind == PL_VOCAB_BPE && (!merges || merges->type != GGUF_ARRAY || merges->arr_type != GGUF_STRING ||
+                                 merges->arr_n > INT_MAX / 2))
+        return pl_fail(err, PL_ERR_BAD_FORMAT, "tokenizer.ggml.merges is missing or not a string array");
 
     const pl_gguf_kv *tokens = pl_gguf_find(g, "tokenizer.ggml.tokens");
     if (!tokens || tokens->type != GGUF_ARRAY || tokens->arr_type != GGUF_STRING)
@@ -187,13 +244,14 @@ int pl_vocab_from_gguf(pl_vocab *v, const pl_gguf *g, pl_err *err) {
         text_bytes += (size_t)len;
     }
     if ((st = vocab_alloc(v, n, text_bytes, err)) != PL_OK) return st;
+    v->kind = kind;
 
     cursor = tokens->value;
     for (int id = 0; id < n; id++) {
         const char *s;
         uint64_t len;
         pl_gguf_str_next(&cursor, &s, &len);
-        vocab_set_piece(v, id, s, (size_t)len, 1);
+        vocab_set_piece(v, id, s, (size_t)len, kind != PL_VOCAB_BPE);
         double score = 0.0, type = PL_TOK_NORMAL;
         if ((scores && pl_gguf_arr_num(scores, (uint64_t)id, &score) != PL_OK) ||
             (types && pl_gguf_arr_num(types, (uint64_t)id, &type) != PL_OK)) {
@@ -209,16 +267,22 @@ int pl_vocab_from_gguf(pl_vocab *v, const pl_gguf *g, pl_err *err) {
         v->type[id] = (uint8_t)type;
     }
 
-    /* llama.cpp's defaults for SPM vocabularies when the ids are absent. */
-    if ((st = special_id(g, "tokenizer.ggml.bos_token_id", 1, n, &v->bos, err)) ||
-        (st = special_id(g, "tokenizer.ggml.eos_token_id", 2, n, &v->eos, err)) ||
-        (st = special_id(g, "tokenizer.ggml.unknown_token_id", 0, n, &v->unk, err)) ||
-        (st = pl_gguf_bool_or(g, "tokenizer.ggml.add_bos_token", 1, &v->add_bos, err)) ||
-        (st = pl_gguf_bool_or(g, "tokenizer.ggml.add_space_prefix", 1, &v->add_space_prefix, err)) ||
-        (st = vocab_finish(v, err))) {
+    /* llama.cpp's defaults when the ids are absent: SPM <unk> <s> </s> = 0 1 2; BPE
+     * 11 (Falcon's <|endoftext|>); BERT [UNK] [CLS] [SEP] = 100 101 102. */
+    int spm = kind == PL_VOCAB_SPM, wpm = kind == PL_VOCAB_WPM;
+    if ((st = special_id(g, "tokenizer.ggml.bos_token_id", spm ? 1 : wpm ? 101 : 11, n, &v->bos, err)) ||
+        (st = special_id(g, "tokenizer.ggml.eos_token_id", spm ? 2 : wpm ? -1 : 11, n, &v->eos, err)) ||
+        (st = special_id(g, "tokenizer.ggml.unknown_token_id", spm ? 0 : wpm ? 100 : -1, n, &v->unk, err)) ||
+        (st = special_id(g, "tokenizer.ggml.seperator_token_id", wpm ? 102 : -1, n, &v->sep, err)) ||
+        (st = pl_gguf_bool_or(g, "tokenizer.ggml.add_space_prefix", spm, &v->add_space_prefix, err)) ||
+        (st = vocab_finish(v, err)) ||
+        (st = kind == PL_VOCAB_BPE ? gguf_bpe_init(v, g, merges, err) : PL_OK) ||
+        (st = pl_gguf_bool_or(g, "tokenizer.ggml.add_bos_token", kind == PL_VOCAB_BPE ? v->add_bos : 1,
+                              &v->add_bos, err))) {
         pl_vocab_free(v);
         return st;
     }
+    if (kind == PL_VOCAB_BPE) v->add_space_prefix = 0;   /* byte-level BPE has no dummy prefix */
     return PL_OK;
 }
 
@@ -267,6 +331,7 @@ int pl_vocab_from_llama2c(pl_vocab *v, const uint8_t *buf, size_t size, int n_vo
     v->eos = n_vocab > 2 ? 2 : -1;
     if (v->bos >= 0) v->type[v->bos] = PL_TOK_CONTROL;
     if (v->eos >= 0) v->type[v->eos] = PL_TOK_CONTROL;
+    v->sep = -1;
     v->add_bos = 1;
     v->add_space_prefix = 1;
     if ((st = vocab_finish(v, err)) != PL_OK) {
@@ -274,4 +339,183 @@ int pl_vocab_from_llama2c(pl_vocab *v, const uint8_t *buf, size_t size, int n_vo
         return st;
     }
     return PL_OK;
+}
+
+/* ---- GPT-2 encoder.json + vocab.bpe ---- */
+
+static size_t json_skip_space(const char *s, size_t size, size_t pos) {
+    while (pos < size && (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\n' || s[pos] == '\r')) pos++;
+    return pos;
+}
+
+static int json_hex4(const char *s, size_t size, size_t pos, uint32_t *out) {
+    if (pos + 4 > size) return 0;
+    uint32_t x = 0;
+    for (int i = 0; i < 4; i++) {
+        int d = hex_digit(s[pos + (size_t)i]);
+        if (d < 0) return 0;
+        x = x << 4 | (uint32_t)d;
+    }
+    *out = x;
+    return 1;
+}
+
+/* Decodes the JSON string starting at the quote s[*pos] into dst (NULL: only measure)
+ * and moves *pos past the closing quote. Returns the decoded length, -1 if malformed.
+ * A \u escape that is a lone surrogate becomes U+FFFD. */
+static long json_string(const char *s, size_t size, size_t *pos, char *dst) {
+    size_t i = *pos;
+    long n = 0;
+    if (i >= size || s[i] != '"') return -1;
+    for (i++; i < size && s[i] != '"'; i++) {
+        char c = s[i], buf[4];
+        int len = 1;
+        if ((uint8_t)c < 0x20) return -1;
+        if (c == '\\') {
+            if (++i >= size) return -1;
+            const char *esc = strchr("\"\\/bfnrt", s[i]);
+            if (s[i] != 'u') {
+                if (!esc || !s[i]) return -1;
+                buf[0] = "\"\\/\b\f\n\r\t"[esc - "\"\\/bfnrt"];
+            } else {
+                uint32_t cp, lo;
+                if (!json_hex4(s, size, i + 1, &cp)) return -1;
+                i += 4;
+                if (cp >= 0xD800 && cp < 0xDC00 && i + 2 < size && s[i + 1] == '\\' && s[i + 2] == 'u' &&
+                    json_hex4(s, size, i + 3, &lo) && lo >= 0xDC00 && lo < 0xE000) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    i += 6;
+                } else if (cp >= 0xD800 && cp < 0xE000) {
+                    cp = PL_UNICODE_REPLACEMENT;
+                }
+                len = pl_utf8_encode(cp, buf);
+            }
+        } else {
+            buf[0] = c;
+        }
+        if (dst) memcpy(dst + n, buf, (size_t)len);
+        n += len;
+    }
+    if (i >= size) return -1;
+    *pos = i + 1;
+    return n;
+}
+
+/* One pass over encoder.json's {"piece": id, ...}. Without text: counts the entries and
+ * their decoded bytes. With text: decodes piece k to text + off[k], length len[k], id[k]. */
+static int json_encoder_pass(const char *s, size_t size, int *n_entries, size_t *n_bytes, char *text,
+                             int *off, int *len, int *id, pl_err *err) {
+    size_t pos = json_skip_space(s, size, 0), bytes = 0;
+    int n = 0;
+    if (pos >= size || s[pos] != '{') return pl_fail(err, PL_ERR_BAD_FORMAT, "encoder.json is not a JSON object");
+    pos = json_skip_space(s, size, pos + 1);
+    if (pos < size && s[pos] == '}') pos++;
+    else for (;;) {
+        size_t at = pos;
+        long slen = json_string(s, size, &pos, text ? text + bytes : NULL);
+        if (slen < 0 || slen > INT_MAX / 2 || n == INT_MAX / 2)
+            return pl_fail(err, PL_ERR_BAD_FORMAT, "encoder.json: bad string at byte %zu", at);
+        pos = json_skip_space(s, size, pos);
+        if (pos >= size || s[pos] != ':') return pl_fail(err, PL_ERR_BAD_FORMAT, "encoder.json: ':' expected at byte %zu", pos);
+        pos = json_skip_space(s, size, pos + 1);
+        long value = 0;
+        size_t digits = pos;
+        while (pos < size && s[pos] >= '0' && s[pos] <= '9' && value <= INT_MAX / 2) value = value * 10 + (s[pos++] - '0');
+        if (pos == digits || value > INT_MAX / 2)
+            return pl_fail(err, PL_ERR_BAD_FORMAT, "encoder.json: token id expected at byte %zu", digits);
+        if (text) {
+            off[n] = (int)bytes;
+            len[n] = (int)slen;
+            id[n] = (int)value;
+        }
+        n++;
+        bytes += (size_t)slen;
+        pos = json_skip_space(s, size, pos);
+        if (pos < size && s[pos] == ',') {
+            pos = json_skip_space(s, size, pos + 1);
+            continue;
+        }
+        if (pos < size && s[pos] == '}') {
+            pos++;
+            break;
+        }
+        return pl_fail(err, PL_ERR_BAD_FORMAT, "encoder.json: ',' or '}' expected at byte %zu", pos);
+    }
+    if (json_skip_space(s, size, pos) != size)
+        return pl_fail(err, PL_ERR_BAD_FORMAT, "encoder.json: text after the object at byte %zu", pos);
+    *n_entries = n;
+    *n_bytes = bytes;
+    return PL_OK;
+}
+
+/* vocab.bpe lines after "#version ...": pointers into the buffer. NULL arrays: count only. */
+static int bpe_merge_lines(const char *s, size_t size, const char **merge, int *merge_len) {
+    int n = 0;
+    for (size_t pos = 0; pos < size;) {
+        size_t end = pos;
+        while (end < size && s[end] != '\n') end++;
+        size_t stop = end > pos && s[end - 1] == '\r' ? end - 1 : end;
+        if (stop > pos && !(pos == 0 && s[0] == '#')) {
+            if (merge) {
+                merge[n] = s + pos;
+                merge_len[n] = (int)(stop - pos > INT_MAX / 2 ? INT_MAX / 2 : stop - pos);
+            }
+            n++;
+        }
+        pos = end + 1;
+    }
+    return n;
+}
+
+int pl_vocab_from_gpt2_files(pl_vocab *v, const char *encoder_json, size_t json_size,
+                             const char *vocab_bpe, size_t bpe_size, pl_err *err) {
+    memset(v, 0, sizeof *v);
+    int n = 0, st;
+    size_t text_bytes = 0;
+    if ((st = json_encoder_pass(encoder_json, json_size, &n, &text_bytes, NULL, NULL, NULL, NULL, err))) return st;
+    if (n == 0) return pl_fail(err, PL_ERR_BAD_FORMAT, "encoder.json has no tokens");
+    char *text = malloc(text_bytes + 1);
+    int *off = malloc((size_t)n * sizeof *off), *len = malloc((size_t)n * sizeof *len);
+    int *id = malloc((size_t)n * sizeof *id), *entry_of = malloc((size_t)n * sizeof *entry_of);
+    int n_merges = bpe_merge_lines(vocab_bpe, bpe_size, NULL, NULL);
+    const char **merge = malloc(((size_t)n_merges + 1) * sizeof *merge);
+    int *merge_len = malloc(((size_t)n_merges + 1) * sizeof *merge_len);
+    if (!text || !off || !len || !id || !entry_of || !merge || !merge_len)
+        st = pl_fail(err, PL_ERR_OUT_OF_MEMORY, "out of memory reading encoder.json");
+    if (st == PL_OK) st = json_encoder_pass(encoder_json, json_size, &n, &text_bytes, text, off, len, id, err);
+    /* the ids must be exactly 0..n-1 */
+    for (int i = 0; st == PL_OK && i < n; i++) entry_of[i] = -1;
+    for (int k = 0; st == PL_OK && k < n; k++) {
+        if (id[k] >= n || entry_of[id[k]] >= 0)
+            st = pl_fail(err, PL_ERR_BAD_FORMAT, "encoder.json: token id %d is %s", id[k],
+                         id[k] >= n ? "out of range" : "used twice");
+        else entry_of[id[k]] = k;
+    }
+    if (st == PL_OK) st = vocab_alloc(v, n, text_bytes, err);
+    if (st == PL_OK) {
+        v->kind = PL_VOCAB_BPE;
+        for (int i = 0; i < n; i++) {
+            int k = entry_of[i];
+            vocab_set_piece(v, i, text + off[k], (size_t)len[k], 0);
+            v->type[i] = PL_TOK_NORMAL;
+        }
+        v->bos = v->eos = v->unk = v->sep = -1;
+        st = vocab_finish(v, err);
+    }
+    if (st == PL_OK) {
+        int eot = pl_vocab_find(v, "<|endoftext|>", 13);   /* GPT-2's only special token */
+        if (eot >= 0) v->type[eot] = PL_TOK_CONTROL;
+        bpe_merge_lines(vocab_bpe, bpe_size, merge, merge_len);
+        st = pl_bpe_init(v, "gpt-2", 5, n_merges, merge, merge_len, err);
+        v->bos = v->eos = eot;
+    }
+    free(text);
+    free(off);
+    free(len);
+    free(id);
+    free(entry_of);
+    free(merge);
+    free(merge_len);
+    if (st != PL_OK) pl_vocab_free(v);
+    return st;
 }

@@ -12,7 +12,14 @@ enum {
     PL_TOK_USER_DEFINED = 4, PL_TOK_UNUSED = 5, PL_TOK_BYTE = 6
 };
 
-enum { PL_VOCAB_SPM = 1 };   /* SentencePiece-style BPE (tokenizer.ggml.model = "llama") */
+enum {
+    PL_VOCAB_SPM = 1,   /* SentencePiece-style BPE (tokenizer.ggml.model = "llama") */
+    PL_VOCAB_BPE = 2,   /* byte-level BPE (tokenizer.ggml.model = "gpt2"; GPT-2's encoder.json) */
+    PL_VOCAB_WPM = 3    /* BERT WordPiece (tokenizer.ggml.model = "bert") */
+};
+
+/* Merges, pre-tokenizer and decoded token bytes of a BPE vocab (tokenizer_bpe.c). */
+typedef struct pl_bpe pl_bpe;
 
 typedef struct {
     int kind;                /* PL_VOCAB_* */
@@ -28,6 +35,10 @@ typedef struct {
     int byte_token[256];     /* id of <0xNN>, -1 when absent */
     int *sorted;             /* ids sorted by piece bytes, for lookup */
     int max_piece_len;
+    /* BPE: pieces are GPT-2's byte stand-in text as stored; byte_token[b] is the token of
+       byte b's stand-in. WPM: pieces have U+2581 as ' ' (word starts), like SPM. */
+    pl_bpe *bpe;             /* PL_VOCAB_BPE only */
+    int sep;                 /* WPM: [SEP], appended after [CLS] text when add_bos; else -1 */
 } pl_vocab;
 
 int pl_vocab_from_gguf(pl_vocab *v, const pl_gguf *g, pl_err *err);
@@ -35,6 +46,11 @@ int pl_vocab_from_gguf(pl_vocab *v, const pl_gguf *g, pl_err *err);
  * bytes. n_vocab comes from the checkpoint header. BOS=1, EOS=2, UNK=0, byte tokens are
  * <0xNN> at ids 3..258 when present (llama2.c convention). */
 int pl_vocab_from_llama2c(pl_vocab *v, const uint8_t *buf, size_t size, int n_vocab, pl_err *err);
+/* GPT-2's encoder.json (a JSON object of piece -> id) and vocab.bpe (a "#version" line,
+ * then one merge "left right" per line). "<|endoftext|>" is the control, BOS and EOS token;
+ * pre-tokenizer gpt-2. */
+int pl_vocab_from_gpt2_files(pl_vocab *v, const char *encoder_json, size_t json_size,
+                             const char *vocab_bpe, size_t bpe_size, pl_err *err);
 void pl_vocab_free(pl_vocab *v);
 
 /* Id of the token whose piece is exactly s[0..len), or -1. */
@@ -49,5 +65,36 @@ int pl_tokenize_text(const pl_vocab *v, const char *text, int text_len, int add_
  * leading space of the dummy prefix is dropped. Returns a pointer to the bytes (into the
  * vocab or into byte_buf) and sets *len. */
 const char *pl_token_bytes(const pl_vocab *v, int prev, int id, char byte_buf[1], int *len);
+
+/* Per-kind implementations behind pl_tokenize_text / pl_token_bytes (same contracts). */
+int pl_spm_tokenize(const pl_vocab *v, const char *text, int text_len, int add_bos,
+                    int parse_special, int *out, int *n_out, pl_err *err);
+const char *pl_spm_token_bytes(const pl_vocab *v, int prev, int id, char byte_buf[1], int *len);
+int pl_bpe_tokenize(const pl_vocab *v, const char *text, int text_len, int add_bos,
+                    int parse_special, int *out, int *n_out, pl_err *err);
+const char *pl_bpe_token_bytes(const pl_vocab *v, int id, int *len);
+int pl_wpm_tokenize(const pl_vocab *v, const char *text, int text_len, int add_bos,
+                    int parse_special, int *out, int *n_out, pl_err *err);
+const char *pl_wpm_token_bytes(const pl_vocab *v, int prev, int id, int *len);
+
+/* A stretch of the text to tokenize: special token id, or -1 for text to encode. */
+typedef struct {
+    int start, len, id;
+} pl_fragment;
+
+/* Cuts added tokens out of text as llama.cpp does: user-defined tokens always, control and
+ * unknown ones with parse_special; longest token first, everywhere, then the next. frag
+ * and spare hold text_len + 1 entries each (they may be swapped); *n_frag on return. */
+int pl_cut_specials(const pl_vocab *v, const char *text, int text_len, int parse_special,
+                    pl_fragment **frag, pl_fragment **spare, int *n_frag, pl_err *err);
+
+/* Attaches the BPE tables to a vocab whose pieces, types and ids are loaded: the
+ * pre-tokenizer named pre (tokenizer.ggml.pre; empty = "default", an unknown name is
+ * PL_ERR_UNSUPPORTED_ARCH) and the merges, rank = index. Sets v->bpe (freed by
+ * pl_vocab_free, also on failure), v->add_bos to the pre-tokenizer's default and
+ * v->byte_token. */
+int pl_bpe_init(pl_vocab *v, const char *pre, int pre_len, int n_merges, const char *const *merge,
+                const int *merge_len, pl_err *err);
+void pl_bpe_free(pl_bpe *b);
 
 #endif
