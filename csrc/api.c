@@ -192,6 +192,7 @@ int pl_reset(pl_ctx *ctx) {
 static void forward(pl_ctx *ctx, const int32_t *ids, int n) {
     switch (ctx->model.hp.arch) {
     case PL_ARCH_LLAMA: pl_llama_forward(&ctx->model, &ctx->state, ids, n, ctx->pool, ctx->simd); break;
+    case PL_ARCH_GPT2: pl_gpt2_forward(&ctx->model, &ctx->state, ids, n, ctx->pool, ctx->simd); break;
     }
 }
 

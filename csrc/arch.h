@@ -16,6 +16,7 @@ typedef struct {
     float *x;                /* [PL_MAX_BATCH][dim] residual stream */
     float *xb;               /* [PL_MAX_BATCH][dim] normed input / sublayer output */
     float *q;                /* [PL_MAX_BATCH][n_heads*head_dim] queries */
+    float *qkv;              /* [PL_MAX_BATCH][q_dim + 2*kv_dim] fused projection (gpt2 only) */
     float *att_out;          /* [PL_MAX_BATCH][n_heads*head_dim] attention output */
     float *hb, *hb2;         /* [PL_MAX_BATCH][hidden_dim] FFN gate and up */
     float *att;              /* [n_threads][n_ctx] attention scores, one row per thread */
@@ -26,10 +27,18 @@ typedef struct {
 int pl_state_init(pl_state *s, const pl_hparams *hp, int n_ctx, int n_threads, pl_err *err);
 void pl_state_free(pl_state *s);
 
+/* Causal attention of the n batch queries in s->q (at positions s->pos..) over layer's
+ * KV cache, keys and values of the batch already appended: s->att_out[n][q_dim]. */
+void pl_attention(const pl_hparams *hp, pl_state *s, int layer, int n, pl_pool *pool);
+
 /* Runs n (<= PL_MAX_BATCH) tokens at positions s->pos.. through the model, appends their
  * keys/values to the cache, advances s->pos and leaves the last token's logits. The
  * caller has checked ids and context room. */
 void pl_llama_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int n,
                       pl_pool *pool, int simd);
+/* Same contract for GPT-2 (gpt2.c). Afterwards the scratch buffers hold the last layer's
+ * values for all n tokens (qkv, att_out, hb = GELU output), x the residual stream. */
+void pl_gpt2_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int n,
+                     pl_pool *pool, int simd);
 
 #endif

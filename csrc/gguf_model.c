@@ -1,5 +1,6 @@
-/* Models from GGUF files (llama architecture), plus the two helpers both readers share:
- * pl_check_tensor and pl_model_free. */
+/* Models from GGUF files: the llama architecture here, gpt2 in gguf_gpt2.c (with the
+ * helpers below for reading hyper-parameters and weights), plus the two helpers every
+ * reader shares: pl_check_tensor and pl_model_free. */
 #include "model.h"
 
 #include <math.h>
@@ -41,9 +42,8 @@ void pl_model_free(pl_model *m) {
     memset(m, 0, sizeof *m);
 }
 
-/* Reads {arch}.{suffix} as an int in 1..INT32_MAX; dflt < 0 makes the key required. */
-static int hp_int(const pl_gguf *g, const char *arch, const char *suffix, int64_t dflt, int *out,
-                  pl_err *err) {
+int pl_gguf_hp_int(const pl_gguf *g, const char *arch, const char *suffix, int64_t dflt, int *out,
+                   pl_err *err) {
     char key[96];
     int64_t v = 0;
     snprintf(key, sizeof key, "%s.%s", arch, suffix);
@@ -55,9 +55,8 @@ static int hp_int(const pl_gguf *g, const char *arch, const char *suffix, int64_
     return PL_OK;
 }
 
-/* Reads {arch}.{suffix} as a positive finite float, dflt when absent. */
-static int hp_float(const pl_gguf *g, const char *arch, const char *suffix, float dflt, float *out,
-                    pl_err *err) {
+int pl_gguf_hp_float(const pl_gguf *g, const char *arch, const char *suffix, float dflt,
+                     float *out, pl_err *err) {
     char key[96];
     snprintf(key, sizeof key, "%s.%s", arch, suffix);
     int st = pl_gguf_f32_or(g, key, dflt, out, err);
@@ -83,30 +82,20 @@ static int read_rope_scaling(const pl_gguf *g, const char *arch, float *pos_scal
         return pl_fail(err, PL_ERR_UNSUPPORTED_ARCH,
                        "rope scaling type \"%.*s\" is not supported (only linear)",
                        len > 64 ? 64 : (int)len, type);
-    if ((st = hp_float(g, arch, "rope.scaling.factor", 1, &factor, err))) return st;
+    if ((st = pl_gguf_hp_float(g, arch, "rope.scaling.factor", 1, &factor, err))) return st;
     *pos_scale = 1 / factor;
     return PL_OK;
 }
 
 static int read_hparams(const pl_gguf *g, pl_hparams *hp, pl_err *err) {
-    const char *arch;
-    uint64_t arch_len;
-    int st = pl_gguf_get_str(g, "general.architecture", &arch, &arch_len, err);
-    if (st) return st;
-    if (arch_len != 5 || memcmp(arch, "llama", 5) != 0)
-        return pl_fail(err, PL_ERR_UNSUPPORTED_ARCH,
-                       "architecture \"%.*s\" is not supported (supported: llama)",
-                       arch_len > 64 ? 64 : (int)arch_len, arch);
-    hp->arch = PL_ARCH_LLAMA;
-    memcpy(hp->arch_name, arch, arch_len);
     const char *a = hp->arch_name;
-
-    if ((st = hp_int(g, a, "context_length", -1, &hp->n_ctx_train, err)) ||
-        (st = hp_int(g, a, "embedding_length", -1, &hp->dim, err)) ||
-        (st = hp_int(g, a, "block_count", -1, &hp->n_layers, err)) ||
-        (st = hp_int(g, a, "feed_forward_length", -1, &hp->hidden_dim, err)) ||
-        (st = hp_int(g, a, "attention.head_count", -1, &hp->n_heads, err)) ||
-        (st = hp_int(g, a, "attention.head_count_kv", hp->n_heads, &hp->n_kv_heads, err)))
+    int st;
+    if ((st = pl_gguf_hp_int(g, a, "context_length", -1, &hp->n_ctx_train, err)) ||
+        (st = pl_gguf_hp_int(g, a, "embedding_length", -1, &hp->dim, err)) ||
+        (st = pl_gguf_hp_int(g, a, "block_count", -1, &hp->n_layers, err)) ||
+        (st = pl_gguf_hp_int(g, a, "feed_forward_length", -1, &hp->hidden_dim, err)) ||
+        (st = pl_gguf_hp_int(g, a, "attention.head_count", -1, &hp->n_heads, err)) ||
+        (st = pl_gguf_hp_int(g, a, "attention.head_count_kv", hp->n_heads, &hp->n_kv_heads, err)))
         return st;
     if (hp->dim % hp->n_heads != 0 || hp->n_heads % hp->n_kv_heads != 0)
         return pl_fail(err, PL_ERR_BAD_FORMAT,
@@ -114,13 +103,15 @@ static int read_hparams(const pl_gguf *g, pl_hparams *hp, pl_err *err) {
                        "(need head_count | embedding_length and head_count_kv | head_count)",
                        hp->dim, hp->n_heads, hp->n_kv_heads);
     hp->head_dim = hp->dim / hp->n_heads;
-    if ((st = hp_int(g, a, "rope.dimension_count", hp->head_dim, &hp->rope_dims, err))) return st;
+    st = pl_gguf_hp_int(g, a, "rope.dimension_count", hp->head_dim, &hp->rope_dims, err);
+    if (st) return st;
     if (hp->rope_dims % 2 != 0 || hp->rope_dims > hp->head_dim)
         return pl_fail(err, PL_ERR_BAD_FORMAT,
                        "%s.rope.dimension_count = %d must be even and at most the head size %d",
                        a, hp->rope_dims, hp->head_dim);
-    if ((st = hp_float(g, a, "attention.layer_norm_rms_epsilon", 1e-5f, &hp->norm_eps, err)) ||
-        (st = hp_float(g, a, "rope.freq_base", 10000.0f, &hp->rope_base, err)) ||
+    if ((st = pl_gguf_hp_float(g, a, "attention.layer_norm_rms_epsilon", 1e-5f, &hp->norm_eps,
+                               err)) ||
+        (st = pl_gguf_hp_float(g, a, "rope.freq_base", 10000.0f, &hp->rope_base, err)) ||
         (st = read_rope_scaling(g, a, &hp->rope_pos_scale, err)))
         return st;
     /* llama.cpp's convention: GGUF llama weights are stored for adjacent-pair rotation */
@@ -128,9 +119,8 @@ static int read_hparams(const pl_gguf *g, pl_hparams *hp, pl_err *err) {
     return PL_OK;
 }
 
-/* Copies a required tensor after checking its shape {ne0, ne1} and type. */
-static int get_weight(const pl_gguf *g, const char *name, int64_t ne0, int64_t ne1, pl_tensor *out,
-                      pl_err *err) {
+int pl_gguf_weight(const pl_gguf *g, const char *name, int64_t ne0, int64_t ne1, pl_tensor *out,
+                   pl_err *err) {
     const pl_tensor *t = pl_gguf_tensor(g, name);
     if (!t) return pl_fail(err, PL_ERR_BAD_FORMAT, "missing tensor %s", name);
     *out = *t;
@@ -151,18 +141,17 @@ static int read_layer(const pl_gguf *g, const pl_hparams *hp, int l, pl_layer *L
     char name[64];
     for (size_t i = 0; i < sizeof weights / sizeof weights[0]; i++) {
         snprintf(name, sizeof name, "blk.%d.%s.weight", l, weights[i].name);
-        int st = get_weight(g, name, weights[i].ne0, weights[i].ne1, weights[i].t, err);
+        int st = pl_gguf_weight(g, name, weights[i].ne0, weights[i].ne1, weights[i].t, err);
         if (st) return st;
     }
     return PL_OK;
 }
 
-static int load(pl_model *m, const uint8_t *buf, size_t size, pl_err *err) {
+static int load_llama(pl_model *m, pl_err *err) {
     pl_hparams *hp = &m->hp;
     const pl_gguf *g = &m->gguf;
-    int st = pl_gguf_parse(&m->gguf, buf, size, err);
-    if (st || (st = read_hparams(g, hp, err))) return st;
-    m->format = "gguf";
+    int st = read_hparams(g, hp, err);
+    if (st) return st;
 
     /* the vocabulary size is the embedding's row count */
     const pl_tensor *embd = pl_gguf_tensor(g, "token_embd.weight");
@@ -170,11 +159,11 @@ static int load(pl_model *m, const uint8_t *buf, size_t size, pl_err *err) {
     if (embd->ne[1] > INT32_MAX)
         return pl_fail(err, PL_ERR_BAD_FORMAT, "token_embd.weight has too many rows");
     hp->n_vocab = (int)embd->ne[1];
-    if ((st = get_weight(g, "token_embd.weight", hp->dim, hp->n_vocab, &m->tok_embd, err)) ||
-        (st = get_weight(g, "output_norm.weight", hp->dim, 1, &m->out_norm, err)))
+    if ((st = pl_gguf_weight(g, "token_embd.weight", hp->dim, hp->n_vocab, &m->tok_embd, err)) ||
+        (st = pl_gguf_weight(g, "output_norm.weight", hp->dim, 1, &m->out_norm, err)))
         return st;
     if (pl_gguf_tensor(g, "output.weight")) {
-        st = get_weight(g, "output.weight", hp->dim, hp->n_vocab, &m->output, err);
+        st = pl_gguf_weight(g, "output.weight", hp->dim, hp->n_vocab, &m->output, err);
         if (st) return st;
     } else {
         m->output = m->tok_embd;
@@ -190,6 +179,26 @@ static int load(pl_model *m, const uint8_t *buf, size_t size, pl_err *err) {
         return pl_fail(err, PL_ERR_OUT_OF_MEMORY, "out of memory for %d layers", hp->n_layers);
     for (int l = 0; l < hp->n_layers; l++)
         if ((st = read_layer(g, hp, l, &m->layers[l], err))) return st;
+    return PL_OK;
+}
+
+static int load(pl_model *m, const uint8_t *buf, size_t size, pl_err *err) {
+    pl_hparams *hp = &m->hp;
+    const pl_gguf *g = &m->gguf;
+    const char *arch;
+    uint64_t arch_len;
+    int st = pl_gguf_parse(&m->gguf, buf, size, err);
+    if (st || (st = pl_gguf_get_str(g, "general.architecture", &arch, &arch_len, err))) return st;
+    m->format = "gguf";
+    if (arch_len == 5 && memcmp(arch, "llama", 5) == 0) hp->arch = PL_ARCH_LLAMA;
+    else if (arch_len == 4 && memcmp(arch, "gpt2", 4) == 0) hp->arch = PL_ARCH_GPT2;
+    else
+        return pl_fail(err, PL_ERR_UNSUPPORTED_ARCH,
+                       "architecture \"%.*s\" is not supported (supported: llama, gpt2)",
+                       arch_len > 64 ? 64 : (int)arch_len, arch);
+    memcpy(hp->arch_name, arch, arch_len);
+    st = hp->arch == PL_ARCH_GPT2 ? pl_gpt2_from_gguf(m, err) : load_llama(m, err);
+    if (st) return st;
 
     if (pl_gguf_find(g, "tokenizer.ggml.tokens")) {
         if ((st = pl_vocab_from_gguf(&m->vocab, g, err))) return st;

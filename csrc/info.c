@@ -41,24 +41,28 @@ static void emit_string(json_buf *j, const char *s, size_t n) {
     emit(j, "\"");
 }
 
-/* Weight tensors of the model in one list, so counting walks them once. */
+#define PER_LAYER ((int)(sizeof(pl_layer) / sizeof(pl_tensor)))
+_Static_assert(sizeof(pl_layer) == PER_LAYER * sizeof(pl_tensor), "pl_layer holds only pl_tensor fields");
+
+/* The model's tensors that are present (data != NULL; a tied output counts once).
+ * pl_layer is made of pl_tensor fields only, so it can be walked as an array. */
 static int collect_tensors(const pl_model *m, const pl_tensor **out) {
+    const pl_tensor *global[] = {&m->tok_embd, &m->pos_embd, &m->out_norm, &m->out_norm_b,
+                                 m->tied_output ? NULL : &m->output};
     int n = 0;
-    out[n++] = &m->tok_embd;
-    out[n++] = &m->out_norm;
-    if (!m->tied_output) out[n++] = &m->output;
+    for (size_t i = 0; i < sizeof global / sizeof *global; i++)
+        if (global[i] && global[i]->data) out[n++] = global[i];
     for (int l = 0; l < m->hp.n_layers; l++) {
-        const pl_layer *L = &m->layers[l];
-        const pl_tensor *per_layer[] = {&L->attn_norm, &L->wq, &L->wk, &L->wv, &L->wo,
-                                        &L->ffn_norm, &L->w_gate, &L->w_up, &L->w_down};
-        for (size_t i = 0; i < sizeof per_layer / sizeof *per_layer; i++) out[n++] = per_layer[i];
+        const pl_tensor *per_layer = (const pl_tensor *)&m->layers[l];
+        for (int i = 0; i < PER_LAYER; i++)
+            if (per_layer[i].data) out[n++] = &per_layer[i];
     }
     return n;
 }
 
 char *pl_model_info_json(const pl_model *m, int n_ctx, int n_threads) {
     const pl_hparams *hp = &m->hp;
-    const pl_tensor **tensors = malloc(sizeof(pl_tensor *) * (3 + 9 * (size_t)hp->n_layers));
+    const pl_tensor **tensors = malloc(sizeof(pl_tensor *) * (5 + PER_LAYER * (size_t)hp->n_layers));
     if (!tensors) return NULL;
     int n_tensors = collect_tensors(m, tensors);
     int64_t params = 0, type_count[PL_TYPE_BF16 + 1] = {0};
@@ -90,8 +94,9 @@ char *pl_model_info_json(const pl_model *m, int n_ctx, int n_threads) {
          hp->rope_type == PL_ROPE_NEOX ? "neox" : "normal");
     emit(&j, ",\"tied_output\":%s", m->tied_output ? "true" : "false");
     const pl_vocab *v = &m->vocab;
-    emit(&j, ",\"tokenizer\":\"spm\",\"bos\":%d,\"eos\":%d,\"unk\":%d,\"add_bos\":%s,\"add_space_prefix\":%s",
-         v->bos, v->eos, v->unk, v->add_bos ? "true" : "false", v->add_space_prefix ? "true" : "false");
+    const char *kind = v->kind == PL_VOCAB_BPE ? "bpe" : v->kind == PL_VOCAB_WPM ? "wpm" : "spm";
+    emit(&j, ",\"tokenizer\":\"%s\",\"bos\":%d,\"eos\":%d,\"unk\":%d,\"add_bos\":%s,\"add_space_prefix\":%s",
+         kind, v->bos, v->eos, v->unk, v->add_bos ? "true" : "false", v->add_space_prefix ? "true" : "false");
     emit(&j, ",\"threads\":%d}", n_threads);
     if (j.oom) {
         free(j.buf);

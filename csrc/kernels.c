@@ -77,7 +77,10 @@ static void matmul_rows(void *p, int ith, int nth) {
 
 void pl_matmul(float *y, const pl_tensor *w, const float *x, int n_tok, int simd, pl_pool *pool) {
     matmul_task task = {y, w, x, n_tok, pl_row_kernel_for(w->type, simd)};
-    pl_pool_run(pool, matmul_rows, &task);
+    if ((double)n_tok * w->ne[0] * w->ne[1] < PL_MIN_PARALLEL_WORK)
+        matmul_rows(&task, 0, 1);   /* waking the other threads would cost more */
+    else
+        pl_pool_run(pool, matmul_rows, &task);
 }
 
 void pl_get_row(float *out, const pl_tensor *t, int row) {
@@ -104,6 +107,19 @@ void pl_rmsnorm(float *o, const float *x, const float *weight, int n, float eps)
     for (int j = 0; j < n; j++) o[j] = weight[j] * (ss * x[j]);
 }
 
+void pl_layernorm(float *o, const float *x, const float *weight, const float *bias, int n,
+                  float eps) {
+    float mean = 0.0f;
+    for (int j = 0; j < n; j++) mean += x[j];
+    mean /= n;
+    /* two passes: the variance of the centred values does not cancel catastrophically */
+    float var = 0.0f;
+    for (int j = 0; j < n; j++) var += (x[j] - mean) * (x[j] - mean);
+    var /= n;
+    float inv = 1.0f / sqrtf(var + eps);
+    for (int j = 0; j < n; j++) o[j] = (x[j] - mean) * inv * weight[j] + bias[j];
+}
+
 void pl_softmax(float *x, int n) {
     float max = x[0];
     for (int i = 1; i < n; i++)
@@ -114,6 +130,19 @@ void pl_softmax(float *x, int n) {
         sum += x[i];
     }
     for (int i = 0; i < n; i++) x[i] /= sum;
+}
+
+void pl_gelu(float *x, size_t n) {
+    const float sqrt_2_over_pi = 0.7978845608028654f;
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        x[i] = 0.5f * v * (1.0f + tanhf(sqrt_2_over_pi * (v + 0.044715f * v * v * v)));
+    }
+}
+
+void pl_add_bias(float *y, const float *bias, int n_tok, int cols) {
+    for (int t = 0; t < n_tok; t++)
+        for (int j = 0; j < cols; j++) y[(size_t)t * cols + j] += bias[j];
 }
 
 void pl_rope_table(float *cos_out, float *sin_out, int pos, int dims, float base, float pos_scale) {

@@ -19,6 +19,10 @@ pl_row_kernel pl_row_kernel_scalar(uint32_t type);
 pl_row_kernel pl_row_kernel_simd(uint32_t type);   /* NULL in builds without SIMD */
 int pl_simd_available(void);
 
+/* Multiply-adds below which a task runs on the calling thread alone: handing work to the
+ * pool costs a wake-up and a wait, tens of microseconds. */
+#define PL_MIN_PARALLEL_WORK (1 << 17)
+
 /* y[n_tok][rows] = x[n_tok][cols] · Wᵀ where W has ne = {cols, rows}. */
 void pl_matmul(float *y, const pl_tensor *w, const float *x, int n_tok, int simd, pl_pool *pool);
 
@@ -27,8 +31,15 @@ void pl_get_row(float *out, const pl_tensor *t, int row);
 
 /* o = x / rms(x) * weight (run.c's order of operations). */
 void pl_rmsnorm(float *o, const float *x, const float *weight, int n, float eps);
+/* o = (x - mean) / sqrt(var + eps) * weight + bias (PyTorch LayerNorm, biased variance). */
+void pl_layernorm(float *o, const float *x, const float *weight, const float *bias, int n,
+                  float eps);
 /* In place, over n values. */
 void pl_softmax(float *x, int n);
+/* In place: GELU with the tanh approximation (GPT-2, minGPT's NewGELU). */
+void pl_gelu(float *x, size_t n);
+/* y[t][j] += bias[j] for t < n_tok, j < cols. */
+void pl_add_bias(float *y, const float *bias, int n_tok, int cols);
 
 enum { PL_ROPE_NORMAL = 0, PL_ROPE_NEOX = 2 };  /* ggml's mode numbers */
 

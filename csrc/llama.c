@@ -20,6 +20,7 @@ int pl_state_init(pl_state *s, const pl_hparams *hp, int n_ctx, int n_threads, p
     s->x = calloc((size_t)PL_MAX_BATCH * hp->dim, sizeof(float));
     s->xb = calloc((size_t)PL_MAX_BATCH * hp->dim, sizeof(float));
     s->q = calloc(PL_MAX_BATCH * q_dim, sizeof(float));
+    if (hp->arch == PL_ARCH_GPT2) s->qkv = calloc(PL_MAX_BATCH * (q_dim + 2 * kv_dim), sizeof(float));
     s->att_out = calloc(PL_MAX_BATCH * q_dim, sizeof(float));
     s->hb = calloc((size_t)PL_MAX_BATCH * hp->hidden_dim, sizeof(float));
     s->hb2 = calloc((size_t)PL_MAX_BATCH * hp->hidden_dim, sizeof(float));
@@ -27,7 +28,8 @@ int pl_state_init(pl_state *s, const pl_hparams *hp, int n_ctx, int n_threads, p
     s->rope_cos = calloc((size_t)PL_MAX_BATCH * (hp->rope_dims / 2 + 1), sizeof(float));
     s->rope_sin = calloc((size_t)PL_MAX_BATCH * (hp->rope_dims / 2 + 1), sizeof(float));
     s->logits = calloc((size_t)hp->n_vocab, sizeof(float));
-    if (!s->key_cache || !s->value_cache || !s->x || !s->xb || !s->q || !s->att_out ||
+    if (!s->key_cache || !s->value_cache || !s->x || !s->xb || !s->q ||
+        (hp->arch == PL_ARCH_GPT2 && !s->qkv) || !s->att_out ||
         !s->hb || !s->hb2 || !s->att || !s->rope_cos || !s->rope_sin || !s->logits) {
         pl_state_free(s);
         return pl_fail(err, PL_ERR_OUT_OF_MEMORY,
@@ -38,7 +40,7 @@ int pl_state_init(pl_state *s, const pl_hparams *hp, int n_ctx, int n_threads, p
 }
 
 void pl_state_free(pl_state *s) {
-    free(s->key_cache); free(s->value_cache); free(s->x); free(s->xb); free(s->q);
+    free(s->key_cache); free(s->value_cache); free(s->x); free(s->xb); free(s->q); free(s->qkv);
     free(s->att_out); free(s->hb); free(s->hb2); free(s->att); free(s->rope_cos);
     free(s->rope_sin); free(s->logits);
     memset(s, 0, sizeof *s);
@@ -85,6 +87,14 @@ static void attention_heads(void *p, int ith, int nth) {
     }
 }
 
+void pl_attention(const pl_hparams *hp, pl_state *s, int layer, int n, pl_pool *pool) {
+    attention_task task = {hp, s, layer, n};
+    if ((double)n * (s->pos + n) * hp->n_heads * hp->head_dim < PL_MIN_PARALLEL_WORK)
+        attention_heads(&task, 0, 1);   /* too little work to share */
+    else
+        pl_pool_run(pool, attention_heads, &task);
+}
+
 void pl_llama_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int n,
                       pl_pool *pool, int simd) {
     const pl_hparams *hp = &m->hp;
@@ -112,8 +122,7 @@ void pl_llama_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int
             pl_rope_apply(s->q + (size_t)t * q_dim, hp->n_heads, hd, hp->rope_dims, hp->rope_type, c, sn);
             pl_rope_apply(k_new + (size_t)t * kv_dim, hp->n_kv_heads, hd, hp->rope_dims, hp->rope_type, c, sn);
         }
-        attention_task task = {hp, s, l, n};
-        pl_pool_run(pool, attention_heads, &task);
+        pl_attention(hp, s, l, n, pool);
         /* att_out[n][q_dim] -> xb[n][dim], added to the residual */
         pl_matmul(s->xb, &L->wo, s->att_out, n, simd, pool);
         for (size_t i = 0; i < (size_t)n * dim; i++) s->x[i] += s->xb[i];

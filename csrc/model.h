@@ -66,6 +66,18 @@ typedef struct {
 
 /* Reads a GGUF model (architecture from general.architecture). Takes no ownership. */
 int pl_model_from_gguf(pl_model *m, const uint8_t *buf, size_t size, pl_err *err);
+/* For the GGUF architecture readers (gguf_model.c, gguf_gpt2.c): {arch}.{suffix} as an int
+ * in 1..INT32_MAX (dflt < 0 makes the key required), as a positive finite float (dflt when
+ * absent), and a required weight checked for shape {ne0, ne1} and type. */
+int pl_gguf_hp_int(const pl_gguf *g, const char *arch, const char *suffix, int64_t dflt, int *out,
+                   pl_err *err);
+int pl_gguf_hp_float(const pl_gguf *g, const char *arch, const char *suffix, float dflt,
+                     float *out, pl_err *err);
+int pl_gguf_weight(const pl_gguf *g, const char *name, int64_t ne0, int64_t ne1, pl_tensor *out,
+                   pl_err *err);
+/* GPT-2 hyper-parameters and weights from m->gguf (parsed, general.architecture "gpt2",
+ * m->hp.arch and arch_name set); the vocabulary is read by the caller. */
+int pl_gpt2_from_gguf(pl_model *m, pl_err *err);
 /* Reads a llama2.c checkpoint (+ optional tokenizer.bin; without it has_vocab = 0). */
 int pl_model_from_llama2c(pl_model *m, const uint8_t *buf, size_t size,
                           const uint8_t *tok, size_t tok_size, pl_err *err);

@@ -180,6 +180,8 @@ int main(void) {
     for (int ti = 0; ti < 3; ti++)
         for (int ni = 0; ni < 5; ni++)
             for (int ci = 0; ci < 8; ci++) check_matmul(types[ti], n_toks[ni], 13, cols[ci], pool1, pool3);
+    /* big enough to be shared by the pool (PL_MIN_PARALLEL_WORK) */
+    for (int ti = 0; ti < 3; ti++) check_matmul(types[ti], 5, 701, 259, pool1, pool3);
     pl_pool_destroy(pool1);
     pl_pool_destroy(pool3);
     return check_report("kernels");
