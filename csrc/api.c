@@ -16,6 +16,7 @@ struct pl_ctx {
     pl_pool *pool;
     int simd;
     int loaded;
+    int vocab_only;          /* pl_load_vocab: a tokenizer and no weights */
     pl_model model;
     pl_state state;
     pl_sampler sampler;
@@ -50,6 +51,7 @@ pl_ctx *pl_create(int n_threads) {
 
 static void unload(pl_ctx *ctx) {
     if (!ctx->loaded) return;
+    ctx->vocab_only = 0;
     pl_model_free(&ctx->model);
     pl_state_free(&ctx->state);
     pl_sampler_free(&ctx->sampler);
@@ -81,8 +83,16 @@ static int done(pl_ctx *ctx, int status) {
     return status;
 }
 
-static int need_model(pl_ctx *ctx) {
+/* A tokenizer is enough for tokenize/detokenize; everything else needs the weights. */
+static int need_vocab(pl_ctx *ctx) {
     return ctx->loaded ? PL_OK : pl_fail(&ctx->err, PL_ERR_INVALID_STATE, "no model is loaded");
+}
+
+static int need_model(pl_ctx *ctx) {
+    int st = need_vocab(ctx);
+    if (st == PL_OK && ctx->vocab_only)
+        st = pl_fail(&ctx->err, PL_ERR_INVALID_STATE, "only a tokenizer is loaded, no weights");
+    return st;
 }
 
 static int load_model(pl_ctx *ctx, uint8_t *buf, size_t size, const void *tok, size_t tok_size,
@@ -111,8 +121,12 @@ static int load_model(pl_ctx *ctx, uint8_t *buf, size_t size, const void *tok, s
     return PL_OK;
 }
 
-int pl_load(pl_ctx *ctx, void *model_buf, size_t model_size, const void *tok_buf,
-            size_t tok_size, int n_ctx) {
+typedef int (*load_fn)(pl_ctx *ctx, uint8_t *buf, size_t size, const void *tok, size_t tok_size,
+                       int n_ctx);
+
+/* Takes ownership of model_buf, runs a loader, and leaves ctx empty if it fails. */
+static int load_with(pl_ctx *ctx, load_fn fn, void *model_buf, size_t model_size,
+                     const void *tok_buf, size_t tok_size, int n_ctx) {
     if (!ctx) {
         free(model_buf);
         return PL_ERR_INVALID_ARGUMENT;
@@ -124,13 +138,49 @@ int pl_load(pl_ctx *ctx, void *model_buf, size_t model_size, const void *tok_buf
     ctx->model.file_size = model_size;
     /* from here on the model owns the buffer: unload() frees it on any failure */
     ctx->loaded = 1;
-    int st = load_model(ctx, model_buf, model_size, tok_buf, tok_size, n_ctx);
+    ctx->n_pending = 0;
+    int st = fn(ctx, model_buf, model_size, tok_buf, tok_size, n_ctx);
     if (st != PL_OK) {
         unload(ctx);
         return st;
     }
-    ctx->n_pending = 0;
     return done(ctx, PL_OK);
+}
+
+int pl_load(pl_ctx *ctx, void *model_buf, size_t model_size, const void *tok_buf,
+            size_t tok_size, int n_ctx) {
+    return load_with(ctx, load_model, model_buf, model_size, tok_buf, tok_size, n_ctx);
+}
+
+static int load_vocab(pl_ctx *ctx, uint8_t *buf, size_t size, const void *tok, size_t tok_size,
+                      int n_ctx) {
+    pl_model *m = &ctx->model;
+    pl_err *err = &ctx->err;
+    int st;
+    if (size >= 4 && memcmp(buf, "GGUF", 4) == 0) {
+        m->format = "gguf";
+        if ((st = pl_gguf_parse(&m->gguf, buf, size, err)) != PL_OK) return st;
+        if (!pl_gguf_find(&m->gguf, "tokenizer.ggml.tokens"))
+            return pl_fail(err, PL_ERR_NO_TOKENIZER, "the GGUF file has no tokenizer");
+        st = pl_vocab_from_gguf(&m->vocab, &m->gguf, err);
+    } else if (size >= 1 && buf[0] == '{') {
+        m->format = "gpt2-files";
+        if (!tok)
+            return pl_fail(err, PL_ERR_NO_TOKENIZER, "GPT-2's encoder.json needs its vocab.bpe");
+        st = pl_vocab_from_gpt2_files(&m->vocab, (const char *)buf, size, tok, tok_size, err);
+    } else {
+        return load_model(ctx, buf, size, tok, tok_size, n_ctx);   /* llama2.c: needs the header */
+    }
+    if (st != PL_OK) return st;
+    m->has_vocab = 1;
+    ctx->vocab_only = 1;
+    ctx->info_json = pl_vocab_info_json(m);
+    return ctx->info_json ? PL_OK : pl_fail(err, PL_ERR_OUT_OF_MEMORY, "out of memory");
+}
+
+int pl_load_vocab(pl_ctx *ctx, void *model_buf, size_t model_size, const void *tok_buf,
+                  size_t tok_size) {
+    return load_with(ctx, load_vocab, model_buf, model_size, tok_buf, tok_size, 0);
 }
 
 const char *pl_info_json(pl_ctx *ctx) { return ctx && ctx->loaded ? ctx->info_json : NULL; }
@@ -138,7 +188,7 @@ const char *pl_info_json(pl_ctx *ctx) { return ctx && ctx->loaded ? ctx->info_js
 int pl_tokenize(pl_ctx *ctx, const char *text, int text_len, int add_bos, int parse_special,
                 int32_t *out, int cap, int *n_out) {
     if (!ctx) return PL_ERR_INVALID_ARGUMENT;
-    int st = need_model(ctx);
+    int st = need_vocab(ctx);
     if (st != PL_OK) return st;
     if ((!text && text_len) || text_len < 0 || !out || !n_out || cap < text_len + 2)
         return pl_fail(&ctx->err, PL_ERR_INVALID_ARGUMENT,
@@ -150,15 +200,15 @@ int pl_tokenize(pl_ctx *ctx, const char *text, int text_len, int add_bos, int pa
 
 static int check_ids(pl_ctx *ctx, const int32_t *ids, int n) {
     for (int i = 0; i < n; i++)
-        if (ids[i] < 0 || ids[i] >= ctx->model.hp.n_vocab)
+        if (ids[i] < 0 || ids[i] >= ctx->model.vocab.n_vocab)
             return pl_fail(&ctx->err, PL_ERR_INVALID_ARGUMENT,
-                           "token id %d is outside the vocabulary (0..%d)", ids[i], ctx->model.hp.n_vocab - 1);
+                           "token id %d is outside the vocabulary (0..%d)", ids[i], ctx->model.vocab.n_vocab - 1);
     return PL_OK;
 }
 
 int pl_detokenize(pl_ctx *ctx, const int32_t *ids, int n, char *out, int cap, int *len_out) {
     if (!ctx) return PL_ERR_INVALID_ARGUMENT;
-    int st = need_model(ctx);
+    int st = need_vocab(ctx);
     if (st == PL_OK && (n < 0 || (n && !ids) || !len_out || (cap && !out) || cap < 0))
         st = pl_fail(&ctx->err, PL_ERR_INVALID_ARGUMENT, "invalid detokenize arguments");
     if (st == PL_OK) st = check_ids(ctx, ids, n);

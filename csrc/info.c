@@ -60,6 +60,27 @@ static int collect_tensors(const pl_model *m, const pl_tensor **out) {
     return n;
 }
 
+static void emit_vocab(json_buf *j, const pl_vocab *v) {
+    const char *kind = v->kind == PL_VOCAB_BPE ? "bpe" : v->kind == PL_VOCAB_WPM ? "wpm" : "spm";
+    emit(j, ",\"tokenizer\":\"%s\",\"bos\":%d,\"eos\":%d,\"unk\":%d,\"add_bos\":%s,\"add_space_prefix\":%s",
+         kind, v->bos, v->eos, v->unk, v->add_bos ? "true" : "false", v->add_space_prefix ? "true" : "false");
+}
+
+/* Returns j's text, or NULL (and frees it) when an allocation failed on the way. */
+static char *finish(json_buf *j) {
+    if (!j->oom) return j->buf;
+    free(j->buf);
+    return NULL;
+}
+
+char *pl_vocab_info_json(const pl_model *m) {
+    json_buf j = {0};
+    emit(&j, "{\"format\":\"%s\",\"vocab_only\":true,\"vocab\":%d", m->format, m->vocab.n_vocab);
+    emit_vocab(&j, &m->vocab);
+    emit(&j, "}");
+    return finish(&j);
+}
+
 char *pl_model_info_json(const pl_model *m, int n_ctx, int n_threads) {
     const pl_hparams *hp = &m->hp;
     const pl_tensor **tensors = malloc(sizeof(pl_tensor *) * (5 + PER_LAYER * (size_t)hp->n_layers));
@@ -93,14 +114,7 @@ char *pl_model_info_json(const pl_model *m, int n_ctx, int n_threads) {
          hp->norm_eps, hp->rope_base, hp->rope_pos_scale, hp->rope_dims,
          hp->rope_type == PL_ROPE_NEOX ? "neox" : "normal");
     emit(&j, ",\"tied_output\":%s", m->tied_output ? "true" : "false");
-    const pl_vocab *v = &m->vocab;
-    const char *kind = v->kind == PL_VOCAB_BPE ? "bpe" : v->kind == PL_VOCAB_WPM ? "wpm" : "spm";
-    emit(&j, ",\"tokenizer\":\"%s\",\"bos\":%d,\"eos\":%d,\"unk\":%d,\"add_bos\":%s,\"add_space_prefix\":%s",
-         kind, v->bos, v->eos, v->unk, v->add_bos ? "true" : "false", v->add_space_prefix ? "true" : "false");
+    emit_vocab(&j, &m->vocab);
     emit(&j, ",\"threads\":%d}", n_threads);
-    if (j.oom) {
-        free(j.buf);
-        return NULL;
-    }
-    return j.buf;
+    return finish(&j);
 }

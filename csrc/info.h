@@ -6,5 +6,7 @@
 
 /* malloc'd NUL-terminated JSON, NULL when out of memory. */
 char *pl_model_info_json(const pl_model *m, int n_ctx, int n_threads);
+/* The same for a tokenizer loaded alone: format, tokenizer fields, "vocab_only": true. */
+char *pl_vocab_info_json(const pl_model *m);
 
 #endif

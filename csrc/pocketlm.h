@@ -69,6 +69,14 @@ PL_API void pl_dealloc(void *ptr);
 PL_API int pl_load(pl_ctx *ctx, void *model_buf, size_t model_size,
                    const void *tok_buf, size_t tok_size, int n_ctx);
 
+/* Loads only a tokenizer, for pl_tokenize/pl_detokenize (pl_eval etc. then fail with
+ * PL_ERR_INVALID_STATE): the vocabulary of a GGUF file (weights may be absent, as in
+ * llama.cpp's vocab-only files), or GPT-2's encoder.json (model_buf) + vocab.bpe
+ * (tok_buf). A llama2.c checkpoint + tokenizer.bin loads as with pl_load. Ownership as
+ * pl_load. */
+PL_API int pl_load_vocab(pl_ctx *ctx, void *model_buf, size_t model_size,
+                         const void *tok_buf, size_t tok_size);
+
 /* JSON text describing the loaded model (arch, hyper-parameters, tensors, vocab, ...).
  * Owned by ctx, valid until the next pl_load/pl_destroy. NULL if nothing is loaded. */
 PL_API const char *pl_info_json(pl_ctx *ctx);
@@ -119,6 +127,31 @@ PL_API int pl_decode_stream(pl_ctx *ctx, int32_t id, int flush, char *out, int c
 
 /* 1 = wasm SIMD128 kernels (where built), 0 = the scalar reference kernels. */
 PL_API int pl_set_simd(pl_ctx *ctx, int enable);
+
+/* --- Tools (csrc/tools.c): write GGUF files without a context ---------------------------
+ * The output file goes out in order, in chunks, through write(user, data, n), which
+ * returns 0 to go on (anything else stops the tool with PL_ERR_INVALID_STATE). In wasm
+ * builds write may be NULL: each chunk then goes to the JS function
+ * Module.plWrite(user, bytes) (bytes: a Uint8Array view of wasm memory, valid during the
+ * call), so JS writes the file and no complete output is held in memory. On failure msg
+ * (msg_cap bytes, may be NULL) gets a NUL-terminated message. Type names are ggml's:
+ * F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K Q3_K Q4_K Q5_K Q6_K (case-insensitive). */
+typedef int (*pl_write_fn)(void *user, const void *data, size_t n);
+
+/* Rewrites the GGUF file in[in_size] with its 2-D weight matrices ("*weight", n_dims >= 2)
+ * in the given type, like llama-quantize --pure: other tensors and all metadata are kept
+ * (general.file_type and general.quantization_version are set). A K type falls back for
+ * rows that are not a multiple of 256 (Q2_K/Q3_K -> Q4_0, Q4_K -> Q5_0, Q5_K -> Q5_1,
+ * Q6_K -> Q8_0), any type to F16 for rows that are not a multiple of 32. */
+PL_API int pl_quantize_gguf(const void *in, size_t in_size, const char *type, pl_write_fn write,
+                            void *user, char *msg, int msg_cap);
+
+/* Writes a llama-architecture GGUF with random weights (seeded, reproducible) and an SPM
+ * tokenizer: <unk> <s> </s>, the 256 byte tokens, then printable pieces up to n_vocab.
+ * 2-D weights get the given type (fallbacks as pl_quantize_gguf), norms are F32 ones. */
+PL_API int pl_synth_gguf(int dim, int n_layers, int n_heads, int n_kv_heads, int ffn_dim,
+                         int n_vocab, int n_ctx, const char *type, double seed,
+                         pl_write_fn write, void *user, char *msg, int msg_cap);
 
 #ifdef __cplusplus
 }
