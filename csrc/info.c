@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "unicode.h"
+
 typedef struct {
     char *buf;
     size_t len, cap;
@@ -28,15 +30,19 @@ static void emit(json_buf *j, const char *fmt, ...) {
     }
 }
 
-/* A JSON string from bytes that may hold quotes, control characters or invalid UTF-8
- * (the last are written as \u00XX of the byte so the JSON stays valid). */
+/* A JSON string from bytes that may hold quotes, control characters or invalid UTF-8:
+ * UTF-8 sequences are copied, a stray byte is written as \u00XX so the JSON stays valid. */
 static void emit_string(json_buf *j, const char *s, size_t n) {
     emit(j, "\"");
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') emit(j, "\\%c", c);
+        uint32_t cp;
+        int len = pl_utf8_decode((const uint8_t *)s + i, n - i > 4 ? 4 : (int)(n - i), &cp);
+        if (len > 1) emit(j, "%.*s", len, s + i);
+        else if (c == '"' || c == '\\') emit(j, "\\%c", c);
         else if (c < 0x20 || c >= 0x80) emit(j, "\\u%04x", c);
         else emit(j, "%c", c);
+        i += (size_t)len;
     }
     emit(j, "\"");
 }
@@ -60,10 +66,19 @@ static int collect_tensors(const pl_model *m, const pl_tensor **out) {
     return n;
 }
 
-static void emit_vocab(json_buf *j, const pl_vocab *v) {
+/* Tokenizer fields, and the chat template (Jinja text) when the GGUF has one. */
+static void emit_vocab(json_buf *j, const pl_model *m) {
+    const pl_vocab *v = &m->vocab;
     const char *kind = v->kind == PL_VOCAB_BPE ? "bpe" : v->kind == PL_VOCAB_WPM ? "wpm" : "spm";
     emit(j, ",\"tokenizer\":\"%s\",\"bos\":%d,\"eos\":%d,\"unk\":%d,\"add_bos\":%s,\"add_space_prefix\":%s",
          kind, v->bos, v->eos, v->unk, v->add_bos ? "true" : "false", v->add_space_prefix ? "true" : "false");
+    const char *tmpl;
+    uint64_t len;
+    if (m->gguf.version && pl_gguf_find(&m->gguf, "tokenizer.chat_template") &&
+        pl_gguf_get_str(&m->gguf, "tokenizer.chat_template", &tmpl, &len, NULL) == PL_OK) {
+        emit(j, ",\"chat_template\":");
+        emit_string(j, tmpl, (size_t)len);
+    }
 }
 
 /* Returns j's text, or NULL (and frees it) when an allocation failed on the way. */
@@ -76,7 +91,7 @@ static char *finish(json_buf *j) {
 char *pl_vocab_info_json(const pl_model *m) {
     json_buf j = {0};
     emit(&j, "{\"format\":\"%s\",\"vocab_only\":true,\"vocab\":%d", m->format, m->vocab.n_vocab);
-    emit_vocab(&j, &m->vocab);
+    emit_vocab(&j, m);
     emit(&j, "}");
     return finish(&j);
 }
@@ -114,7 +129,7 @@ char *pl_model_info_json(const pl_model *m, int n_ctx, int n_threads) {
          hp->norm_eps, hp->rope_base, hp->rope_pos_scale, hp->rope_dims,
          hp->rope_type == PL_ROPE_NEOX ? "neox" : "normal");
     emit(&j, ",\"tied_output\":%s", m->tied_output ? "true" : "false");
-    emit_vocab(&j, &m->vocab);
+    emit_vocab(&j, m);
     emit(&j, ",\"threads\":%d}", n_threads);
     return finish(&j);
 }

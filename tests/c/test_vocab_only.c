@@ -57,6 +57,12 @@ int main(void) {
     CHECK_EQ_INT(pl_load_vocab(ctx, buf, size, NULL, 0), PL_ERR_NO_TOKENIZER);
     pl_dealloc(bpe);
 
+    /* the chat template travels in info as a JSON string (phi-3's uses <|user|> etc.) */
+    buf = read_file("../shared/models/llamacpp-vocab-tests/ggml-vocab-phi-3.gguf", &size);
+    CHECK_EQ_INT(pl_load_vocab(ctx, buf, size, NULL, 0), PL_OK);
+    const char *info = pl_info_json(ctx);
+    CHECK(strstr(info, "\"chat_template\":\"{{") != NULL && strstr(info, "<|user|>") != NULL);
+
     /* a llama2.c checkpoint + tokenizer.bin loads whole; bytes that are neither fail */
     buf = read_file("models/stories260K.bin", &size);
     void *tok = read_file("models/tok512.bin", &tok_size);
