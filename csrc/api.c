@@ -13,8 +13,7 @@
 struct pl_ctx {
     pl_err err;
     int n_threads;
-    pl_pool *pool;
-    int simd;
+    pl_compute cx;           /* thread pool, kernel choice, activation workspace */
     int loaded;
     int vocab_only;          /* pl_load_vocab: a tokenizer and no weights */
     pl_model model;
@@ -39,13 +38,13 @@ const char *pl_status_code(int status) {
 pl_ctx *pl_create(int n_threads) {
     pl_ctx *ctx = calloc(1, sizeof(pl_ctx));
     if (!ctx) return NULL;
-    ctx->pool = pl_pool_create(n_threads < 1 ? 1 : n_threads);
-    if (!ctx->pool) {
+    ctx->cx.pool = pl_pool_create(n_threads < 1 ? 1 : n_threads);
+    if (!ctx->cx.pool) {
         free(ctx);
         return NULL;
     }
-    ctx->n_threads = pl_pool_size(ctx->pool);
-    ctx->simd = pl_simd_available();
+    ctx->n_threads = pl_pool_size(ctx->cx.pool);
+    ctx->cx.simd = pl_simd_available();
     return ctx;
 }
 
@@ -57,15 +56,17 @@ static void unload(pl_ctx *ctx) {
     pl_sampler_free(&ctx->sampler);
     free(ctx->history);
     free(ctx->info_json);
+    free(ctx->cx.act);
     ctx->history = NULL;
     ctx->info_json = NULL;
+    ctx->cx.act = NULL;
     ctx->loaded = 0;
 }
 
 void pl_destroy(pl_ctx *ctx) {
     if (!ctx) return;
     unload(ctx);
-    pl_pool_destroy(ctx->pool);
+    pl_pool_destroy(ctx->cx.pool);
     free(ctx);
 }
 
@@ -114,8 +115,12 @@ static int load_model(pl_ctx *ctx, uint8_t *buf, size_t size, const void *tok, s
     if ((st = pl_state_init(&ctx->state, &m->hp, n_ctx, ctx->n_threads, err)) != PL_OK) return st;
     if ((st = pl_sampler_init(&ctx->sampler, m->hp.n_vocab, err)) != PL_OK) return st;
     ctx->history = malloc((size_t)n_ctx * sizeof(int32_t));
+    /* every matrix has dim, hidden_dim or n_heads * head_dim columns */
+    int widest = m->hp.dim > m->hp.hidden_dim ? m->hp.dim : m->hp.hidden_dim;
+    if (m->hp.n_heads * m->hp.head_dim > widest) widest = m->hp.n_heads * m->hp.head_dim;
+    ctx->cx.act = malloc(pl_matmul_workspace(PL_MAX_BATCH, widest));
     ctx->info_json = pl_model_info_json(m, n_ctx, ctx->n_threads);
-    if (!ctx->history || !ctx->info_json)
+    if (!ctx->history || !ctx->info_json || !ctx->cx.act)
         return pl_fail(err, PL_ERR_OUT_OF_MEMORY, "out of memory");
     pl_sampler_set(&ctx->sampler, &(pl_sampling){.temperature = 0, .repeat_penalty = 1});
     return PL_OK;
@@ -241,8 +246,10 @@ int pl_reset(pl_ctx *ctx) {
 /* One batch through the model's architecture. */
 static void forward(pl_ctx *ctx, const int32_t *ids, int n) {
     switch (ctx->model.hp.arch) {
-    case PL_ARCH_LLAMA: pl_llama_forward(&ctx->model, &ctx->state, ids, n, ctx->pool, ctx->simd); break;
-    case PL_ARCH_GPT2: pl_gpt2_forward(&ctx->model, &ctx->state, ids, n, ctx->pool, ctx->simd); break;
+    case PL_ARCH_LLAMA:
+    case PL_ARCH_QWEN2:
+    case PL_ARCH_PHI3: pl_llama_forward(&ctx->model, &ctx->state, ids, n, &ctx->cx); break;
+    case PL_ARCH_GPT2: pl_gpt2_forward(&ctx->model, &ctx->state, ids, n, &ctx->cx); break;
     }
 }
 
@@ -371,6 +378,6 @@ int pl_set_simd(pl_ctx *ctx, int enable) {
     if (!ctx) return PL_ERR_INVALID_ARGUMENT;
     if (enable && !pl_simd_available())
         return pl_fail(&ctx->err, PL_ERR_INVALID_ARGUMENT, "this build has no SIMD kernels");
-    ctx->simd = enable != 0;
+    ctx->cx.simd = enable != 0;
     return done(ctx, PL_OK);
 }

@@ -29,16 +29,16 @@ void pl_state_free(pl_state *s);
 
 /* Causal attention of the n batch queries in s->q (at positions s->pos..) over layer's
  * KV cache, keys and values of the batch already appended: s->att_out[n][q_dim]. */
-void pl_attention(const pl_hparams *hp, pl_state *s, int layer, int n, pl_pool *pool);
+void pl_attention(const pl_hparams *hp, pl_state *s, int layer, int n, const pl_compute *cx);
 
 /* Runs n (<= PL_MAX_BATCH) tokens at positions s->pos.. through the model, appends their
  * keys/values to the cache, advances s->pos and leaves the last token's logits. The
  * caller has checked ids and context room. */
 void pl_llama_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int n,
-                      pl_pool *pool, int simd);
+                      const pl_compute *cx);
 /* Same contract for GPT-2 (gpt2.c). Afterwards the scratch buffers hold the last layer's
  * values for all n tokens (qkv, att_out, hb = GELU output), x the residual stream. */
 void pl_gpt2_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int n,
-                     pl_pool *pool, int simd);
+                     const pl_compute *cx);
 
 #endif

@@ -1,6 +1,7 @@
-/* Models from GGUF files: the llama architecture here, gpt2 in gguf_gpt2.c (with the
- * helpers below for reading hyper-parameters and weights), plus the two helpers every
- * reader shares: pl_check_tensor and pl_model_free. */
+/* Models from GGUF files: the Llama family here (llama -- also Llama 3, SmolLM, TinyLlama,
+ * Mistral --, qwen2 and phi3, with llama.cpp's names, keys and shapes), gpt2 in
+ * gguf_gpt2.c (with the helpers below for reading hyper-parameters and weights), plus the
+ * two helpers every reader shares: pl_check_tensor and pl_model_free. */
 #include "model.h"
 
 #include <math.h>
@@ -8,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Types the kernels read in place: matrices F32/F16/BF16, norm vectors F32. */
+/* Types the kernels read in place: matrices of any type with a matmul kernel (it can
+ * then also be dequantized, for embedding rows), norm and bias vectors F32. */
 static int weight_type_ok(uint32_t type, int is_vector) {
+    pl_kernel k;
     if (is_vector) return type == PL_TYPE_F32;
-    return type == PL_TYPE_F32 || type == PL_TYPE_F16 || type == PL_TYPE_BF16;
+    return pl_kernel_for(type, 0, &k);
 }
 
 int pl_check_tensor(const pl_tensor *t, int64_t ne0, int64_t ne1, pl_err *err) {
@@ -114,8 +117,41 @@ static int read_hparams(const pl_gguf *g, pl_hparams *hp, pl_err *err) {
         (st = pl_gguf_hp_float(g, a, "rope.freq_base", 10000.0f, &hp->rope_base, err)) ||
         (st = read_rope_scaling(g, a, &hp->rope_pos_scale, err)))
         return st;
-    /* llama.cpp's convention: GGUF llama weights are stored for adjacent-pair rotation */
-    hp->rope_type = PL_ROPE_NORMAL;
+    /* head sizes other than embedding_length / head_count (Gemma, Qwen3) need other shapes */
+    int key_len, value_len;
+    if ((st = pl_gguf_hp_int(g, a, "attention.key_length", hp->head_dim, &key_len, err)) ||
+        (st = pl_gguf_hp_int(g, a, "attention.value_length", hp->head_dim, &value_len, err)))
+        return st;
+    if (key_len != hp->head_dim || value_len != hp->head_dim)
+        return pl_fail(err, PL_ERR_UNSUPPORTED_ARCH,
+                       "%s.attention.key_length/value_length %d/%d differ from embedding_length / "
+                       "head_count = %d: not supported", a, key_len, value_len, hp->head_dim);
+    /* llama.cpp's convention: the converter permutes llama's q/k rows for adjacent-pair
+     * rotation; qwen2 and phi3 keep Hugging Face's layout, rotated as halves (NeoX) */
+    hp->rope_type = hp->arch == PL_ARCH_LLAMA ? PL_ROPE_NORMAL : PL_ROPE_NEOX;
+    /* phi3's attention is local to the last sliding_window tokens (llama.cpp masks keys
+     * with query pos - key pos >= window; 0 = none, as in Phi-4): a context no longer
+     * than the window is exact */
+    if (hp->arch == PL_ARCH_PHI3) {
+        char key[96];
+        int64_t window;
+        snprintf(key, sizeof key, "%s.attention.sliding_window", a);
+        if ((st = pl_gguf_i64_or(g, key, 0, &window, err))) return st;
+        if (window > 0 && window < hp->n_ctx_train) hp->n_ctx_train = (int)window;
+    }
+    return PL_OK;
+}
+
+/* Rope variants that scale frequencies per dimension come as tensors: Llama 3.1's
+ * rope_freqs and Phi-3's long-context (longrope) factors. Neither is implemented. */
+static int reject_rope_factors(const pl_gguf *g, pl_err *err) {
+    static const char *const names[] = {"rope_freqs.weight", "rope_factors_long.weight",
+                                        "rope_factors_short.weight"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (pl_gguf_tensor(g, names[i]))
+            return pl_fail(err, PL_ERR_UNSUPPORTED_ARCH,
+                           "tensor %s: per-dimension rope frequency factors (Llama 3.1 rope "
+                           "scaling, Phi-3 longrope) are not supported", names[i]);
     return PL_OK;
 }
 
@@ -127,21 +163,44 @@ int pl_gguf_weight(const pl_gguf *g, const char *name, int64_t ne0, int64_t ne1,
     return pl_check_tensor(t, ne0, ne1, err);
 }
 
+enum { SKIP, OPTIONAL, REQUIRED };   /* how a layer tensor is read */
+
+/* llama and qwen2 have separate q, k, v and gate, up matrices; phi3 may fuse q|k|v into
+ * attn_qkv (llama.cpp reads q at row 0, k at q_dim, v at q_dim + kv_dim) and always fuses
+ * gate|up into ffn_up, gate rows first (ggml_swiglu: silu of the first half times the
+ * second). q, k, v biases are required by qwen2, optional elsewhere, as in llama.cpp. */
 static int read_layer(const pl_gguf *g, const pl_hparams *hp, int l, pl_layer *L, pl_err *err) {
     const int64_t dim = hp->dim, hidden = hp->hidden_dim;
     const int64_t q_dim = (int64_t)hp->n_heads * hp->head_dim;
     const int64_t kv_dim = (int64_t)hp->n_kv_heads * hp->head_dim;
-    const struct { const char *name; pl_tensor *t; int64_t ne0, ne1; } weights[] = {
-        {"attn_norm", &L->attn_norm, dim, 1},     {"attn_q", &L->wq, dim, q_dim},
-        {"attn_k", &L->wk, dim, kv_dim},          {"attn_v", &L->wv, dim, kv_dim},
-        {"attn_output", &L->wo, q_dim, dim},      {"ffn_norm", &L->ffn_norm, dim, 1},
-        {"ffn_gate", &L->w_gate, dim, hidden},    {"ffn_up", &L->w_up, dim, hidden},
-        {"ffn_down", &L->w_down, hidden, dim},
-    };
+    const int phi3 = hp->arch == PL_ARCH_PHI3;
     char name[64];
-    for (size_t i = 0; i < sizeof weights / sizeof weights[0]; i++) {
-        snprintf(name, sizeof name, "blk.%d.%s.weight", l, weights[i].name);
-        int st = pl_gguf_weight(g, name, weights[i].ne0, weights[i].ne1, weights[i].t, err);
+    snprintf(name, sizeof name, "blk.%d.attn_qkv.weight", l);
+    const int fused = phi3 && pl_gguf_tensor(g, name) != NULL;
+    const int split = fused ? SKIP : REQUIRED;
+    const int bias = fused ? SKIP : hp->arch == PL_ARCH_QWEN2 ? REQUIRED : OPTIONAL;
+    const struct { const char *name; pl_tensor *t; int64_t ne0, ne1; int use; } tensors[] = {
+        {"attn_norm.weight", &L->attn_norm, dim, 1, REQUIRED},
+        {"attn_qkv.weight", &L->wqkv, dim, q_dim + 2 * kv_dim, fused ? REQUIRED : SKIP},
+        {"attn_q.weight", &L->wq, dim, q_dim, split},
+        {"attn_k.weight", &L->wk, dim, kv_dim, split},
+        {"attn_v.weight", &L->wv, dim, kv_dim, split},
+        {"attn_q.bias", &L->bq, q_dim, 1, bias},
+        {"attn_k.bias", &L->bk, kv_dim, 1, bias},
+        {"attn_v.bias", &L->bv, kv_dim, 1, bias},
+        {"attn_output.weight", &L->wo, q_dim, dim, REQUIRED},
+        {"attn_output.bias", &L->bo, dim, 1, OPTIONAL},
+        {"ffn_norm.weight", &L->ffn_norm, dim, 1, REQUIRED},
+        {"ffn_gate.weight", &L->w_gate, dim, hidden, phi3 ? SKIP : REQUIRED},
+        {"ffn_up.weight", &L->w_up, dim, hidden, phi3 ? SKIP : REQUIRED},
+        {"ffn_up.weight", &L->w_gate_up, dim, 2 * hidden, phi3 ? REQUIRED : SKIP},
+        {"ffn_down.weight", &L->w_down, hidden, dim, REQUIRED},
+    };
+    for (size_t i = 0; i < sizeof tensors / sizeof tensors[0]; i++) {
+        snprintf(name, sizeof name, "blk.%d.%s", l, tensors[i].name);
+        if (tensors[i].use == SKIP || (tensors[i].use == OPTIONAL && !pl_gguf_tensor(g, name)))
+            continue;
+        int st = pl_gguf_weight(g, name, tensors[i].ne0, tensors[i].ne1, tensors[i].t, err);
         if (st) return st;
     }
     return PL_OK;
@@ -151,7 +210,7 @@ static int load_llama(pl_model *m, pl_err *err) {
     pl_hparams *hp = &m->hp;
     const pl_gguf *g = &m->gguf;
     int st = read_hparams(g, hp, err);
-    if (st) return st;
+    if (st || (st = reject_rope_factors(g, err))) return st;
 
     /* the vocabulary size is the embedding's row count */
     const pl_tensor *embd = pl_gguf_tensor(g, "token_embd.weight");
@@ -170,8 +229,9 @@ static int load_llama(pl_model *m, pl_err *err) {
         m->tied_output = 1;
     }
 
-    /* each layer has 9 tensors: a huge block_count must not reach the allocator */
-    if ((uint64_t)hp->n_layers > g->n_tensors / 9)
+    /* each layer has at least 7 tensors (phi3's fused ones): a huge block_count must not
+     * reach the allocator */
+    if ((uint64_t)hp->n_layers > g->n_tensors / 7)
         return pl_fail(err, PL_ERR_BAD_FORMAT,
                        "%s.block_count = %d but the file has only %llu tensors", hp->arch_name,
                        hp->n_layers, (unsigned long long)g->n_tensors);
@@ -190,11 +250,16 @@ static int load(pl_model *m, const uint8_t *buf, size_t size, pl_err *err) {
     int st = pl_gguf_parse(&m->gguf, buf, size, err);
     if (st || (st = pl_gguf_get_str(g, "general.architecture", &arch, &arch_len, err))) return st;
     m->format = "gguf";
-    if (arch_len == 5 && memcmp(arch, "llama", 5) == 0) hp->arch = PL_ARCH_LLAMA;
-    else if (arch_len == 4 && memcmp(arch, "gpt2", 4) == 0) hp->arch = PL_ARCH_GPT2;
-    else
+    static const struct { const char *name; int arch; } archs[] = {
+        {"llama", PL_ARCH_LLAMA}, {"qwen2", PL_ARCH_QWEN2}, {"phi3", PL_ARCH_PHI3},
+        {"gpt2", PL_ARCH_GPT2},
+    };
+    for (size_t i = 0; i < sizeof archs / sizeof *archs; i++)
+        if (arch_len == strlen(archs[i].name) && memcmp(arch, archs[i].name, arch_len) == 0)
+            hp->arch = archs[i].arch;
+    if (!hp->arch)
         return pl_fail(err, PL_ERR_UNSUPPORTED_ARCH,
-                       "architecture \"%.*s\" is not supported (supported: llama, gpt2)",
+                       "architecture \"%.*s\" is not supported (supported: llama, qwen2, phi3, gpt2)",
                        arch_len > 64 ? 64 : (int)arch_len, arch);
     memcpy(hp->arch_name, arch, arch_len);
     st = hp->arch == PL_ARCH_GPT2 ? pl_gpt2_from_gguf(m, err) : load_llama(m, err);

@@ -9,7 +9,7 @@
 #include "kernels.h"
 
 void pl_gpt2_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int n,
-                     pl_pool *pool, int simd) {
+                     const pl_compute *cx) {
     const pl_hparams *hp = &m->hp;
     int dim = hp->dim, hidden = hp->hidden_dim;
     int q_dim = hp->n_heads * hp->head_dim, kv_dim = hp->n_kv_heads * hp->head_dim;
@@ -32,7 +32,7 @@ void pl_gpt2_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int 
         for (int t = 0; t < n; t++)
             pl_layernorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->attn_norm.data,
                          L->attn_norm_b.data, dim, hp->norm_eps);
-        pl_matmul(s->qkv, &L->wqkv, s->xb, n, simd, pool);
+        pl_matmul(s->qkv, &L->wqkv, s->xb, n, cx);
         pl_add_bias(s->qkv, L->bqkv.data, n, qkv_dim);
         for (int t = 0; t < n; t++) {
             const float *row = s->qkv + (size_t)t * qkv_dim;
@@ -40,9 +40,9 @@ void pl_gpt2_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int 
             memcpy(k_new + (size_t)t * kv_dim, row + q_dim, (size_t)kv_dim * sizeof(float));
             memcpy(v_new + (size_t)t * kv_dim, row + q_dim + kv_dim, (size_t)kv_dim * sizeof(float));
         }
-        pl_attention(hp, s, l, n, pool);
+        pl_attention(hp, s, l, n, cx);
         /* att_out[n][q_dim] -> xb[n][dim], added to the residual */
-        pl_matmul(s->xb, &L->wo, s->att_out, n, simd, pool);
+        pl_matmul(s->xb, &L->wo, s->att_out, n, cx);
         pl_add_bias(s->xb, L->bo.data, n, dim);
         for (size_t i = 0; i < (size_t)n * dim; i++) s->x[i] += s->xb[i];
 
@@ -50,10 +50,10 @@ void pl_gpt2_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int 
         for (int t = 0; t < n; t++)
             pl_layernorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->ffn_norm.data,
                          L->ffn_norm_b.data, dim, hp->norm_eps);
-        pl_matmul(s->hb, &L->w_up, s->xb, n, simd, pool);
+        pl_matmul(s->hb, &L->w_up, s->xb, n, cx);
         pl_add_bias(s->hb, L->b_up.data, n, hidden);
         pl_gelu(s->hb, (size_t)n * hidden);
-        pl_matmul(s->xb, &L->w_down, s->hb, n, simd, pool);
+        pl_matmul(s->xb, &L->w_down, s->hb, n, cx);
         pl_add_bias(s->xb, L->b_down.data, n, dim);
         for (size_t i = 0; i < (size_t)n * dim; i++) s->x[i] += s->xb[i];
     }
@@ -61,6 +61,6 @@ void pl_gpt2_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int 
     /* logits of the last token only: [dim] -> [n_vocab] (GPT-2's output has no bias) */
     pl_layernorm(s->xb, s->x + (size_t)(n - 1) * dim, m->out_norm.data, m->out_norm_b.data, dim,
                  hp->norm_eps);
-    pl_matmul(s->logits, &m->output, s->xb, 1, simd, pool);
+    pl_matmul(s->logits, &m->output, s->xb, 1, cx);
     s->pos += n;
 }

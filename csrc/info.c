@@ -114,8 +114,9 @@ char *pl_model_info_json(const pl_model *m, int n_ctx, int n_threads) {
     emit(&j, ",\"format\":\"%s\"", m->format);
     if (m->gguf.version) emit(&j, ",\"gguf_version\":%u", m->gguf.version);
     emit(&j, ",\"params\":%lld,\"bytes\":%zu,\"n_tensors\":%d", (long long)params, m->file_size, n_tensors);
-    /* the type of the attention weights names the model's quantization */
-    const char *quant = hp->n_layers ? pl_type_name(m->layers[0].wq.type) : NULL;
+    /* the type of the attention output weights names the model's quantization (every
+     * architecture has that matrix unfused) */
+    const char *quant = hp->n_layers ? pl_type_name(m->layers[0].wo.type) : NULL;
     emit(&j, ",\"quant\":\"%s\",\"types\":{", quant ? quant : "?");
     for (int t = 0, first = 1; t <= PL_TYPE_BF16; t++)
         if (type_count[t]) {

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "quant.h"
 #include "util.h"
 
 static inline float load_f32(const void *row, int k) { return ((const float *)row)[k]; }
@@ -14,11 +15,12 @@ static inline float load_bf16(const void *row, int k) { return pl_bf16_to_f32(((
 
 /* Four activation rows at a time share each weight load; the rest one by one. */
 #define DEFINE_SCALAR_ROW_KERNEL(name, LOAD)                                              \
-    static void name(const void *row, const float *x, int ldx, int n_tok, int cols,      \
-                     float *y, int ldy) {                                                 \
+    static void name(const void *row, const void *x, size_t x_row_bytes, int n_tok,      \
+                     int cols, float *y, int ldy) {                                       \
+        size_t ldx = x_row_bytes / sizeof(float);                                         \
         int t = 0;                                                                        \
         for (; t + 4 <= n_tok; t += 4) {                                                  \
-            const float *x0 = x + (size_t)t * ldx, *x1 = x0 + ldx, *x2 = x1 + ldx,        \
+            const float *x0 = (const float *)x + t * ldx, *x1 = x0 + ldx, *x2 = x1 + ldx, \
                         *x3 = x2 + ldx;                                                   \
             float s0 = 0, s1 = 0, s2 = 0, s3 = 0;                                         \
             for (int k = 0; k < cols; k++) {                                              \
@@ -29,7 +31,7 @@ static inline float load_bf16(const void *row, int k) { return pl_bf16_to_f32(((
             y[(size_t)(t + 2) * ldy] = s2; y[(size_t)(t + 3) * ldy] = s3;                 \
         }                                                                                 \
         for (; t < n_tok; t++) {                                                          \
-            const float *xt = x + (size_t)t * ldx;                                        \
+            const float *xt = (const float *)x + t * ldx;                                 \
             float s = 0;                                                                  \
             for (int k = 0; k < cols; k++) s += LOAD(row, k) * xt[k];                     \
             y[(size_t)t * ldy] = s;                                                       \
@@ -40,62 +42,66 @@ DEFINE_SCALAR_ROW_KERNEL(row_f32, load_f32)
 DEFINE_SCALAR_ROW_KERNEL(row_f16, load_f16)
 DEFINE_SCALAR_ROW_KERNEL(row_bf16, load_bf16)
 
-pl_row_kernel pl_row_kernel_scalar(uint32_t type) {
+int pl_float_kernel(uint32_t type, pl_kernel *k) {
     switch (type) {
-    case PL_TYPE_F32: return row_f32;
-    case PL_TYPE_F16: return row_f16;
-    case PL_TYPE_BF16: return row_bf16;
-    default: return NULL;
+    case PL_TYPE_F32: *k = (pl_kernel){row_f32, PL_TYPE_F32}; return 1;
+    case PL_TYPE_F16: *k = (pl_kernel){row_f16, PL_TYPE_F32}; return 1;
+    case PL_TYPE_BF16: *k = (pl_kernel){row_bf16, PL_TYPE_F32}; return 1;
+    default: return 0;
     }
 }
 
-pl_row_kernel pl_row_kernel_for(uint32_t type, int simd) {
-    pl_row_kernel k = simd ? pl_row_kernel_simd(type) : NULL;
-    return k ? k : pl_row_kernel_scalar(type);
+int pl_kernel_for(uint32_t type, int simd, pl_kernel *k) {
+    if (simd && (pl_float_kernel_simd(type, k) || pl_quant_kernel_simd(type, k))) return 1;
+    return pl_float_kernel(type, k) || pl_quant_kernel(type, k);
+}
+
+size_t pl_matmul_workspace(int n_tok, int cols) {
+    return (size_t)n_tok * pl_row_bytes(PL_TYPE_Q8_0, cols);
 }
 
 typedef struct {
     float *y;
     const pl_tensor *w;
-    const float *x;
+    const void *x;           /* activations in the kernel's form */
+    size_t x_row_bytes;
     int n_tok;
-    pl_row_kernel kernel;
+    pl_row_kernel row;
 } matmul_task;
 
 static void matmul_rows(void *p, int ith, int nth) {
     const matmul_task *m = p;
     int cols = (int)m->w->ne[0], rows = (int)m->w->ne[1];
-    int block_elems, block_bytes;
-    pl_type_block(m->w->type, &block_elems, &block_bytes);
-    size_t row_bytes = (size_t)cols / block_elems * block_bytes;
+    size_t row_bytes = pl_row_bytes(m->w->type, cols);
     int r0, r1;
     pl_split(rows, ith, nth, &r0, &r1);
     for (int r = r0; r < r1; r++)
-        m->kernel((const uint8_t *)m->w->data + (size_t)r * row_bytes, m->x, cols, m->n_tok,
-                  cols, m->y + r, rows);
+        m->row((const uint8_t *)m->w->data + (size_t)r * row_bytes, m->x, m->x_row_bytes,
+               m->n_tok, cols, m->y + r, rows);
 }
 
-void pl_matmul(float *y, const pl_tensor *w, const float *x, int n_tok, int simd, pl_pool *pool) {
-    matmul_task task = {y, w, x, n_tok, pl_row_kernel_for(w->type, simd)};
-    if ((double)n_tok * w->ne[0] * w->ne[1] < PL_MIN_PARALLEL_WORK)
+void pl_matmul(float *y, const pl_tensor *w, const float *x, int n_tok, const pl_compute *cx) {
+    int cols = (int)w->ne[0];
+    pl_kernel k;
+    pl_kernel_for(w->type, cx->simd, &k);   /* loaders accept only types that have one */
+    matmul_task task = {y, w, x, (size_t)cols * sizeof(float), n_tok, k.row};
+    if (k.act_type == PL_TYPE_Q8_0) {
+        /* quantized once here, read by every thread; the workspace was sized at load */
+        pl_quantize_activations(x, n_tok, cols, cx->act);
+        task.x = cx->act;
+        task.x_row_bytes = pl_row_bytes(PL_TYPE_Q8_0, cols);
+    }
+    if ((double)n_tok * cols * w->ne[1] < PL_MIN_PARALLEL_WORK)
         matmul_rows(&task, 0, 1);   /* waking the other threads would cost more */
     else
-        pl_pool_run(pool, matmul_rows, &task);
+        pl_pool_run(cx->pool, matmul_rows, &task);
 }
 
 void pl_get_row(float *out, const pl_tensor *t, int row) {
     int n = (int)t->ne[0];
-    switch (t->type) {
-    case PL_TYPE_F32:
-        memcpy(out, (const float *)t->data + (size_t)row * n, (size_t)n * sizeof(float));
-        break;
-    case PL_TYPE_F16:
-        for (int k = 0; k < n; k++) out[k] = load_f16((const uint16_t *)t->data + (size_t)row * n, k);
-        break;
-    case PL_TYPE_BF16:
-        for (int k = 0; k < n; k++) out[k] = load_bf16((const uint16_t *)t->data + (size_t)row * n, k);
-        break;
-    }
+    const uint8_t *src = (const uint8_t *)t->data + (size_t)row * pl_row_bytes(t->type, n);
+    if (t->type == PL_TYPE_F32) memcpy(out, src, (size_t)n * sizeof(float));
+    else pl_dequantize_row(t->type, src, out, n);
 }
 
 void pl_rmsnorm(float *o, const float *x, const float *weight, int n, float eps) {

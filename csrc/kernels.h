@@ -7,26 +7,51 @@
 #include "tensor.h"
 #include "threads.h"
 
-/* Dot products of one weight row (cols elements of the row's type) with n_tok
- * activation rows: y[t * ldy] = sum_k row[k] * x[t * ldx + k]. */
-typedef void (*pl_row_kernel)(const void *row, const float *x, int ldx, int n_tok, int cols,
-                              float *y, int ldy);
+/* Dot products of one weight row (cols elements of the row's type) with n_tok activation
+ * rows x_row_bytes apart: y[t * ldy] = sum_k row[k] * x_t[k]. The activations are floats
+ * or, for integer kernels, blocks (pl_kernel.act_type). */
+typedef void (*pl_row_kernel)(const void *row, const void *x, size_t x_row_bytes, int n_tok,
+                              int cols, float *y, int ldy);
 
-/* Row kernel for a weight type, NULL when the type has none. simd=1 asks for the SIMD128
- * version (falls back to scalar in builds without SIMD). */
-pl_row_kernel pl_row_kernel_for(uint32_t type, int simd);
-pl_row_kernel pl_row_kernel_scalar(uint32_t type);
-pl_row_kernel pl_row_kernel_simd(uint32_t type);   /* NULL in builds without SIMD */
+/* How a weight type is multiplied: its row kernel and the form the activations must be
+ * in (PL_TYPE_F32 as they are, PL_TYPE_Q8_0 quantized once per matmul). */
+typedef struct {
+    pl_row_kernel row;
+    uint32_t act_type;
+} pl_kernel;
+
+/* Kernel for a weight type: 1 with *k set, 0 when the type has none. simd=1 asks for the
+ * SIMD128 version where one exists (scalar otherwise). */
+int pl_kernel_for(uint32_t type, int simd, pl_kernel *k);
+/* The per-family tables pl_kernel_for draws on (0 when the family lacks the type). */
+int pl_float_kernel(uint32_t type, pl_kernel *k);
+int pl_float_kernel_simd(uint32_t type, pl_kernel *k);   /* 0 in builds without SIMD */
+int pl_quant_kernel(uint32_t type, pl_kernel *k);
+int pl_quant_kernel_simd(uint32_t type, pl_kernel *k);
 int pl_simd_available(void);
+
+/* n_tok rows of cols floats to Q8_0 blocks (cols a multiple of 32). */
+void pl_quantize_activations(const float *x, int n_tok, int cols, void *out);
+
+/* What every kernel call needs: the threads, the kernel family and a workspace for
+ * quantized activations, sized once at load (pl_matmul_workspace) so no call allocates. */
+typedef struct {
+    pl_pool *pool;
+    int simd;
+    void *act;
+} pl_compute;
+
+/* Workspace bytes for matmuls of up to n_tok rows of at most cols values. */
+size_t pl_matmul_workspace(int n_tok, int cols);
 
 /* Multiply-adds below which a task runs on the calling thread alone: handing work to the
  * pool costs a wake-up and a wait, tens of microseconds. */
 #define PL_MIN_PARALLEL_WORK (1 << 17)
 
-/* y[n_tok][rows] = x[n_tok][cols] · Wᵀ where W has ne = {cols, rows}. */
-void pl_matmul(float *y, const pl_tensor *w, const float *x, int n_tok, int simd, pl_pool *pool);
+/* y[n_tok][rows] = x[n_tok][cols] · Wᵀ where W has ne = {cols, rows}; a type with a kernel. */
+void pl_matmul(float *y, const pl_tensor *w, const float *x, int n_tok, const pl_compute *cx);
 
-/* One row of an embedding table as floats. */
+/* One row of an embedding table as floats (any type pl_dequantize_row knows). */
 void pl_get_row(float *out, const pl_tensor *t, int row);
 
 /* o = x / rms(x) * weight (run.c's order of operations). */

@@ -38,12 +38,13 @@ static inline float load1_bf16(const void *row, int k) { return pl_bf16_to_f32((
  * keep two multiply-add chains in flight. Columns past the last multiple of 4 (or 8) are
  * added in scalar. */
 #define DEFINE_SIMD_ROW_KERNEL(name, LOAD4, LOAD1)                                        \
-    static void name(const void *row, const float *x, int ldx, int n_tok, int cols,      \
-                     float *y, int ldy) {                                                 \
+    static void name(const void *row, const void *x, size_t x_row_bytes, int n_tok,      \
+                     int cols, float *y, int ldy) {                                       \
+        size_t ldx = x_row_bytes / sizeof(float);                                         \
         int cols4 = cols & ~3, cols8 = cols & ~7;                                         \
         int t = 0;                                                                        \
         for (; t + 4 <= n_tok; t += 4) {                                                  \
-            const float *x0 = x + (size_t)t * ldx, *x1 = x0 + ldx, *x2 = x1 + ldx,        \
+            const float *x0 = (const float *)x + t * ldx, *x1 = x0 + ldx, *x2 = x1 + ldx, \
                         *x3 = x2 + ldx;                                                   \
             v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;                   \
             for (int k = 0; k < cols4; k += 4) {                                          \
@@ -62,7 +63,7 @@ static inline float load1_bf16(const void *row, int k) { return pl_bf16_to_f32((
             y[(size_t)(t + 2) * ldy] = s2; y[(size_t)(t + 3) * ldy] = s3;                 \
         }                                                                                 \
         for (; t < n_tok; t++) {                                                          \
-            const float *xt = x + (size_t)t * ldx;                                        \
+            const float *xt = (const float *)x + t * ldx;                                 \
             v128_t a0 = wasm_f32x4_splat(0), a1 = a0;                                     \
             for (int k = 0; k < cols8; k += 8) {                                          \
                 a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(LOAD4(row, k), wasm_v128_load(xt + k)));         \
@@ -78,12 +79,12 @@ DEFINE_SIMD_ROW_KERNEL(row_f32_simd, load4_f32, load1_f32)
 DEFINE_SIMD_ROW_KERNEL(row_f16_simd, load4_f16, load1_f16)
 DEFINE_SIMD_ROW_KERNEL(row_bf16_simd, load4_bf16, load1_bf16)
 
-pl_row_kernel pl_row_kernel_simd(uint32_t type) {
+int pl_float_kernel_simd(uint32_t type, pl_kernel *k) {
     switch (type) {
-    case PL_TYPE_F32: return row_f32_simd;
-    case PL_TYPE_F16: return row_f16_simd;
-    case PL_TYPE_BF16: return row_bf16_simd;
-    default: return NULL;
+    case PL_TYPE_F32: *k = (pl_kernel){row_f32_simd, PL_TYPE_F32}; return 1;
+    case PL_TYPE_F16: *k = (pl_kernel){row_f16_simd, PL_TYPE_F32}; return 1;
+    case PL_TYPE_BF16: *k = (pl_kernel){row_bf16_simd, PL_TYPE_F32}; return 1;
+    default: return 0;
     }
 }
 
@@ -91,9 +92,10 @@ int pl_simd_available(void) { return 1; }
 
 #else
 
-pl_row_kernel pl_row_kernel_simd(uint32_t type) {
+int pl_float_kernel_simd(uint32_t type, pl_kernel *k) {
     (void)type;
-    return NULL;
+    (void)k;
+    return 0;
 }
 
 int pl_simd_available(void) { return 0; }

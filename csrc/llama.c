@@ -1,6 +1,8 @@
-/* Llama-family forward pass: RMSNorm, rotary attention with grouped-query KV heads and a
- * KV cache, SwiGLU feed-forward. Prompt tokens go through as a batch so every weight row
- * is read once per batch (matrix-matrix work); decoding is the batch of one. */
+/* Llama-family forward pass (llama, qwen2, phi3): RMSNorm, rotary attention with
+ * grouped-query KV heads and a KV cache, SwiGLU feed-forward; optional q/k/v/output biases
+ * (qwen2) and fused q|k|v and gate|up matrices (phi3). Prompt tokens go through as a batch
+ * so every weight row is read once per batch (matrix-matrix work); decoding is the batch
+ * of one. */
 #include "arch.h"
 
 #include <math.h>
@@ -87,16 +89,29 @@ static void attention_heads(void *p, int ith, int nth) {
     }
 }
 
-void pl_attention(const pl_hparams *hp, pl_state *s, int layer, int n, pl_pool *pool) {
+void pl_attention(const pl_hparams *hp, pl_state *s, int layer, int n, const pl_compute *cx) {
     attention_task task = {hp, s, layer, n};
     if ((double)n * (s->pos + n) * hp->n_heads * hp->head_dim < PL_MIN_PARALLEL_WORK)
         attention_heads(&task, 0, 1);   /* too little work to share */
     else
-        pl_pool_run(pool, attention_heads, &task);
+        pl_pool_run(cx->pool, attention_heads, &task);
+}
+
+/* Rows first..first+n-1 of a weight matrix, as a matrix of its own: a fused projection
+ * multiplies straight into the buffers of its parts. */
+static pl_tensor row_range(const pl_tensor *w, int64_t first, int64_t n) {
+    int block_elems, block_bytes;
+    pl_type_block(w->type, &block_elems, &block_bytes);
+    size_t row_bytes = (size_t)(w->ne[0] / block_elems) * (size_t)block_bytes;
+    pl_tensor part = *w;
+    part.ne[1] = n;
+    part.data = (const uint8_t *)w->data + (size_t)first * row_bytes;
+    part.nbytes = (size_t)n * row_bytes;
+    return part;
 }
 
 void pl_llama_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int n,
-                      pl_pool *pool, int simd) {
+                      const pl_compute *cx) {
     const pl_hparams *hp = &m->hp;
     int dim = hp->dim, hidden = hp->hidden_dim, hd = hp->head_dim, half = hp->rope_dims / 2;
     int kv_dim = hp->n_kv_heads * hd, q_dim = hp->n_heads * hd;
@@ -114,35 +129,50 @@ void pl_llama_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int
         /* attention: x[n][dim] -> q[n][q_dim], k/v[n][kv_dim] written into the cache */
         for (int t = 0; t < n; t++)
             pl_rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->attn_norm.data, dim, hp->norm_eps);
-        pl_matmul(s->q, &L->wq, s->xb, n, simd, pool);
-        pl_matmul(k_new, &L->wk, s->xb, n, simd, pool);
-        pl_matmul(v_new, &L->wv, s->xb, n, simd, pool);
+        pl_tensor wq = L->wq, wk = L->wk, wv = L->wv;
+        if (L->wqkv.data) {   /* fused rows: q, then k, then v */
+            wq = row_range(&L->wqkv, 0, q_dim);
+            wk = row_range(&L->wqkv, q_dim, kv_dim);
+            wv = row_range(&L->wqkv, q_dim + kv_dim, kv_dim);
+        }
+        pl_matmul(s->q, &wq, s->xb, n, cx);
+        pl_matmul(k_new, &wk, s->xb, n, cx);
+        pl_matmul(v_new, &wv, s->xb, n, cx);
+        if (L->bq.data) pl_add_bias(s->q, L->bq.data, n, q_dim);
+        if (L->bk.data) pl_add_bias(k_new, L->bk.data, n, kv_dim);
+        if (L->bv.data) pl_add_bias(v_new, L->bv.data, n, kv_dim);
         for (int t = 0; t < n; t++) {
             const float *c = s->rope_cos + t * half, *sn = s->rope_sin + t * half;
             pl_rope_apply(s->q + (size_t)t * q_dim, hp->n_heads, hd, hp->rope_dims, hp->rope_type, c, sn);
             pl_rope_apply(k_new + (size_t)t * kv_dim, hp->n_kv_heads, hd, hp->rope_dims, hp->rope_type, c, sn);
         }
-        pl_attention(hp, s, l, n, pool);
+        pl_attention(hp, s, l, n, cx);
         /* att_out[n][q_dim] -> xb[n][dim], added to the residual */
-        pl_matmul(s->xb, &L->wo, s->att_out, n, simd, pool);
+        pl_matmul(s->xb, &L->wo, s->att_out, n, cx);
+        if (L->bo.data) pl_add_bias(s->xb, L->bo.data, n, dim);
         for (size_t i = 0; i < (size_t)n * dim; i++) s->x[i] += s->xb[i];
 
         /* feed-forward: silu(x·Wgate) * (x·Wup) -> ·Wdown, [n][dim] -> [n][hidden] -> [n][dim] */
         for (int t = 0; t < n; t++)
             pl_rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->ffn_norm.data, dim, hp->norm_eps);
-        pl_matmul(s->hb, &L->w_gate, s->xb, n, simd, pool);
-        pl_matmul(s->hb2, &L->w_up, s->xb, n, simd, pool);
+        pl_tensor w_gate = L->w_gate, w_up = L->w_up;
+        if (L->w_gate_up.data) {   /* fused rows: gate, then up */
+            w_gate = row_range(&L->w_gate_up, 0, hidden);
+            w_up = row_range(&L->w_gate_up, hidden, hidden);
+        }
+        pl_matmul(s->hb, &w_gate, s->xb, n, cx);
+        pl_matmul(s->hb2, &w_up, s->xb, n, cx);
         for (size_t i = 0; i < (size_t)n * hidden; i++) {
             float g = s->hb[i];
             g *= 1.0f / (1.0f + expf(-g));
             s->hb[i] = g * s->hb2[i];
         }
-        pl_matmul(s->xb, &L->w_down, s->hb, n, simd, pool);
+        pl_matmul(s->xb, &L->w_down, s->hb, n, cx);
         for (size_t i = 0; i < (size_t)n * dim; i++) s->x[i] += s->xb[i];
     }
 
     /* logits of the last token only: [dim] -> [n_vocab] */
     pl_rmsnorm(s->xb, s->x + (size_t)(n - 1) * dim, m->out_norm.data, dim, hp->norm_eps);
-    pl_matmul(s->logits, &m->output, s->xb, 1, simd, pool);
+    pl_matmul(s->logits, &m->output, s->xb, 1, cx);
     s->pos += n;
 }

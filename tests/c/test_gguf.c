@@ -481,7 +481,8 @@ static void test_vocab_files(void) {
 
         pl_model m;
         st = load_model(buf, size, &m, &err);
-        if (strcmp(files[i].arch, "llama") == 0 || strcmp(files[i].arch, "gpt2") == 0) {
+        if (strcmp(files[i].arch, "llama") == 0 || strcmp(files[i].arch, "gpt2") == 0 ||
+            strcmp(files[i].arch, "phi3") == 0) {
             CHECK_EQ_INT(st, PL_ERR_BAD_FORMAT);
             CHECK(contains(err.msg, "missing tensor token_embd.weight"));
         } else {
@@ -1010,20 +1011,18 @@ static void test_model_errors(void) {
     CHECK_EQ_INT(model_status(&o, &err), PL_ERR_UNSUPPORTED_ARCH);
     CHECK(contains(err.msg, "\"falcon\""));
 
-    /* Q4_K needs rows of 256 */
+    /* quantized matrices with a kernel load (Q4_K needs rows of 256); IQ types have none */
     o = tiny();
     o.dim = 256;
     o.q_type = PL_TYPE_Q4_K;
-    CHECK_EQ_INT(model_status(&o, &err), PL_ERR_UNSUPPORTED_TYPE);
-    CHECK(strcmp(err.msg, "tensor blk.0.attn_q.weight has type Q4_K, not supported") == 0);
+    CHECK_EQ_INT(model_status(&o, &err), PL_OK);
     o.q_type = 16;
     CHECK_EQ_INT(model_status(&o, &err), PL_ERR_UNSUPPORTED_TYPE);
-    CHECK(contains(err.msg, "IQ2_XXS") && contains(err.msg, "blk.0.attn_q.weight"));
+    CHECK(strcmp(err.msg, "tensor blk.0.attn_q.weight has type IQ2_XXS, not supported") == 0);
     o = tiny();
     o.dim = 32;
     o.q_type = PL_TYPE_Q8_0;
-    CHECK_EQ_INT(model_status(&o, &err), PL_ERR_UNSUPPORTED_TYPE);
-    CHECK(contains(err.msg, "Q8_0"));
+    CHECK_EQ_INT(model_status(&o, &err), PL_OK);
     o = tiny();
     o.norm_type = PL_TYPE_F16;
     CHECK_EQ_INT(model_status(&o, &err), PL_ERR_UNSUPPORTED_TYPE);

@@ -154,7 +154,7 @@ static void check_layers(const reference *r) {
     if (st != PL_OK) return;
 
     pl_state s;
-    pl_pool *pool = pl_pool_create(1);
+    pl_compute cx = {pl_pool_create(1), 0, NULL};   /* F32 weights: no activation workspace */
     CHECK_EQ_INT(pl_state_init(&s, &m.hp, N_POS, 1, &err), PL_OK);
     static float ln_f[N_POS * DIM], logits[N_POS * N_VOCAB];
     const size_t acts = (size_t)N_POS * DIM;
@@ -163,7 +163,7 @@ static void check_layers(const reference *r) {
             pl_model cut = m;
             cut.hp.n_layers = k;
             s.pos = 0;
-            pl_gpt2_forward(&cut, &s, r->tokens[b], N_POS, pool, 0);
+            pl_gpt2_forward(&cut, &s, r->tokens[b], N_POS, &cx);
             if (k == 0) {
                 check_close("embedding", b, s.x, r->x + b * acts, acts);
                 continue;
@@ -182,13 +182,13 @@ static void check_layers(const reference *r) {
             pl_layernorm(ln_f + t * DIM, s.x + t * DIM, m.out_norm.data, m.out_norm_b.data, DIM,
                          m.hp.norm_eps);
         check_close("ln_f", b, ln_f, r->ln_f + b * acts, acts);
-        pl_matmul(logits, &m.output, ln_f, N_POS, 0, pool);
+        pl_matmul(logits, &m.output, ln_f, N_POS, &cx);
         check_close("logits", b, logits, r->lm_head + (size_t)b * N_POS * N_VOCAB, N_POS * N_VOCAB);
         check_close("last", b, s.logits, r->lm_head + ((size_t)b * N_POS + N_POS - 1) * N_VOCAB,
                     N_VOCAB);
     }
     pl_state_free(&s);
-    pl_pool_destroy(pool);
+    pl_pool_destroy(cx.pool);
     pl_model_free(&m);
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../../csrc/kernels.h"
+#include "../../csrc/quant.h"
 #include "../../csrc/util.h"
 #include "check.h"
 
@@ -70,7 +71,7 @@ static void reference_matmul(double *y, double *bound, const float *w, const flo
         }
 }
 
-static void check_matmul(uint32_t type, int n_tok, int rows, int cols, pl_pool *pool1, pl_pool *pool3) {
+static void check_matmul(uint32_t type, int n_tok, int rows, int cols, pl_compute *cx1, pl_compute *cx3) {
     size_t n_w = (size_t)rows * cols;
     float *w = malloc(n_w * sizeof(float)), *x = malloc((size_t)n_tok * cols * sizeof(float));
     uint16_t *w16 = malloc(n_w * sizeof(uint16_t));
@@ -90,8 +91,9 @@ static void check_matmul(uint32_t type, int n_tok, int rows, int cols, pl_pool *
     reference_matmul(ref, bound, w, x, n_tok, rows, cols);
 
     for (int simd = 0; simd <= pl_simd_available(); simd++) {
-        pl_matmul(y1, &t, x, n_tok, simd, pool1);
-        pl_matmul(y3, &t, x, n_tok, simd, pool3);
+        cx1->simd = cx3->simd = simd;
+        pl_matmul(y1, &t, x, n_tok, cx1);
+        pl_matmul(y3, &t, x, n_tok, cx3);
         int bad = 0;
         for (size_t i = 0; i < n_y; i++) {
             if (fabs(y1[i] - ref[i]) > bound[i]) bad++;
@@ -164,8 +166,66 @@ static void check_split(void) {
     }
 }
 
+/* Quantized weights against dequantize-then-double math. Kernels that quantize the
+ * activations to Q8_0 (pl_kernel.act_type) are held to two bounds: against the dequantized
+ * activations they are exact per block up to float rounding of block sums and scales,
+ * (blocks + 3) · 2^-24 · Σ|w·x|; against the float activations they add at most
+ * Σ|w_k| · |x_k - dequantized x_k|. Float-activation kernels get the plain float bound. */
+static void check_quant_matmul(uint32_t type, int n_tok, int rows, int cols, pl_compute *cx1, pl_compute *cx3) {
+    size_t row_bytes = pl_row_bytes(type, cols), n_y = (size_t)n_tok * rows;
+    uint8_t *wq = malloc(row_bytes * rows);
+    float *w = malloc((size_t)rows * cols * sizeof(float)), *x = malloc((size_t)n_tok * cols * sizeof(float));
+    float *xq = malloc((size_t)n_tok * cols * sizeof(float)), *y1 = malloc(n_y * sizeof(float));
+    float *y3 = malloc(n_y * sizeof(float)), *y_scalar = malloc(n_y * sizeof(float));
+    uint8_t *xblocks = malloc(pl_matmul_workspace(n_tok, cols));
+    for (int r = 0; r < rows; r++) {
+        float *wr = w + (size_t)r * cols;
+        for (int k = 0; k < cols; k++) wr[k] = frand();
+        pl_quantize_row(type, wr, wq + r * row_bytes, cols);
+        pl_dequantize_row(type, wq + r * row_bytes, wr, cols);   /* the weights as stored */
+    }
+    for (int i = 0; i < n_tok * cols; i++) x[i] = frand();
+    pl_quantize_activations(x, n_tok, cols, xblocks);
+    pl_dequantize_row(PL_TYPE_Q8_0, xblocks, xq, (int64_t)n_tok * cols);
+    pl_tensor t = {.name = "w", .name_len = 1, .type = type, .n_dims = 2, .ne = {cols, rows, 1, 1}, .data = wq};
+
+    for (int simd = 0; simd <= pl_simd_available(); simd++) {
+        pl_kernel k;
+        CHECK(pl_kernel_for(type, simd, &k));
+        int quantized_x = k.act_type == PL_TYPE_Q8_0;
+        cx1->simd = cx3->simd = simd;
+        pl_matmul(y1, &t, x, n_tok, cx1);
+        pl_matmul(y3, &t, x, n_tok, cx3);
+        int bad = 0;
+        for (int tk = 0; tk < n_tok; tk++)
+            for (int r = 0; r < rows; r++) {
+                const float *wr = w + (size_t)r * cols, *xt = x + (size_t)tk * cols, *xqt = xq + (size_t)tk * cols;
+                double exact = 0, exact_q = 0, mag = 0, act_err = 0;
+                for (int c = 0; c < cols; c++) {
+                    exact += (double)wr[c] * xt[c];
+                    exact_q += (double)wr[c] * xqt[c];
+                    mag += fabs((double)wr[c] * (quantized_x ? xqt[c] : xt[c]));
+                    act_err += fabs((double)wr[c]) * fabs((double)xt[c] - xqt[c]);
+                }
+                double got = y1[(size_t)tk * rows + r];
+                double bound = (quantized_x ? cols / 32 + 3 : cols) * 0x1p-24 * mag * 1.01 + 1e-30;
+                if (fabs(got - (quantized_x ? exact_q : exact)) > bound) bad++;
+                if (quantized_x && fabs(got - exact) > act_err * 1.01 + bound) bad++;
+                if (simd && fabs(got - y_scalar[(size_t)tk * rows + r]) > 2 * bound) bad++;
+            }
+        if (bad)
+            fprintf(stderr, "%s simd %d n_tok %d cols %d: %d outputs out of bound\n", pl_type_name(type), simd, n_tok, cols, bad);
+        CHECK_EQ_INT(bad, 0);
+        CHECK(memcmp(y1, y3, n_y * sizeof(float)) == 0);
+        if (!simd) memcpy(y_scalar, y1, n_y * sizeof(float));
+    }
+    free(wq); free(w); free(x); free(xq); free(y1); free(y3); free(y_scalar); free(xblocks);
+}
+
 int main(void) {
-    pl_pool *pool1 = pl_pool_create(1), *pool3 = pl_pool_create(3);
+    enum { MAX_TOK = 9, MAX_COLS = 512 };
+    pl_compute cx1 = {pl_pool_create(1), 0, malloc(pl_matmul_workspace(MAX_TOK, MAX_COLS))};
+    pl_compute cx3 = {pl_pool_create(3), 0, malloc(pl_matmul_workspace(MAX_TOK, MAX_COLS))};
     check_f16_conversion();
     check_softmax_rmsnorm();
     check_split();
@@ -179,10 +239,19 @@ int main(void) {
     const int cols[] = {1, 3, 4, 7, 8, 64, 67, 256};
     for (int ti = 0; ti < 3; ti++)
         for (int ni = 0; ni < 5; ni++)
-            for (int ci = 0; ci < 8; ci++) check_matmul(types[ti], n_toks[ni], 13, cols[ci], pool1, pool3);
+            for (int ci = 0; ci < 8; ci++) check_matmul(types[ti], n_toks[ni], 13, cols[ci], &cx1, &cx3);
     /* big enough to be shared by the pool (PL_MIN_PARALLEL_WORK) */
-    for (int ti = 0; ti < 3; ti++) check_matmul(types[ti], 5, 701, 259, pool1, pool3);
-    pl_pool_destroy(pool1);
-    pl_pool_destroy(pool3);
+    for (int ti = 0; ti < 3; ti++) check_matmul(types[ti], 5, 701, 259, &cx1, &cx3);
+    const uint32_t quant_types[] = {PL_TYPE_Q8_0, PL_TYPE_Q4_0, PL_TYPE_Q4_1, PL_TYPE_Q5_0, PL_TYPE_Q5_1,
+                                    PL_TYPE_Q2_K, PL_TYPE_Q3_K, PL_TYPE_Q4_K, PL_TYPE_Q5_K, PL_TYPE_Q6_K};
+    for (size_t qi = 0; qi < sizeof quant_types / sizeof *quant_types; qi++) {
+        check_quant_matmul(quant_types[qi], 1, 13, 256, &cx1, &cx3);
+        check_quant_matmul(quant_types[qi], 5, 13, 512, &cx1, &cx3);
+        check_quant_matmul(quant_types[qi], 9, 300, 512, &cx1, &cx3);   /* shared by the pool */
+    }
+    pl_pool_destroy(cx1.pool);
+    pl_pool_destroy(cx3.pool);
+    free(cx1.act);
+    free(cx3.act);
     return check_report("kernels");
 }
