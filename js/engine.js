@@ -3,53 +3,63 @@
 // memory. A non-OK status becomes PocketLMError(pl_status_code(st), pl_last_error(ctx)).
 import { PocketLMError } from './errors.js';
 
+// Where build/wasm/ is: next to this file in the repository. A page that serves the files
+// elsewhere (a bundler's output) passes wasmBase: the folder of pocketlm*.mjs/.wasm/.worker.js.
 const BUILD_DIR = new URL('../build/wasm/', import.meta.url);
 const BUILDS = { st: 'pocketlm', mt: 'pocketlm-mt' };  // single thread; pthreads
+
+// wasm32: one allocation can never reach 4 GiB (the engine needs room besides the model).
+export const MAX_WASM_BYTES = 2 ** 32 - (64 << 20);
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();   // invalid bytes never reach it: C emits U+FFFD itself
 
 const DECODE_CAP = 4096;   // bytes for one streamed token (C needs 3 x its piece length)
 
-// Glue factory + compiled wasm of a build, loaded once per process.
+// Glue factory + compiled wasm of a build, loaded once per process (or worker).
 const builds = new Map();
 
-function loadBuild(variant) {
-  if (!builds.has(variant)) {
+function loadBuild(variant, base) {
+  const key = `${variant} ${base.href}`;
+  if (!builds.has(key)) {
     const p = (async () => {
       const name = BUILDS[variant];
-      const glueUrl = new URL(`${name}.mjs`, BUILD_DIR);
-      const wasmUrl = new URL(`${name}.wasm`, BUILD_DIR);
-      let bytes;
+      const glueUrl = new URL(`${name}.mjs`, base);
+      const wasmUrl = new URL(`${name}.wasm`, base);
+      let module;
       try {
-        bytes = await readUrlBytes(wasmUrl);
+        module = await compileUrl(wasmUrl);
       } catch (e) {
         throw new PocketLMError('file_not_found',
-          `${wasmUrl.pathname} is missing (run ./build.sh): ${e.message}`, { cause: e });
+          `${wasmUrl.protocol === 'file:' ? wasmUrl.pathname : wasmUrl.href} could not be loaded` +
+          ` (run ./build.sh, or serve build/wasm/): ${e.message}`, { cause: e });
       }
       const { default: factory } = await import(glueUrl.href);
-      return { factory, module: await WebAssembly.compile(bytes) };
+      return { factory, module };
     })();
-    p.catch(() => builds.delete(variant));   // a later call may retry after a build
-    builds.set(variant, p);
+    p.catch(() => builds.delete(key));   // a later call may retry after a build
+    builds.set(key, p);
   }
-  return builds.get(variant);
+  return builds.get(key);
 }
 
-// Emscripten's own loader would fetch() a file path under Node; read the file ourselves.
-async function readUrlBytes(url) {
+// Emscripten's own loader would fetch() a file path under Node: read the file ourselves.
+// Over http(s) the browser compiles while the bytes arrive.
+async function compileUrl(url) {
   if (url.protocol === 'file:') {
     const { readFile } = await import('node:fs/promises');
-    return readFile(url);
+    return WebAssembly.compile(await readFile(url));
   }
-  const res = await fetch(url);
+  const res = await fetch(url, { credentials: 'same-origin' });
   if (!res.ok) throw new Error(`HTTP ${res.status}`);
-  return new Uint8Array(await res.arrayBuffer());
+  if (WebAssembly.compileStreaming && res.headers.get('content-type') === 'application/wasm')
+    return WebAssembly.compileStreaming(res);
+  return WebAssembly.compile(await res.arrayBuffer());   // a server with the wrong MIME type
 }
 
 // One emscripten module instance: its own memory, and with pthreads its own worker pool.
-async function instantiate(variant, threads) {
-  const { factory, module } = await loadBuild(variant);
+async function instantiate(variant, threads, base) {
+  const { factory, module } = await loadBuild(variant, base);
   const log = (text) => console.error(text);   // C never prints; if it did, keep stdout clean
   return new Promise((resolve, reject) => {
     factory({
@@ -71,13 +81,13 @@ export class Engine {
   #decodeBuf = 0;   // DECODE_CAP bytes for pl_decode_stream
   #u8 = null;       // view of the current wasm memory
 
-  // threads > 1 selects the pthreads build.
-  static async create({ threads = 1 } = {}) {
+  // threads > 1 selects the pthreads build. wasmBase: URL of the folder with the builds.
+  static async create({ threads = 1, wasmBase = BUILD_DIR } = {}) {
     if (!Number.isInteger(threads) || threads < 1)
       throw new PocketLMError('invalid_argument', `threads must be a positive integer, not ${threads}`);
     if (threads > 1 && typeof SharedArrayBuffer == 'undefined')
       throw new PocketLMError('invalid_argument', 'threads > 1 needs SharedArrayBuffer (cross-origin isolation)');
-    const mod = await instantiate(threads > 1 ? 'mt' : 'st', threads);
+    const mod = await instantiate(threads > 1 ? 'mt' : 'st', threads, new URL(wasmBase, BUILD_DIR));
     const engine = new Engine(mod);
     try {
       engine.#ctx = mod._pl_create(threads);
@@ -113,6 +123,8 @@ export class Engine {
 
   // A pl_alloc'd buffer (pointer as an unsigned number); throws out_of_memory.
   alloc(size) {
+    if (size > MAX_WASM_BYTES)
+      throw new PocketLMError('out_of_memory', `${size} bytes do not fit in wasm32 memory (4 GiB in all)`);
     const ptr = this.#live()._pl_alloc(size) >>> 0;
     if (!ptr) throw new PocketLMError('out_of_memory', `cannot allocate ${size} bytes in wasm memory`);
     return ptr;

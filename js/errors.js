@@ -7,9 +7,12 @@ export const ENGINE_CODES = Object.freeze([
   'context_overflow', 'invalid_state',
 ]);
 
-// From the JS side: a source that does not exist, an AbortSignal that fired, a model used
-// after dispose(), a second generation started while one is running.
-export const JS_CODES = Object.freeze(['file_not_found', 'aborted', 'disposed', 'busy']);
+// From the JS side: a source that does not exist (also HTTP 404/410), an AbortSignal that
+// fired, a model used after dispose(), a second generation started while one is running;
+// in browsers and for http(s) URLs: a fetch that failed (network down, CORS refused), an
+// HTTP error status, a Web Worker that could not start (its script or the wasm missing).
+export const JS_CODES = Object.freeze(['file_not_found', 'aborted', 'disposed', 'busy',
+  'network_error', 'http_error', 'worker_error']);
 
 export class PocketLMError extends Error {
   constructor(code, message, options) {

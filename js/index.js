@@ -19,30 +19,39 @@ export const GENERATE_DEFAULTS = Object.freeze({
 
 /**
  * Loads a GGUF or llama2.c model.
- * source: file path, file: URL, Uint8Array/ArrayBuffer, or Blob.
+ * source: http(s) URL, file path, file: URL, Uint8Array/ArrayBuffer, or Blob.
  * options: onProgress({ loaded, total }), signal, threads (> 1: pthreads build),
  *   tokenizer (a source, for llama2.c .bin checkpoints), context (KV cache length;
- *   0 = min(model context, 2048)), simd (false: scalar reference kernels).
+ *   0 = min(model context, 2048)), simd (false: scalar reference kernels),
+ *   cache (browsers: keep http(s) downloads in the Cache API), wasmBase (URL of the
+ *   folder with build/wasm's files, when they are not served next to js/).
  */
 export async function loadModel(source, options = {}) {
-  const { onProgress, signal, threads = 1, tokenizer, context = 0, simd = true } = options;
+  const { onProgress, signal, threads = 1, tokenizer, context = 0, simd = true, cache = false, wasmBase } = options;
   if (!Number.isInteger(context) || context < 0)
     throw new PocketLMError('invalid_argument', `context must be a non-negative integer, not ${context}`);
   throwIfAborted(signal);
-  const engine = await Engine.create({ threads });
+  const engine = await Engine.create({ threads, wasmBase });
   try {
-    const model = await readSource(engine, source, { onProgress, signal });
+    const model = await readSource(engine, source, { onProgress, signal, cache });
     let tok = null;
+    let handed = false;   // pl_load owns model.ptr from the call on, even when it fails
+    let loaded = false;
     try {
-      if (tokenizer != null) tok = await readSource(engine, tokenizer, { signal });
+      if (tokenizer != null) tok = await readSource(engine, tokenizer, { signal, cache });
+      try {
+        handed = true;
+        engine.load(model, tok, context);
+        loaded = true;
+      } finally {
+        if (tok) engine.free(tok.ptr);
+      }
     } catch (e) {
-      engine.free(model.ptr);
+      if (!handed) engine.free(model.ptr);
       throw e;
-    }
-    try {
-      engine.load(model, tok, context);   // owns model.ptr from here on
     } finally {
-      if (tok) engine.free(tok.ptr);
+      // the cache keeps a download only once the engine has parsed it
+      await Promise.all([model.settle?.(loaded), tok?.settle?.(loaded)]);
     }
     if (!simd) engine.setSimd(false);
     throwIfAborted(signal);
@@ -205,7 +214,18 @@ class StopFilter {
   }
 }
 
-// A macrotask (not a microtask), so timers and abort events get to run.
+// A macrotask (not a microtask), so timers and abort events get to run. Browsers clamp
+// nested setTimeout(0) to 4 ms, so there a MessageChannel message is the macrotask.
 const macrotask = typeof setImmediate == 'function'
   ? () => new Promise((resolve) => setImmediate(resolve))
-  : () => new Promise((resolve) => setTimeout(resolve, 0));
+  : channelMacrotask();
+
+function channelMacrotask() {
+  const channel = new MessageChannel();
+  const waiting = [];
+  channel.port1.onmessage = () => waiting.shift()();
+  return () => new Promise((resolve) => {
+    waiting.push(resolve);
+    channel.port2.postMessage(0);
+  });
+}

@@ -1,20 +1,25 @@
 // Model bytes into one pl_alloc'd wasm buffer, filled in place: a file is read chunk by
-// chunk straight into wasm memory, bytes and blobs are copied chunk by chunk. No second
-// full copy is ever made in JS. Progress after every chunk; an AbortSignal is honoured
-// between chunks.
+// chunk straight into wasm memory, bytes and blobs are copied chunk by chunk, an http(s)
+// URL streams in with fetch (js/fetch-loader.js). No second full copy is ever made in JS.
+// Progress after every chunk; an AbortSignal is honoured between chunks.
 import { PocketLMError, throwIfAborted } from './errors.js';
+import { fetchSource, streamInto } from './fetch-loader.js';
 
 const CHUNK = 8 << 20;   // bytes per read: small enough for prompt progress and abort
 
-// Returns { ptr, size }; the caller owns ptr (engine.free, or hand it to engine.load).
-// source: a file path or file: URL (Node), a Uint8Array / ArrayBuffer / other
-// ArrayBufferView, or a Blob/File.
-export async function readSource(engine, source, { onProgress, signal } = {}) {
+// Returns { ptr, size, settle? }; the caller owns ptr (engine.free, or hand it to
+// engine.load) and, when there is a settle, awaits settle(true) once the engine parsed the
+// bytes or settle(false) when it did not (the cache keeps only parsed downloads).
+// source: an http(s) URL, a file path or file: URL (Node), a Uint8Array / ArrayBuffer /
+// other ArrayBufferView, or a Blob/File. cache: keep http(s) downloads (browsers).
+export async function readSource(engine, source, { onProgress, signal, cache = false } = {}) {
   throwIfAborted(signal);
   if (typeof source == 'string' && /^https?:\/\//i.test(source)) source = new URL(source);
   if (source instanceof URL) {
+    if (source.protocol === 'http:' || source.protocol === 'https:')
+      return fetchSource(engine, source, { onProgress, signal, cache });
     if (source.protocol !== 'file:')
-      throw new PocketLMError('invalid_argument', `loading from ${source.protocol} URLs is not supported yet`);
+      throw new PocketLMError('invalid_argument', `loading from ${source.protocol} URLs is not supported`);
     return readFile(engine, source, onProgress, signal);
   }
   if (typeof source == 'string') return readFile(engine, source, onProgress, signal);
@@ -22,7 +27,7 @@ export async function readSource(engine, source, { onProgress, signal } = {}) {
   if (ArrayBuffer.isView(source))
     return copyBytes(engine, new Uint8Array(source.buffer, source.byteOffset, source.byteLength), onProgress, signal);
   if (typeof Blob != 'undefined' && source instanceof Blob)
-    return readStream(engine, source.stream(), source.size, onProgress, signal);
+    return streamInto(engine, source.stream(), source.size, { onProgress, signal, label: source.name ?? 'the blob' });
   throw new PocketLMError('invalid_argument',
     'a model source is a file path, a URL, a Uint8Array/ArrayBuffer or a Blob');
 }
@@ -78,32 +83,6 @@ function copyBytes(engine, bytes, onProgress, signal) {
     onProgress?.({ loaded, total: size });
   }
   return { ptr, size };
-}
-
-// A byte stream of known length (Blob now; fetch with Content-Length later).
-async function readStream(engine, stream, size, onProgress, signal) {
-  const ptr = engine.alloc(size);
-  const reader = stream.getReader();
-  let loaded = 0;
-  try {
-    for (;;) {
-      throwIfAborted(signal);
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (loaded + value.length > size)
-        throw new PocketLMError('bad_format', `the stream is longer than its ${size} bytes`);
-      engine.heapU8().set(value, ptr + loaded);
-      loaded += value.length;
-      onProgress?.({ loaded, total: size });
-    }
-    if (loaded < size)
-      throw new PocketLMError('truncated_file', `the stream ended after ${loaded} of ${size} bytes`);
-    return { ptr, size };
-  } catch (e) {
-    engine.free(ptr);
-    reader.cancel().catch(() => {});
-    throw e;
-  }
 }
 
 function fileError(e, path) {
