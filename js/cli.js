@@ -4,6 +4,7 @@
 // status 1 and exactly one stderr line "pocketlm: <code>: <message>".
 import { readFile } from 'node:fs/promises';
 import { loadModel, PocketLMError } from './index.js';
+import { quantizeFile, SHAPES, synthFile } from './tools.js';
 
 const USAGE = `usage:
   pocketlm generate -m MODEL [-t TOKENIZER] [-p PROMPT] [-n N] [--temperature T] [--top-k K]
@@ -11,11 +12,17 @@ const USAGE = `usage:
                     [--seed S] [--stop STR]... [--threads N] [-c CONTEXT]
   pocketlm tokenize -m MODEL [-t TOKENIZER] (-p TEXT | -f FILE) [--bos] [--special]
   pocketlm info -m MODEL [-t TOKENIZER]
+  pocketlm quantize IN.gguf OUT.gguf --type TYPE
+  pocketlm synth -o OUT.gguf --shape SHAPE [--type TYPE] [--seed S]
 
   MODEL is a GGUF file or a llama2.c checkpoint (.bin, which needs -t tokenizer.bin).
   generate prints only the generated text; -n defaults to 256, --temperature 0 is greedy.
   Sampling defaults: --temperature 0.8 --top-k 40 --top-p 0.95 --min-p 0.05
   --repeat-penalty 1 (off) --repeat-last-n 64 (0 or 1 turns a filter off), random seed.
+  quantize writes the 2-D weights in TYPE (F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K
+  Q3_K Q4_K Q5_K Q6_K), keeping norms and metadata. synth writes a llama model with random
+  weights (seed, default 0) and a byte-fallback tokenizer; SHAPE is ${Object.keys(SHAPES).join(', ')},
+  TYPE defaults to F16.
 `;
 
 // name -> [type, key]; a value is always the next argument (it may start with '-').
@@ -38,6 +45,9 @@ const OPTIONS = {
   '--bos': ['flag', 'bos'],
   '--special': ['flag', 'special'],
   '--no-simd': ['flag', 'noSimd'],   // tests: scalar reference kernels
+  '--type': ['string', 'type'],
+  '-o': ['string', 'output'], '--output': ['string', 'output'],
+  '--shape': ['string', 'shape'],
   '-h': ['flag', 'help'], '--help': ['flag', 'help'],
 };
 const SAMPLING_KEYS = ['maxTokens', 'temperature', 'topK', 'topP', 'minP', 'repeatPenalty',
@@ -148,12 +158,32 @@ async function info(opts, out) {
   }
 }
 
-// Each command and the options it takes (every command also takes the hidden --no-simd).
+async function quantize(opts, out, [input, output]) {
+  if (input === undefined || output === undefined) throw usageError('quantize needs IN.gguf OUT.gguf');
+  if (opts.type === undefined) throw usageError('quantize needs --type TYPE');
+  const t0 = performance.now();
+  await quantizeFile(input, output, opts.type);
+  process.stderr.write(`[pocketlm] wrote ${output} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+}
+
+async function synth(opts) {
+  if (opts.output === undefined) throw usageError('synth needs -o OUT.gguf');
+  if (opts.shape === undefined) throw usageError(`synth needs --shape (${Object.keys(SHAPES).join(', ')})`);
+  if (opts.seed !== undefined && opts.seed < 0) throw usageError('--seed must be >= 0');
+  const t0 = performance.now();
+  await synthFile(opts.output, { shape: opts.shape, type: opts.type, seed: opts.seed });
+  process.stderr.write(`[pocketlm] wrote ${opts.output} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+}
+
+// Each command, the options it takes (generate, tokenize and info also take the hidden
+// --no-simd) and how many positional arguments.
 const LOAD_KEYS = ['model', 'tokenizer', 'threads', 'context', 'noSimd'];
 const COMMANDS = {
   generate: [generate, [...LOAD_KEYS, 'prompt', ...SAMPLING_KEYS]],
   tokenize: [tokenize, [...LOAD_KEYS, 'prompt', 'file', 'bos', 'special']],
   info: [info, LOAD_KEYS],
+  quantize: [quantize, ['type'], 2],
+  synth: [synth, ['output', 'shape', 'type', 'seed']],
 };
 
 // stdout with backpressure; a closed pipe (e.g. `| head`) stops the work quietly.
@@ -210,13 +240,13 @@ async function main(argv) {
       await out.write(USAGE);
     } else {
       const [command, ...extra] = positionals;
-      if (!command) throw usageError('no command given (generate, tokenize or info; see --help)');
+      if (!command) throw usageError(`no command given (${Object.keys(COMMANDS).join(', ')}; see --help)`);
       if (!Object.hasOwn(COMMANDS, command)) throw usageError(`unknown command '${command}' (see --help)`);
-      if (extra.length) throw usageError(`unexpected argument '${extra[0]}'`);
-      const [run, keys] = COMMANDS[command];
+      const [run, keys, nArgs = 0] = COMMANDS[command];
+      if (extra.length > nArgs) throw usageError(`unexpected argument '${extra[nArgs]}'`);
       for (const key of Object.keys(opts))
         if (!keys.includes(key)) throw usageError(`${command} does not take ${given[key]} (see --help)`);
-      await run(opts, out);
+      await run(opts, out, extra);
     }
   } catch (e) {
     if (!(e instanceof PocketLMError && e.code === 'aborted' && out.closed)) {
