@@ -44,9 +44,9 @@ DEFINE_SCALAR_ROW_KERNEL(row_bf16, load_bf16)
 
 int pl_float_kernel(uint32_t type, pl_kernel *k) {
     switch (type) {
-    case PL_TYPE_F32: *k = (pl_kernel){row_f32, PL_TYPE_F32}; return 1;
-    case PL_TYPE_F16: *k = (pl_kernel){row_f16, PL_TYPE_F32}; return 1;
-    case PL_TYPE_BF16: *k = (pl_kernel){row_bf16, PL_TYPE_F32}; return 1;
+    case PL_TYPE_F32: *k = (pl_kernel){row_f32, PL_ACT_F32}; return 1;
+    case PL_TYPE_F16: *k = (pl_kernel){row_f16, PL_ACT_F32}; return 1;
+    case PL_TYPE_BF16: *k = (pl_kernel){row_bf16, PL_ACT_F32}; return 1;
     default: return 0;
     }
 }
@@ -57,7 +57,7 @@ int pl_kernel_for(uint32_t type, int simd, pl_kernel *k) {
 }
 
 size_t pl_matmul_workspace(int n_tok, int cols) {
-    return (size_t)n_tok * pl_row_bytes(PL_TYPE_Q8_0, cols);
+    return (size_t)n_tok * (size_t)(cols / 32) * sizeof(pl_act_block);
 }
 
 typedef struct {
@@ -85,11 +85,11 @@ void pl_matmul(float *y, const pl_tensor *w, const float *x, int n_tok, const pl
     pl_kernel k;
     pl_kernel_for(w->type, cx->simd, &k);   /* loaders accept only types that have one */
     matmul_task task = {y, w, x, (size_t)cols * sizeof(float), n_tok, k.row};
-    if (k.act_type == PL_TYPE_Q8_0) {
+    if (k.act == PL_ACT_Q8) {
         /* quantized once here, read by every thread; the workspace was sized at load */
         pl_quantize_activations(x, n_tok, cols, cx->act);
         task.x = cx->act;
-        task.x_row_bytes = pl_row_bytes(PL_TYPE_Q8_0, cols);
+        task.x_row_bytes = (size_t)(cols / 32) * sizeof(pl_act_block);
     }
     if ((double)n_tok * cols * w->ne[1] < PL_MIN_PARALLEL_WORK)
         matmul_rows(&task, 0, 1);   /* waking the other threads would cost more */

@@ -9,15 +9,27 @@
 
 /* Dot products of one weight row (cols elements of the row's type) with n_tok activation
  * rows x_row_bytes apart: y[t * ldy] = sum_k row[k] * x_t[k]. The activations are floats
- * or, for integer kernels, blocks (pl_kernel.act_type). */
+ * or, for integer kernels, blocks (pl_kernel.act). */
 typedef void (*pl_row_kernel)(const void *row, const void *x, size_t x_row_bytes, int n_tok,
                               int cols, float *y, int ldy);
 
-/* How a weight type is multiplied: its row kernel and the form the activations must be
- * in (PL_TYPE_F32 as they are, PL_TYPE_Q8_0 quantized once per matmul). */
+/* The forms activations are handed to row kernels in. */
+enum {
+    PL_ACT_F32,   /* the floats as they are */
+    PL_ACT_Q8     /* pl_act_block rows, quantized once per matmul */
+};
+
+/* 32 activations quantized to int8 (ggml's Q8_0 rule: d = max|x| / 127, q = round(x / d)),
+ * stored widened to int16 with a float scale, so kernels widen only the weights. */
+typedef struct {
+    float d;
+    int16_t q[32];
+} pl_act_block;
+
+/* How a weight type is multiplied: its row kernel and the activation form it takes. */
 typedef struct {
     pl_row_kernel row;
-    uint32_t act_type;
+    int act;      /* PL_ACT_* */
 } pl_kernel;
 
 /* Kernel for a weight type: 1 with *k set, 0 when the type has none. simd=1 asks for the
@@ -30,8 +42,8 @@ int pl_quant_kernel(uint32_t type, pl_kernel *k);
 int pl_quant_kernel_simd(uint32_t type, pl_kernel *k);
 int pl_simd_available(void);
 
-/* n_tok rows of cols floats to Q8_0 blocks (cols a multiple of 32). */
-void pl_quantize_activations(const float *x, int n_tok, int cols, void *out);
+/* n_tok rows of cols floats (a multiple of 32) to pl_act_block rows. */
+void pl_quantize_activations(const float *x, int n_tok, int cols, pl_act_block *out);
 
 /* What every kernel call needs: the threads, the kernel family and a workspace for
  * quantized activations, sized once at load (pl_matmul_workspace) so no call allocates. */

@@ -81,9 +81,9 @@ DEFINE_SIMD_ROW_KERNEL(row_bf16_simd, load4_bf16, load1_bf16)
 
 int pl_float_kernel_simd(uint32_t type, pl_kernel *k) {
     switch (type) {
-    case PL_TYPE_F32: *k = (pl_kernel){row_f32_simd, PL_TYPE_F32}; return 1;
-    case PL_TYPE_F16: *k = (pl_kernel){row_f16_simd, PL_TYPE_F32}; return 1;
-    case PL_TYPE_BF16: *k = (pl_kernel){row_bf16_simd, PL_TYPE_F32}; return 1;
+    case PL_TYPE_F32: *k = (pl_kernel){row_f32_simd, PL_ACT_F32}; return 1;
+    case PL_TYPE_F16: *k = (pl_kernel){row_f16_simd, PL_ACT_F32}; return 1;
+    case PL_TYPE_BF16: *k = (pl_kernel){row_bf16_simd, PL_ACT_F32}; return 1;
     default: return 0;
     }
 }

@@ -30,6 +30,11 @@ void pl_pool_run(pl_pool *pool, pl_task_fn fn, void *arg) { (void)pool; fn(arg, 
 #else
 
 #include <pthread.h>
+#include <stdatomic.h>
+
+/* Polls of a shared counter before a thread falls back to sleeping on the condition
+ * variable: a kernel call is over in microseconds, far less than a futex wake-up. */
+#define SPIN_POLLS 20000
 
 typedef struct {
     pl_pool *pool;
@@ -43,8 +48,10 @@ struct pl_pool {
     pthread_mutex_t lock;
     pthread_cond_t start;        /* signalled when a new task (generation) is published */
     pthread_cond_t done;         /* signalled when the last worker finishes a task */
-    unsigned generation;
-    int pending;                 /* workers still running the current task */
+    atomic_uint generation;      /* bumped once per task */
+    atomic_int pending;          /* workers still running the current task */
+    atomic_int sleepers;         /* workers waiting on `start` */
+    atomic_int waiting;          /* 1 while the caller sleeps on `done` */
     int quit;
     pl_task_fn fn;
     void *arg;
@@ -54,19 +61,27 @@ static void *worker_main(void *p) {
     worker_arg *wa = p;
     pl_pool *pool = wa->pool;
     unsigned seen = 0;
-    pthread_mutex_lock(&pool->lock);
     for (;;) {
-        while (pool->generation == seen && !pool->quit) pthread_cond_wait(&pool->start, &pool->lock);
+        /* spin for the next task, then sleep until one is published */
+        for (int i = 0; i < SPIN_POLLS && atomic_load(&pool->generation) == seen; i++)
+            ;
+        if (atomic_load(&pool->generation) == seen) {
+            pthread_mutex_lock(&pool->lock);
+            atomic_fetch_add(&pool->sleepers, 1);
+            while (atomic_load(&pool->generation) == seen && !pool->quit)
+                pthread_cond_wait(&pool->start, &pool->lock);
+            atomic_fetch_sub(&pool->sleepers, 1);
+            pthread_mutex_unlock(&pool->lock);
+        }
         if (pool->quit) break;
-        seen = pool->generation;
-        pl_task_fn fn = pool->fn;
-        void *arg = pool->arg;
-        pthread_mutex_unlock(&pool->lock);
-        fn(arg, wa->ith, pool->n_threads);
-        pthread_mutex_lock(&pool->lock);
-        if (--pool->pending == 0) pthread_cond_signal(&pool->done);
+        seen = atomic_load(&pool->generation);
+        pool->fn(pool->arg, wa->ith, pool->n_threads);
+        if (atomic_fetch_sub(&pool->pending, 1) == 1 && atomic_load(&pool->waiting)) {
+            pthread_mutex_lock(&pool->lock);
+            pthread_cond_signal(&pool->done);
+            pthread_mutex_unlock(&pool->lock);
+        }
     }
-    pthread_mutex_unlock(&pool->lock);
     return NULL;
 }
 
@@ -101,6 +116,7 @@ void pl_pool_destroy(pl_pool *pool) {
     if (!pool) return;
     pthread_mutex_lock(&pool->lock);
     pool->quit = 1;
+    atomic_fetch_add(&pool->generation, 1);
     pthread_cond_broadcast(&pool->start);
     pthread_mutex_unlock(&pool->lock);
     for (int i = 1; i < pool->n_threads; i++) pthread_join(pool->threads[i - 1], NULL);
@@ -119,19 +135,28 @@ void pl_pool_run(pl_pool *pool, pl_task_fn fn, void *arg) {
         fn(arg, 0, 1);
         return;
     }
-    pthread_mutex_lock(&pool->lock);
     pool->fn = fn;
     pool->arg = arg;
-    pool->pending = pool->n_threads - 1;
-    pool->generation++;
-    pthread_cond_broadcast(&pool->start);
-    pthread_mutex_unlock(&pool->lock);
+    atomic_store(&pool->pending, pool->n_threads - 1);
+    /* publishing the generation releases fn/arg/pending to the spinning workers */
+    atomic_fetch_add(&pool->generation, 1);
+    if (atomic_load(&pool->sleepers)) {
+        pthread_mutex_lock(&pool->lock);
+        pthread_cond_broadcast(&pool->start);
+        pthread_mutex_unlock(&pool->lock);
+    }
 
     fn(arg, 0, pool->n_threads);
 
-    pthread_mutex_lock(&pool->lock);
-    while (pool->pending > 0) pthread_cond_wait(&pool->done, &pool->lock);
-    pthread_mutex_unlock(&pool->lock);
+    for (int i = 0; i < SPIN_POLLS && atomic_load(&pool->pending) > 0; i++)
+        ;
+    if (atomic_load(&pool->pending) > 0) {
+        pthread_mutex_lock(&pool->lock);
+        atomic_store(&pool->waiting, 1);
+        while (atomic_load(&pool->pending) > 0) pthread_cond_wait(&pool->done, &pool->lock);
+        atomic_store(&pool->waiting, 0);
+        pthread_mutex_unlock(&pool->lock);
+    }
 }
 
 #endif

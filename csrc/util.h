@@ -38,6 +38,15 @@ int pl_read_span(pl_reader *r, size_t n, const uint8_t **out, pl_err *err);
 
 /* IEEE half / bfloat16 to float. */
 float pl_f16_to_f32(uint16_t h);
+/* The same for finite halves (block scales), without branches: the exponent and mantissa
+ * move into float position and a multiply by 2^112 rebiases them, exactly, subnormals
+ * included. Infinities and NaNs come out as large finite values. */
+static inline float pl_f16_to_f32_finite(uint16_t h) {
+    union { uint32_t u; float f; } v = {(uint32_t)(h & 0x7fff) << 13};
+    v.f *= 0x1p112f;
+    v.u |= (uint32_t)(h & 0x8000) << 16;
+    return v.f;
+}
 float pl_bf16_to_f32(uint16_t h);
 
 #endif

@@ -167,7 +167,7 @@ static void check_split(void) {
 }
 
 /* Quantized weights against dequantize-then-double math. Kernels that quantize the
- * activations to Q8_0 (pl_kernel.act_type) are held to two bounds: against the dequantized
+ * activations to int8 (pl_kernel.act) are held to two bounds: against the dequantized
  * activations they are exact per block up to float rounding of block sums and scales,
  * (blocks + 3) · 2^-24 · Σ|w·x|; against the float activations they add at most
  * Σ|w_k| · |x_k - dequantized x_k|. Float-activation kernels get the plain float bound. */
@@ -177,7 +177,7 @@ static void check_quant_matmul(uint32_t type, int n_tok, int rows, int cols, pl_
     float *w = malloc((size_t)rows * cols * sizeof(float)), *x = malloc((size_t)n_tok * cols * sizeof(float));
     float *xq = malloc((size_t)n_tok * cols * sizeof(float)), *y1 = malloc(n_y * sizeof(float));
     float *y3 = malloc(n_y * sizeof(float)), *y_scalar = malloc(n_y * sizeof(float));
-    uint8_t *xblocks = malloc(pl_matmul_workspace(n_tok, cols));
+    pl_act_block *xblocks = malloc(pl_matmul_workspace(n_tok, cols));
     for (int r = 0; r < rows; r++) {
         float *wr = w + (size_t)r * cols;
         for (int k = 0; k < cols; k++) wr[k] = frand();
@@ -186,13 +186,13 @@ static void check_quant_matmul(uint32_t type, int n_tok, int rows, int cols, pl_
     }
     for (int i = 0; i < n_tok * cols; i++) x[i] = frand();
     pl_quantize_activations(x, n_tok, cols, xblocks);
-    pl_dequantize_row(PL_TYPE_Q8_0, xblocks, xq, (int64_t)n_tok * cols);
+    for (int i = 0; i < n_tok * cols; i++) xq[i] = xblocks[i / 32].d * xblocks[i / 32].q[i % 32];
     pl_tensor t = {.name = "w", .name_len = 1, .type = type, .n_dims = 2, .ne = {cols, rows, 1, 1}, .data = wq};
 
     for (int simd = 0; simd <= pl_simd_available(); simd++) {
         pl_kernel k;
         CHECK(pl_kernel_for(type, simd, &k));
-        int quantized_x = k.act_type == PL_TYPE_Q8_0;
+        int quantized_x = k.act == PL_ACT_Q8;
         cx1->simd = cx3->simd = simd;
         pl_matmul(y1, &t, x, n_tok, cx1);
         pl_matmul(y3, &t, x, n_tok, cx3);
