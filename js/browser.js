@@ -1,7 +1,8 @@
 // pocketlm for browsers (package.json's "browser" export). loadModel() starts a Web Worker
 // (web/worker.js, which runs js/worker-host.js) and returns a Model with the Node API:
 // generate() is an async iterator, info a property, dispose() ends the worker. Only
-// tokenize() and detokenize() differ: they return promises, the engine being in the worker.
+// tokenize(), detokenize() and formatChat() differ: they return promises, the engine being
+// in the worker.
 // Nothing runs the model on the page's main thread, so the page stays responsive.
 import { PocketLMError, abortError, throwIfAborted } from './errors.js';
 
@@ -25,7 +26,7 @@ export function defaultThreads() {
  * source: a URL (absolute, or relative to the page), a File/Blob, an ArrayBuffer or a
  * Uint8Array (copied to the worker).
  * options: as in Node (onProgress({ loaded, total }), signal, threads, tokenizer, context,
- *   simd), plus cache (true: keep the download in the Cache API; see listCachedModels),
+ *   simd, vocabOnly), plus cache (true: keep the download in the Cache API; see listCachedModels),
  *   workerUrl (where web/worker.js is served) and wasmBase (the folder of build/wasm's
  *   files), for pages that serve them elsewhere than this repository's layout.
  * info gains build ('pthreads' | 'single-thread') and crossOriginIsolated.
@@ -113,9 +114,15 @@ export class Model {
     return this.#call('detokenize', [Array.from(ids)]);
   }
 
+  /** messages -> Promise<string>: the prompt generate(messages) evaluates, as in Node. */
+  formatChat(messages, { chatTemplate } = {}) {
+    return this.#call('formatChat', [messages, { chatTemplate }]);
+  }
+
   /**
-   * Async iterator of { id, text }, as in Node. Options as in Node (signal included). The
-   * worker runs ahead of the consumer; leaving the loop early stops it.
+   * Async iterator of { id, text }, as in Node: prompt is a string or a conversation
+   * [{ role, content }]. Options as in Node (signal and chatTemplate included). The worker
+   * runs ahead of the consumer; leaving the loop early stops it.
    */
   async *generate(prompt, options = {}) {
     const { signal, ...rest } = options;

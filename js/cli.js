@@ -3,20 +3,29 @@
 // (generated text, token ids, info JSON); logs and speed go to stderr. Any error: exit
 // status 1 and exactly one stderr line "pocketlm: <code>: <message>".
 import { readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import { loadModel, PocketLMError } from './index.js';
+import { TEMPLATE_NAMES } from './chat.js';
 import { quantizeFile, SHAPES, synthFile } from './tools.js';
 
 const USAGE = `usage:
   pocketlm generate -m MODEL [-t TOKENIZER] [-p PROMPT] [-n N] [--temperature T] [--top-k K]
                     [--top-p P] [--min-p P] [--repeat-penalty R] [--repeat-last-n N]
                     [--seed S] [--stop STR]... [--threads N] [-c CONTEXT]
-  pocketlm tokenize -m MODEL [-t TOKENIZER] (-p TEXT | -f FILE) [--bos] [--special]
+  pocketlm chat -m MODEL [-t TOKENIZER] [--system TEXT] [--template NAME] [-n N]
+                [sampling options as generate] [--threads N] [-c CONTEXT]
+  pocketlm tokenize -m MODEL [-t TOKENIZER] (-p TEXT | -f FILE...) [--bos] [--special]
   pocketlm info -m MODEL [-t TOKENIZER]
   pocketlm quantize IN.gguf OUT.gguf --type TYPE
   pocketlm synth -o OUT.gguf --shape SHAPE [--type TYPE] [--seed S]
 
-  MODEL is a GGUF file or a llama2.c checkpoint (.bin, which needs -t tokenizer.bin).
+  MODEL is a GGUF file or a llama2.c checkpoint (.bin, which needs -t tokenizer.bin);
+  tokenize and info also take a vocabulary-only GGUF, or GPT-2's encoder.json with
+  -t vocab.bpe. tokenize prints one line of ids per text (-f may be given several times).
   generate prints only the generated text; -n defaults to 256, --temperature 0 is greedy.
+  chat reads one user message per line from stdin and streams each reply to stdout,
+  followed by a newline; the format comes from the model's chat template, or --template
+  (${TEMPLATE_NAMES.join(', ')}).
   Sampling defaults: --temperature 0.8 --top-k 40 --top-p 0.95 --min-p 0.05
   --repeat-penalty 1 (off) --repeat-last-n 64 (0 or 1 turns a filter off), random seed.
   quantize writes the 2-D weights in TYPE (F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K
@@ -30,7 +39,7 @@ const OPTIONS = {
   '-m': ['string', 'model'], '--model': ['string', 'model'],
   '-t': ['string', 'tokenizer'], '--tokenizer': ['string', 'tokenizer'],
   '-p': ['string', 'prompt'], '--prompt': ['string', 'prompt'],
-  '-f': ['string', 'file'], '--file': ['string', 'file'],
+  '-f': ['strings', 'file'], '--file': ['strings', 'file'],
   '-n': ['int', 'maxTokens'], '--n-predict': ['int', 'maxTokens'],
   '-c': ['int', 'context'], '--context': ['int', 'context'],
   '--temperature': ['number', 'temperature'], '--temp': ['number', 'temperature'],
@@ -48,6 +57,8 @@ const OPTIONS = {
   '--type': ['string', 'type'],
   '-o': ['string', 'output'], '--output': ['string', 'output'],
   '--shape': ['string', 'shape'],
+  '--system': ['string', 'system'],
+  '--template': ['string', 'template'],
   '-h': ['flag', 'help'], '--help': ['flag', 'help'],
 };
 const SAMPLING_KEYS = ['maxTokens', 'temperature', 'topK', 'topP', 'minP', 'repeatPenalty',
@@ -96,21 +107,28 @@ function parseNumber(arg, text, type) {
   return x;
 }
 
-async function open(opts) {
+// vocabOnly: just the tokenizer (pl_load_vocab), enough for tokenize.
+async function open(opts, vocabOnly = false) {
   if (opts.model === undefined) throw usageError('-m MODEL is required');
   return loadModel(opts.model, {
     tokenizer: opts.tokenizer,
     threads: opts.threads ?? 1,
     context: opts.context ?? 0,
     simd: !opts.noSimd,
+    vocabOnly,
   });
+}
+
+function samplingSettings(opts, out) {
+  const settings = { maxTokens: 256, signal: out.signal };
+  for (const key of SAMPLING_KEYS) if (opts[key] !== undefined) settings[key] = opts[key];
+  return settings;
 }
 
 async function generate(opts, out) {
   const model = await open(opts);
   try {
-    const settings = { maxTokens: 256, signal: out.signal };
-    for (const key of SAMPLING_KEYS) if (opts[key] !== undefined) settings[key] = opts[key];
+    const settings = samplingSettings(opts, out);
     const t0 = performance.now();
     let first = 0, n = 0;
     for await (const token of model.generate(opts.prompt ?? '', settings)) {
@@ -130,29 +148,76 @@ async function generate(opts, out) {
 
 async function tokenize(opts, out) {
   if ((opts.prompt === undefined) === (opts.file === undefined))
-    throw usageError('tokenize needs exactly one of -p TEXT and -f FILE');
-  let text = opts.prompt;
-  if (opts.file !== undefined) {
-    try {
-      text = new Uint8Array(await readFile(opts.file));   // raw bytes: need not be valid UTF-8
-    } catch (e) {
-      const code = e.code === 'ENOENT' ? 'file_not_found' : 'invalid_argument';
-      throw new PocketLMError(code, `${opts.file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
-    }
-  }
-  const model = await open(opts);
+    throw usageError('tokenize needs -p TEXT or -f FILE (not both)');
+  const texts = opts.file === undefined ? [opts.prompt] : await Promise.all(opts.file.map(readText));
+  const model = await open(opts, true);
   try {
-    const ids = model.tokenize(text, { bos: !!opts.bos, special: !!opts.special });
-    await out.write(ids.join(' ') + '\n');
+    for (const text of texts) {
+      const ids = model.tokenize(text, { bos: !!opts.bos, special: !!opts.special });
+      await out.write(ids.join(' ') + '\n');
+    }
   } finally {
     await model.dispose();
   }
 }
 
+// A file's raw bytes (they need not be valid UTF-8).
+async function readText(path) {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (e) {
+    const code = e.code === 'ENOENT' ? 'file_not_found' : 'invalid_argument';
+    throw new PocketLMError(code, `${path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+  }
+}
+
+// A whole model when the file is one; else (no weights, or GPT-2's encoder.json) its
+// tokenizer alone. Other errors are the whole model's.
 async function info(opts, out) {
-  const model = await open(opts);
+  let model;
+  try {
+    model = await open(opts);
+  } catch (e) {
+    if (!(e instanceof PocketLMError && (e.code === 'bad_format' || e.code === 'unsupported_architecture'))) throw e;
+    model = await open(opts, true).catch(() => {
+      throw e;
+    });
+  }
   try {
     await out.write(JSON.stringify(model.info, null, 2) + '\n');
+  } finally {
+    await model.dispose();
+  }
+}
+
+// One user message per stdin line; each reply streams to stdout and ends with a newline.
+// The whole conversation is the prompt of every reply. EOF ends the chat.
+async function chat(opts, out) {
+  const model = await open(opts);
+  try {
+    const messages = opts.system === undefined ? [] : [{ role: 'system', content: opts.system }];
+    const template = { chatTemplate: opts.template };
+    model.formatChat([...messages, { role: 'user', content: '' }], template);   // template errors first
+    const settings = { ...samplingSettings(opts, out), ...template };
+    const interactive = process.stdin.isTTY;
+    const prompt = () => interactive && process.stderr.write('> ');
+    prompt();
+    for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+      if (line.trim() === '') {
+        prompt();
+        continue;
+      }
+      messages.push({ role: 'user', content: line });
+      let reply = '';
+      for await (const token of model.generate(messages, settings)) {
+        reply += token.text;
+        if (token.text) await out.write(token.text);
+      }
+      await out.write('\n');
+      messages.push({ role: 'assistant', content: reply });
+      if (out.closed) break;
+      prompt();
+    }
   } finally {
     await model.dispose();
   }
@@ -175,11 +240,12 @@ async function synth(opts) {
   process.stderr.write(`[pocketlm] wrote ${opts.output} in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
 }
 
-// Each command, the options it takes (generate, tokenize and info also take the hidden
-// --no-simd) and how many positional arguments.
+// Each command, the options it takes (generate, chat, tokenize and info also take the
+// hidden --no-simd) and how many positional arguments.
 const LOAD_KEYS = ['model', 'tokenizer', 'threads', 'context', 'noSimd'];
 const COMMANDS = {
   generate: [generate, [...LOAD_KEYS, 'prompt', ...SAMPLING_KEYS]],
+  chat: [chat, [...LOAD_KEYS, 'system', 'template', ...SAMPLING_KEYS]],
   tokenize: [tokenize, [...LOAD_KEYS, 'prompt', 'file', 'bos', 'special']],
   info: [info, LOAD_KEYS],
   quantize: [quantize, ['type'], 2],

@@ -143,6 +143,13 @@ export class Engine {
     this.#check(m._pl_load(this.#ctx, model.ptr, model.size, tok ? tok.ptr : 0, tok ? tok.size : 0, nCtx));
   }
 
+  // Only a tokenizer (pocketlm.h pl_load_vocab): a GGUF vocabulary, GPT-2's encoder.json
+  // (model) + vocab.bpe (tok), or a llama2.c checkpoint + tokenizer.bin. Ownership as load.
+  loadVocab(model, tok) {
+    const m = this.#live();
+    this.#check(m._pl_load_vocab(this.#ctx, model.ptr, model.size, tok ? tok.ptr : 0, tok ? tok.size : 0));
+  }
+
   info() {
     const ptr = this.#live()._pl_info_json(this.#ctx) >>> 0;
     if (!ptr) throw new PocketLMError('invalid_state', 'no model is loaded');

@@ -10,9 +10,10 @@ export const ENGINE_CODES = Object.freeze([
 // From the JS side: a source that does not exist (also HTTP 404/410), an AbortSignal that
 // fired, a model used after dispose(), a second generation started while one is running;
 // in browsers and for http(s) URLs: a fetch that failed (network down, CORS refused), an
-// HTTP error status, a Web Worker that could not start (its script or the wasm missing).
+// HTTP error status, a Web Worker that could not start (its script or the wasm missing);
+// a chat for a model without a chat template, or with one pocketlm does not format.
 export const JS_CODES = Object.freeze(['file_not_found', 'aborted', 'disposed', 'busy',
-  'network_error', 'http_error', 'worker_error']);
+  'network_error', 'http_error', 'worker_error', 'missing_template', 'unsupported_template']);
 
 export class PocketLMError extends Error {
   constructor(code, message, options) {

@@ -2,6 +2,7 @@
 import { Engine } from './engine.js';
 import { readSource } from './loader.js';
 import { PocketLMError, abortError, throwIfAborted } from './errors.js';
+import { prepareChat } from './chat.js';
 
 export { PocketLMError } from './errors.js';
 
@@ -24,10 +25,13 @@ export const GENERATE_DEFAULTS = Object.freeze({
  *   tokenizer (a source, for llama2.c .bin checkpoints), context (KV cache length;
  *   0 = min(model context, 2048)), simd (false: scalar reference kernels),
  *   cache (browsers: keep http(s) downloads in the Cache API), wasmBase (URL of the
- *   folder with build/wasm's files, when they are not served next to js/).
+ *   folder with build/wasm's files, when they are not served next to js/), vocabOnly
+ *   (true: load only the tokenizer, for tokenize/detokenize/info; the file may have no
+ *   weights, or be GPT-2's encoder.json with tokenizer: its vocab.bpe).
  */
 export async function loadModel(source, options = {}) {
-  const { onProgress, signal, threads = 1, tokenizer, context = 0, simd = true, cache = false, wasmBase } = options;
+  const { onProgress, signal, threads = 1, tokenizer, context = 0, simd = true, cache = false, wasmBase,
+    vocabOnly = false } = options;
   if (!Number.isInteger(context) || context < 0)
     throw new PocketLMError('invalid_argument', `context must be a non-negative integer, not ${context}`);
   throwIfAborted(signal);
@@ -41,7 +45,8 @@ export async function loadModel(source, options = {}) {
       if (tokenizer != null) tok = await readSource(engine, tokenizer, { signal, cache });
       try {
         handed = true;
-        engine.load(model, tok, context);
+        if (vocabOnly) engine.loadVocab(model, tok);
+        else engine.load(model, tok, context);
         loaded = true;
       } finally {
         if (tok) engine.free(tok.ptr);
@@ -72,7 +77,11 @@ export class Model {
     this.#info = engine.info();
   }
 
-  /** { arch, format, params, vocab, context, dim, n_layers, ..., bos, eos, add_bos, bytes } */
+  /**
+   * { arch, format, params, vocab, context, dim, n_layers, ..., bos, eos, add_bos, bytes,
+   * chat_template (the GGUF's Jinja text, when it has one) }; a tokenizer loaded alone
+   * (vocabOnly) has vocab_only: true and only the tokenizer fields.
+   */
   get info() {
     return this.#info;
   }
@@ -89,15 +98,40 @@ export class Model {
   }
 
   /**
+   * The prompt text generate(messages) evaluates: the conversation in the model's chat
+   * format (or options.chatTemplate's), ending where the assistant's reply begins.
+   */
+  formatChat(messages, { chatTemplate } = {}) {
+    return prepareChat(this, messages, chatTemplate).text;
+  }
+
+  /**
    * Async iterator of { id, text } for the tokens generated after prompt. The text of a
    * token can be '' (an incomplete UTF-8 character or a possible stop string held back);
-   * text released only at the end comes as a last item with id -1. Options: maxTokens,
-   * temperature, topK, topP, minP, repeatPenalty, repeatLastN, seed, stop (string or
-   * strings: generation ends before them; they are never emitted), signal.
+   * text released only at the end comes as a last item with id -1. prompt: text to
+   * continue, or a conversation [{ role: 'system' | 'user' | 'assistant', content }] to
+   * answer in the model's chat format (see js/chat.js), which also ends the reply at the
+   * format's end-of-turn token. Options: maxTokens, temperature, topK, topP, minP,
+   * repeatPenalty, repeatLastN, seed, stop (string or strings: generation ends before
+   * them; they are never emitted), signal, chatTemplate (a conversation only: a format
+   * name, instead of the model's tokenizer.chat_template).
    */
   generate(prompt, options = {}) {
-    checkText(prompt);
-    const o = { ...GENERATE_DEFAULTS, ...options };
+    if (this.#info.vocab_only)
+      throw new PocketLMError('invalid_state', 'only a tokenizer is loaded (vocabOnly), no weights to generate with');
+    const { chatTemplate, ...rest } = options;
+    const o = { ...GENERATE_DEFAULTS, ...rest, stopIds: [], special: false };
+    if (Array.isArray(prompt)) {
+      const chat = prepareChat(this, prompt, chatTemplate);
+      prompt = chat.text;
+      o.special = true;   // the format's markers are special tokens
+      o.stopIds = chat.stopIds;
+      o.stop = [...stopList(o.stop), ...chat.stopStrings];
+    } else {
+      checkText(prompt);
+      if (chatTemplate != null)
+        throw new PocketLMError('invalid_argument', 'chatTemplate applies to a conversation (an array of messages)');
+    }
     if (o.seed === undefined) o.seed = Math.floor(Math.random() * 2 ** 32);
     if (!(o.maxTokens === Infinity || (Number.isInteger(o.maxTokens) && o.maxTokens >= 0)))
       throw new PocketLMError('invalid_argument', `maxTokens must be a non-negative integer, not ${o.maxTokens}`);
@@ -126,7 +160,7 @@ export class Model {
     check();
     const stops = new StopFilter(o.stop);
     const context = e.contextLength();
-    const ids = e.tokenize(prompt, { bos: this.#info.add_bos, special: false });
+    const ids = e.tokenize(prompt, { bos: this.#info.add_bos, special: o.special });
     if (ids.length === 0)
       throw new PocketLMError('invalid_argument', 'the prompt is empty and this model adds no BOS token');
     if (ids.length > context)
@@ -143,8 +177,9 @@ export class Model {
     const { eos, bos } = this.#info;
     for (let n = 0; n < o.maxTokens; ) {
       const id = e.sample();
-      // EOS ends the text; so does BOS (a new document: llama2.c run.c's rule)
-      if (id === eos || id === bos) {
+      // EOS ends the text; so does BOS (a new document: llama2.c run.c's rule), and in a
+      // chat the format's end-of-turn token
+      if (id === eos || id === bos || o.stopIds.includes(id)) {
         const rest = stops.push(e.decodeStream(-1, true), true);
         if (rest.text) yield { id: -1, text: rest.text };
         return;
@@ -167,6 +202,14 @@ export class Model {
   }
 }
 
+// The stop option as an array of strings.
+function stopList(stop) {
+  const list = stop == null ? [] : Array.isArray(stop) ? stop : [stop];
+  if (!list.every((s) => typeof s == 'string'))
+    throw new PocketLMError('invalid_argument', 'stop must be a string or an array of strings');
+  return list;
+}
+
 function checkText(text) {
   if (typeof text != 'string' && !(text instanceof Uint8Array))
     throw new PocketLMError('invalid_argument', 'text must be a string or a Uint8Array of UTF-8 bytes');
@@ -178,10 +221,7 @@ class StopFilter {
   #pending = '';
 
   constructor(stop) {
-    const list = stop == null ? [] : Array.isArray(stop) ? stop : [stop];
-    if (!list.every((s) => typeof s == 'string'))
-      throw new PocketLMError('invalid_argument', 'stop must be a string or an array of strings');
-    this.#stops = list.filter((s) => s.length > 0);
+    this.#stops = stopList(stop).filter((s) => s.length > 0);
   }
 
   // Adds text; returns { text: what may be emitted now, stopped }. final releases all.

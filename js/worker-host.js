@@ -2,13 +2,15 @@
 // one model with the same loadModel/Model as in Node and answers the page's messages.
 // Protocol (every message a plain object with an op):
 //   page -> worker  load {source, options}   abortLoad
-//                   call {id, method, args}  (tokenize, detokenize)
+//                   call {id, method, args}  (tokenize, detokenize, formatChat)
 //                   generate {id, prompt, options}   stop {id}   dispose {id}
 //   worker -> page  progress {loaded, total}   loaded {info}   loadError {error}
 //                   result {id, value}   error {id, error}   token {id, token}   done {id}
 // An error travels as { code, message } and becomes a PocketLMError again on the page.
 import { loadModel } from './index.js';
 import { PocketLMError } from './errors.js';
+
+const CALLS = ['tokenize', 'detokenize', 'formatChat'];   // Model methods the page may call
 
 export function serveWorker(scope = self) {
   let model = null;
@@ -52,7 +54,7 @@ export function serveWorker(scope = self) {
   function call({ id, method, args }) {
     try {
       if (!model) throw new PocketLMError('invalid_state', 'no model is loaded');
-      if (method !== 'tokenize' && method !== 'detokenize')
+      if (!CALLS.includes(method))
         throw new PocketLMError('invalid_argument', `unknown method ${method}`);
       post({ op: 'result', id, value: model[method](...args) });
     } catch (e) {
