@@ -58,7 +58,8 @@ async function compileUrl(url) {
 }
 
 // One emscripten module instance: its own memory, and with pthreads its own worker pool.
-async function instantiate(variant, threads, base) {
+// Exported for the file tools (js/tools.js), which call C functions without a pl_ctx.
+export async function instantiate(variant = 'st', threads = 1, base = BUILD_DIR) {
   const { factory, module } = await loadBuild(variant, base);
   const log = (text) => console.error(text);   // C never prints; if it did, keep stdout clean
   return new Promise((resolve, reject) => {

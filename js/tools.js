@@ -2,10 +2,10 @@
 // converts or generates the tensors a few rows at a time and hands the output file over in
 // chunks through Module.plWrite; each chunk goes straight to disk, so memory holds the
 // input file and one chunk, never the whole output.
-import { closeSync, fstatSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { instantiate } from './engine.js';
 import { PocketLMError } from './errors.js';
 
-const BUILD_DIR = new URL('../build/wasm/', import.meta.url);
 const MSG_CAP = 512;         // bytes for the C error message
 const READ_CHUNK = 8 << 20;  // bytes per read of the input file
 
@@ -15,29 +15,6 @@ export const SHAPES = Object.freeze({
   '365m': { dim: 896, layers: 24, heads: 14, kvHeads: 2, ffn: 4864, vocab: 4096, context: 2048 },
   '1b': { dim: 2048, layers: 22, heads: 32, kvHeads: 4, ffn: 5632, vocab: 4096, context: 2048 },
 });
-
-// The single-thread build, instantiated from the file (emscripten would fetch() it).
-async function instantiate() {
-  const wasmUrl = new URL('pocketlm.wasm', BUILD_DIR);
-  let bytes;
-  try {
-    bytes = readFileSync(wasmUrl);
-  } catch (e) {
-    throw new PocketLMError('file_not_found', `${wasmUrl.pathname} is missing (run ./build.sh): ${e.message}`);
-  }
-  const { default: factory } = await import(new URL('pocketlm.mjs', BUILD_DIR).href);
-  const log = (text) => console.error(text);
-  return new Promise((resolve, reject) => {
-    factory({
-      print: log,
-      printErr: log,
-      instantiateWasm(imports, receive) {
-        WebAssembly.instantiate(bytes, imports).then(({ instance, module }) => receive(instance, module), reject);
-        return {};
-      },
-    }).then(resolve, reject);
-  });
-}
 
 function fileError(e, path) {
   const code = e.code === 'ENOENT' || e.code === 'ENOTDIR' ? 'file_not_found' : 'invalid_argument';
