@@ -4,15 +4,13 @@
 // must end at the format's end-of-turn token. The CLI's chat runs piped.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadModel, PocketLMError } from '../js/index.js';
 import { detectTemplate, prepareChat, TEMPLATE_NAMES } from '../js/chat.js';
+import { cli, ROOT } from './helpers/cli.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FIXTURES = JSON.parse(readFileSync(join(ROOT, 'tests/fixtures/chat_templates.json'), 'utf8'));
 const PHI3_VOCAB = join(ROOT, '../shared/models/llamacpp-vocab-tests/ggml-vocab-phi-3.gguf');
 const STORIES = readFileSync(join(ROOT, 'models/stories260K.gguf'));
@@ -144,11 +142,7 @@ test('pocketlm chat: one reply per stdin line, streamed, the conversation kept',
   const system = 'You tell stories.';
   const turns = ['Tell me about a dog', 'And a cat?'];
   const args = ['chat', '-m', chatPath, '--system', system, '--temperature', '0', '-n', '40'];
-  const r = await new Promise((resolve) => {
-    const child = execFile(process.execPath, [join(ROOT, 'js/cli.js'), ...args], { cwd: ROOT },
-      (error, stdout, stderr) => resolve({ status: error ? error.code : 0, stdout, stderr }));
-    child.stdin.end(turns.join('\n') + '\n');
-  });
+  const r = await cli(args, { stdin: turns.join('\n') + '\n' });
   assert.equal(r.status, 0, r.stderr);
   // the API is the reference: each reply answers the whole conversation so far
   const messages = [{ role: 'system', content: system }];
@@ -164,11 +158,7 @@ test('pocketlm chat: one reply per stdin line, streamed, the conversation kept',
 });
 
 test('pocketlm chat: a model without a chat template fails before reading input', async () => {
-  const r = await new Promise((resolve) => {
-    const child = execFile(process.execPath, [join(ROOT, 'js/cli.js'), 'chat', '-m', 'models/stories260K.gguf'], { cwd: ROOT },
-      (error, stdout, stderr) => resolve({ status: error ? error.code : 0, stdout, stderr }));
-    child.stdin.end('Hello\n');
-  });
+  const r = await cli(['chat', '-m', 'models/stories260K.gguf'], { stdin: 'Hello\n' });
   assert.equal(r.status, 1);
   assert.match(r.stderr, /^pocketlm: missing_template: [^\n]+\n$/);
 });

@@ -4,26 +4,16 @@
 // for token ids, the stories260K architecture for info, run.c for generated text.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { cli, ROOT } from './helpers/cli.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = fileURLToPath(new URL('../js/cli.js', import.meta.url));
 const GGUF = 'models/stories260K.gguf';
 const BIN = 'models/stories260K.bin';
 const TOK = 'models/tok512.bin';
 const TMP = mkdtempSync(join(tmpdir(), 'pocketlm-cli-'));
 after(() => rmSync(TMP, { recursive: true, force: true }));
-
-function cli(args) {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, maxBuffer: 1 << 24 },
-      (error, stdout, stderr) => resolve({ status: error ? error.code : 0, stdout, stderr }));
-  });
-}
 
 // run.c: ./run stories260K.bin -z tok512.bin -t 0 -n 200 -i "Once upon a time", without
 // the echoed prompt and the final '\n' (tests/fixtures/reference_greedy_outputs.txt).

@@ -6,27 +6,17 @@
 // CLI's defaults). One CLI run per vocabulary tokenizes all its inputs, one -f per input.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { cli, ROOT } from './helpers/cli.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = join(ROOT, 'js/cli.js');
 const VOCABS = '../shared/models/llamacpp-vocab-tests';
 const GPT2 = '../shared/models/gpt2-tokenizer';
 const TMP = mkdtempSync(join(tmpdir(), 'pocketlm-conformance-'));
 after(() => rmSync(TMP, { recursive: true, force: true }));
 
 const SEPARATOR = Buffer.from('\n__ggml_vocab_test__\n');
-
-function cli(args) {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, maxBuffer: 1 << 24 },
-      (error, stdout, stderr) => resolve({ status: error ? error.code : 0, stdout, stderr }));
-  });
-}
 
 // The inputs of a .inp file as raw bytes, split as test-tokenizer-0.cpp does.
 function readInputs(path) {

@@ -10,25 +10,15 @@
 // reproduces when only those two are on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { cli } from './helpers/cli.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = fileURLToPath(new URL('../js/cli.js', import.meta.url));
 
 const MODELS = {
   gguf: ['-m', 'models/stories260K.gguf'],
   bin: ['-m', 'models/stories260K.bin', '-t', 'models/tok512.bin'],
 };
-
-function cli(args) {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, maxBuffer: 1 << 24 },
-      (error, stdout, stderr) => resolve({ status: error ? error.code : 0, stdout, stderr }));
-  });
-}
 
 // Splits a run.c command line ("./run m.bin -z t.bin -t 0 -n 200 -i \"The cat\"").
 function argvOf(command) {

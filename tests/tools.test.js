@@ -4,25 +4,15 @@
 // d * (q - 8), low nibbles first), against the F32 input.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadModel } from '../js/index.js';
+import { cli, ROOT } from './helpers/cli.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = fileURLToPath(new URL('../js/cli.js', import.meta.url));
 const GGUF = join(ROOT, 'models/stories260K.gguf');
 const TMP = mkdtempSync(join(tmpdir(), 'pocketlm-tools-'));
 after(() => rmSync(TMP, { recursive: true, force: true }));
-
-function cli(args) {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, maxBuffer: 1 << 24 },
-      (error, stdout, stderr) => resolve({ status: error ? error.code : 0, stdout, stderr }));
-  });
-}
 
 async function ok(args) {
   const r = await cli(args);
@@ -212,7 +202,7 @@ test('quantize and synth errors: exit status 1 and one error line', async () => 
     [['quantize', GGUF, '--type', 'Q8_0'], 'invalid_argument', /IN.gguf OUT.gguf/],
     [['quantize', join(TMP, 'nope.gguf'), join(TMP, 'x.gguf'), '--type', 'Q8_0'], 'file_not_found', /nope/],
     [['quantize', GGUF, join(TMP, 'no/dir/x.gguf'), '--type', 'Q8_0'], 'file_not_found', /x.gguf/],
-    [['quantize', CLI, join(TMP, 'x.gguf'), '--type', 'Q8_0'], 'bad_format', /GGUF/],
+    [['quantize', join(ROOT, 'js/cli.js'), join(TMP, 'x.gguf'), '--type', 'Q8_0'], 'bad_format', /GGUF/],
     [['synth', '-o', join(TMP, 'x.gguf'), '--shape', '7b'], 'invalid_argument', /tiny, 365m, 1b/],
     [['synth', '-o', join(TMP, 'x.gguf'), '--shape', 'tiny', '--type', 'Q8_K'], 'invalid_argument', /Q8_K/],
     [['synth', '--shape', 'tiny'], 'invalid_argument', /-o/],
