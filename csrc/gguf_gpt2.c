@@ -4,7 +4,6 @@
 #include "model.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 
 #define GPT2_LAYER_TENSORS 12
 
@@ -55,34 +54,13 @@ int pl_gpt2_from_gguf(pl_model *m, pl_err *err) {
     int st = read_hparams(g, hp, err);
     if (st) return st;
 
-    /* the vocabulary size is the embedding's row count */
-    const pl_tensor *embd = pl_gguf_tensor(g, "token_embd.weight");
-    if (!embd) return pl_fail(err, PL_ERR_BAD_FORMAT, "missing tensor token_embd.weight");
-    if (embd->ne[1] > INT32_MAX)
-        return pl_fail(err, PL_ERR_BAD_FORMAT, "token_embd.weight has too many rows");
-    hp->n_vocab = (int)embd->ne[1];
-    /* one learned row per trained position: pl_load caps the context at n_ctx_train */
-    if ((st = pl_gguf_weight(g, "token_embd.weight", hp->dim, hp->n_vocab, &m->tok_embd, err)) ||
+    /* one learned position row per trained position: pl_load caps the context at
+     * n_ctx_train; GPT-2 itself ties the output to the token embedding */
+    if ((st = pl_gguf_token_embd(m, err)) ||
         (st = pl_gguf_weight(g, "position_embd.weight", hp->dim, hp->n_ctx_train, &m->pos_embd, err)) ||
         (st = pl_gguf_weight(g, "output_norm.weight", hp->dim, 1, &m->out_norm, err)) ||
-        (st = pl_gguf_weight(g, "output_norm.bias", hp->dim, 1, &m->out_norm_b, err)))
+        (st = pl_gguf_weight(g, "output_norm.bias", hp->dim, 1, &m->out_norm_b, err)) ||
+        (st = pl_gguf_output(m, err)))
         return st;
-    if (pl_gguf_tensor(g, "output.weight")) {
-        st = pl_gguf_weight(g, "output.weight", hp->dim, hp->n_vocab, &m->output, err);
-        if (st) return st;
-    } else {   /* GPT-2 itself ties the output to the token embedding */
-        m->output = m->tok_embd;
-        m->tied_output = 1;
-    }
-
-    /* a huge block_count must not reach the allocator */
-    if ((uint64_t)hp->n_layers > g->n_tensors / GPT2_LAYER_TENSORS)
-        return pl_fail(err, PL_ERR_BAD_FORMAT,
-                       "%s.block_count = %d but the file has only %llu tensors", hp->arch_name,
-                       hp->n_layers, (unsigned long long)g->n_tensors);
-    if (!(m->layers = calloc((size_t)hp->n_layers, sizeof *m->layers)))
-        return pl_fail(err, PL_ERR_OUT_OF_MEMORY, "out of memory for %d layers", hp->n_layers);
-    for (int l = 0; l < hp->n_layers; l++)
-        if ((st = read_layer(g, hp, l, &m->layers[l], err))) return st;
-    return PL_OK;
+    return pl_gguf_layers(m, GPT2_LAYER_TENSORS, read_layer, err);
 }

@@ -163,6 +163,40 @@ int pl_gguf_weight(const pl_gguf *g, const char *name, int64_t ne0, int64_t ne1,
     return pl_check_tensor(t, ne0, ne1, err);
 }
 
+int pl_gguf_token_embd(pl_model *m, pl_err *err) {
+    /* the vocabulary size is the embedding's row count */
+    const pl_tensor *embd = pl_gguf_tensor(&m->gguf, "token_embd.weight");
+    if (!embd) return pl_fail(err, PL_ERR_BAD_FORMAT, "missing tensor token_embd.weight");
+    if (embd->ne[1] > INT32_MAX)
+        return pl_fail(err, PL_ERR_BAD_FORMAT, "token_embd.weight has too many rows");
+    m->hp.n_vocab = (int)embd->ne[1];
+    return pl_gguf_weight(&m->gguf, "token_embd.weight", m->hp.dim, m->hp.n_vocab, &m->tok_embd, err);
+}
+
+int pl_gguf_output(pl_model *m, pl_err *err) {
+    if (pl_gguf_tensor(&m->gguf, "output.weight"))
+        return pl_gguf_weight(&m->gguf, "output.weight", m->hp.dim, m->hp.n_vocab, &m->output, err);
+    m->output = m->tok_embd;
+    m->tied_output = 1;
+    return PL_OK;
+}
+
+int pl_gguf_layers(pl_model *m, int min_tensors, pl_layer_reader read_layer, pl_err *err) {
+    const pl_hparams *hp = &m->hp;
+    /* a huge block_count must not reach the allocator */
+    if ((uint64_t)hp->n_layers > m->gguf.n_tensors / (uint64_t)min_tensors)
+        return pl_fail(err, PL_ERR_BAD_FORMAT,
+                       "%s.block_count = %d but the file has only %llu tensors", hp->arch_name,
+                       hp->n_layers, (unsigned long long)m->gguf.n_tensors);
+    if (!(m->layers = calloc((size_t)hp->n_layers, sizeof *m->layers)))
+        return pl_fail(err, PL_ERR_OUT_OF_MEMORY, "out of memory for %d layers", hp->n_layers);
+    for (int l = 0; l < hp->n_layers; l++) {
+        int st = read_layer(&m->gguf, hp, l, &m->layers[l], err);
+        if (st) return st;
+    }
+    return PL_OK;
+}
+
 enum { SKIP, OPTIONAL, REQUIRED };   /* how a layer tensor is read */
 
 /* llama and qwen2 have separate q, k, v and gate, up matrices; phi3 may fuse q|k|v into
@@ -212,34 +246,11 @@ static int load_llama(pl_model *m, pl_err *err) {
     int st = read_hparams(g, hp, err);
     if (st || (st = reject_rope_factors(g, err))) return st;
 
-    /* the vocabulary size is the embedding's row count */
-    const pl_tensor *embd = pl_gguf_tensor(g, "token_embd.weight");
-    if (!embd) return pl_fail(err, PL_ERR_BAD_FORMAT, "missing tensor token_embd.weight");
-    if (embd->ne[1] > INT32_MAX)
-        return pl_fail(err, PL_ERR_BAD_FORMAT, "token_embd.weight has too many rows");
-    hp->n_vocab = (int)embd->ne[1];
-    if ((st = pl_gguf_weight(g, "token_embd.weight", hp->dim, hp->n_vocab, &m->tok_embd, err)) ||
-        (st = pl_gguf_weight(g, "output_norm.weight", hp->dim, 1, &m->out_norm, err)))
+    if ((st = pl_gguf_token_embd(m, err)) ||
+        (st = pl_gguf_weight(g, "output_norm.weight", hp->dim, 1, &m->out_norm, err)) ||
+        (st = pl_gguf_output(m, err)))
         return st;
-    if (pl_gguf_tensor(g, "output.weight")) {
-        st = pl_gguf_weight(g, "output.weight", hp->dim, hp->n_vocab, &m->output, err);
-        if (st) return st;
-    } else {
-        m->output = m->tok_embd;
-        m->tied_output = 1;
-    }
-
-    /* each layer has at least 7 tensors (phi3's fused ones): a huge block_count must not
-     * reach the allocator */
-    if ((uint64_t)hp->n_layers > g->n_tensors / 7)
-        return pl_fail(err, PL_ERR_BAD_FORMAT,
-                       "%s.block_count = %d but the file has only %llu tensors", hp->arch_name,
-                       hp->n_layers, (unsigned long long)g->n_tensors);
-    if (!(m->layers = calloc((size_t)hp->n_layers, sizeof *m->layers)))
-        return pl_fail(err, PL_ERR_OUT_OF_MEMORY, "out of memory for %d layers", hp->n_layers);
-    for (int l = 0; l < hp->n_layers; l++)
-        if ((st = read_layer(g, hp, l, &m->layers[l], err))) return st;
-    return PL_OK;
+    return pl_gguf_layers(m, 7, read_layer, err);   /* phi3's fused layers have 7 tensors */
 }
 
 static int load(pl_model *m, const uint8_t *buf, size_t size, pl_err *err) {

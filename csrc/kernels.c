@@ -6,12 +6,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels_scalar.h"
 #include "quant.h"
 #include "util.h"
-
-static inline float load_f32(const void *row, int k) { return ((const float *)row)[k]; }
-static inline float load_f16(const void *row, int k) { return pl_f16_to_f32(((const uint16_t *)row)[k]); }
-static inline float load_bf16(const void *row, int k) { return pl_bf16_to_f32(((const uint16_t *)row)[k]); }
 
 /* Four activation rows at a time share each weight load; the rest one by one. */
 #define DEFINE_SCALAR_ROW_KERNEL(name, LOAD)                                              \
@@ -22,25 +19,20 @@ static inline float load_bf16(const void *row, int k) { return pl_bf16_to_f32(((
         for (; t + 4 <= n_tok; t += 4) {                                                  \
             const float *x0 = (const float *)x + t * ldx, *x1 = x0 + ldx, *x2 = x1 + ldx, \
                         *x3 = x2 + ldx;                                                   \
-            float s0 = 0, s1 = 0, s2 = 0, s3 = 0;                                         \
-            for (int k = 0; k < cols; k++) {                                              \
-                float w = LOAD(row, k);                                                   \
-                s0 += w * x0[k]; s1 += w * x1[k]; s2 += w * x2[k]; s3 += w * x3[k];       \
-            }                                                                             \
-            y[(size_t)t * ldy] = s0; y[(size_t)(t + 1) * ldy] = s1;                       \
-            y[(size_t)(t + 2) * ldy] = s2; y[(size_t)(t + 3) * ldy] = s3;                 \
+            float s[4] = {0, 0, 0, 0};                                                    \
+            pl_dot4_scalar(LOAD, row, 0, cols, x0, x1, x2, x3, s);                        \
+            y[(size_t)t * ldy] = s[0]; y[(size_t)(t + 1) * ldy] = s[1];                   \
+            y[(size_t)(t + 2) * ldy] = s[2]; y[(size_t)(t + 3) * ldy] = s[3];             \
         }                                                                                 \
         for (; t < n_tok; t++) {                                                          \
             const float *xt = (const float *)x + t * ldx;                                 \
-            float s = 0;                                                                  \
-            for (int k = 0; k < cols; k++) s += LOAD(row, k) * xt[k];                     \
-            y[(size_t)t * ldy] = s;                                                       \
+            y[(size_t)t * ldy] = pl_dot1_scalar(LOAD, row, 0, cols, xt, 0);               \
         }                                                                                 \
     }
 
-DEFINE_SCALAR_ROW_KERNEL(row_f32, load_f32)
-DEFINE_SCALAR_ROW_KERNEL(row_f16, load_f16)
-DEFINE_SCALAR_ROW_KERNEL(row_bf16, load_bf16)
+DEFINE_SCALAR_ROW_KERNEL(row_f32, pl_load_f32)
+DEFINE_SCALAR_ROW_KERNEL(row_f16, pl_load_f16)
+DEFINE_SCALAR_ROW_KERNEL(row_bf16, pl_load_bf16)
 
 int pl_float_kernel(uint32_t type, pl_kernel *k) {
     switch (type) {

@@ -7,7 +7,7 @@
 
 #include <wasm_simd128.h>
 
-#include "util.h"
+#include "kernels_scalar.h"
 
 static inline float hsum(v128_t v) {
     return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) +
@@ -30,13 +30,9 @@ static inline v128_t load4_bf16(const void *row, int k) {
     return wasm_i32x4_shl(wasm_u32x4_load16x4((const uint16_t *)row + k), 16);
 }
 
-static inline float load1_f32(const void *row, int k) { return ((const float *)row)[k]; }
-static inline float load1_f16(const void *row, int k) { return pl_f16_to_f32(((const uint16_t *)row)[k]); }
-static inline float load1_bf16(const void *row, int k) { return pl_bf16_to_f32(((const uint16_t *)row)[k]); }
-
 /* Four activation rows share each weight vector; a lone row uses two accumulators to
  * keep two multiply-add chains in flight. Columns past the last multiple of 4 (or 8) are
- * added in scalar. */
+ * added by the scalar kernels' loop, continuing the vector sums. */
 #define DEFINE_SIMD_ROW_KERNEL(name, LOAD4, LOAD1)                                        \
     static void name(const void *row, const void *x, size_t x_row_bytes, int n_tok,      \
                      int cols, float *y, int ldy) {                                       \
@@ -54,13 +50,10 @@ static inline float load1_bf16(const void *row, int k) { return pl_bf16_to_f32((
                 a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(w, wasm_v128_load(x2 + k)));       \
                 a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(w, wasm_v128_load(x3 + k)));       \
             }                                                                             \
-            float s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);             \
-            for (int k = cols4; k < cols; k++) {                                          \
-                float w = LOAD1(row, k);                                                  \
-                s0 += w * x0[k]; s1 += w * x1[k]; s2 += w * x2[k]; s3 += w * x3[k];       \
-            }                                                                             \
-            y[(size_t)t * ldy] = s0; y[(size_t)(t + 1) * ldy] = s1;                       \
-            y[(size_t)(t + 2) * ldy] = s2; y[(size_t)(t + 3) * ldy] = s3;                 \
+            float s[4] = {hsum(a0), hsum(a1), hsum(a2), hsum(a3)};                        \
+            pl_dot4_scalar(LOAD1, row, cols4, cols, x0, x1, x2, x3, s);                   \
+            y[(size_t)t * ldy] = s[0]; y[(size_t)(t + 1) * ldy] = s[1];                   \
+            y[(size_t)(t + 2) * ldy] = s[2]; y[(size_t)(t + 3) * ldy] = s[3];             \
         }                                                                                 \
         for (; t < n_tok; t++) {                                                          \
             const float *xt = (const float *)x + t * ldx;                                 \
@@ -69,15 +62,14 @@ static inline float load1_bf16(const void *row, int k) { return pl_bf16_to_f32((
                 a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(LOAD4(row, k), wasm_v128_load(xt + k)));         \
                 a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(LOAD4(row, k + 4), wasm_v128_load(xt + k + 4))); \
             }                                                                             \
-            float s = hsum(wasm_f32x4_add(a0, a1));                                       \
-            for (int k = cols8; k < cols; k++) s += LOAD1(row, k) * xt[k];                \
-            y[(size_t)t * ldy] = s;                                                       \
+            y[(size_t)t * ldy] = pl_dot1_scalar(LOAD1, row, cols8, cols, xt,               \
+                                                hsum(wasm_f32x4_add(a0, a1)));            \
         }                                                                                 \
     }
 
-DEFINE_SIMD_ROW_KERNEL(row_f32_simd, load4_f32, load1_f32)
-DEFINE_SIMD_ROW_KERNEL(row_f16_simd, load4_f16, load1_f16)
-DEFINE_SIMD_ROW_KERNEL(row_bf16_simd, load4_bf16, load1_bf16)
+DEFINE_SIMD_ROW_KERNEL(row_f32_simd, load4_f32, pl_load_f32)
+DEFINE_SIMD_ROW_KERNEL(row_f16_simd, load4_f16, pl_load_f16)
+DEFINE_SIMD_ROW_KERNEL(row_bf16_simd, load4_bf16, pl_load_bf16)
 
 int pl_float_kernel_simd(uint32_t type, pl_kernel *k) {
     switch (type) {

@@ -75,6 +75,15 @@ int pl_gguf_hp_float(const pl_gguf *g, const char *arch, const char *suffix, flo
                      float *out, pl_err *err);
 int pl_gguf_weight(const pl_gguf *g, const char *name, int64_t ne0, int64_t ne1, pl_tensor *out,
                    pl_err *err);
+/* Also for them: token_embd.weight into m->tok_embd, its row count setting hp.n_vocab;
+ * output.weight into m->output, or the token embedding (tied) when the file has none; and
+ * m->layers, allocated and each filled by read_layer, once block_count is shown plausible
+ * (every layer has at least min_tensors tensors in the file). */
+typedef int (*pl_layer_reader)(const pl_gguf *g, const pl_hparams *hp, int l, pl_layer *L,
+                               pl_err *err);
+int pl_gguf_token_embd(pl_model *m, pl_err *err);
+int pl_gguf_output(pl_model *m, pl_err *err);
+int pl_gguf_layers(pl_model *m, int min_tensors, pl_layer_reader read_layer, pl_err *err);
 /* GPT-2 hyper-parameters and weights from m->gguf (parsed, general.architecture "gpt2",
  * m->hp.arch and arch_name set); the vocabulary is read by the caller. */
 int pl_gpt2_from_gguf(pl_model *m, pl_err *err);

@@ -6,25 +6,13 @@
 #include <string.h>
 
 #include "../../csrc/pocketlm.h"
-#include "check.h"
+#include "testutil.h"
 
 #define N_POS 24
 #define N_VOCAB 512
 
 static int ref_tokens[N_POS];
 static float ref_logits[N_POS][N_VOCAB];
-
-static void *read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { fprintf(stderr, "cannot open %s\n", path); exit(1); }
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *buf = pl_alloc(*size);
-    if (fread(buf, 1, *size, f) != *size) { fprintf(stderr, "cannot read %s\n", path); exit(1); }
-    fclose(f);
-    return buf;
-}
 
 /* Lines look like {"pos": 3, "token": 261, "logits": [-6.71424,...]} */
 static void read_reference(void) {

@@ -4,135 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "gguf_builder.h"
 #include "model.h"
-
-/* ---- helpers ---------------------------------------------------------------------- */
-
-static uint8_t *read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open %s\n", path);
-        exit(2);
-    }
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc(*size ? *size : 1);
-    if (!buf || fread(buf, 1, *size, f) != *size) {
-        fprintf(stderr, "cannot read %s\n", path);
-        exit(2);
-    }
-    fclose(f);
-    return buf;
-}
-
-static int contains(const char *s, const char *part) { return strstr(s, part) != NULL; }
-
-/* An exact-size heap copy, so ASan catches any read past the end. */
-static uint8_t *exact_copy(const uint8_t *src, size_t n) {
-    uint8_t *p = malloc(n ? n : 1);
-    if (n) memcpy(p, src, n);
-    return p;
-}
-
-/* ---- a tiny GGUF writer ------------------------------------------------------------- */
-
-typedef struct {
-    uint8_t *p;
-    size_t n, cap;
-} wbuf;
-
-static void put(wbuf *b, const void *src, size_t n) {
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2 + 64;
-        b->p = realloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->n, src, n);
-    b->n += n;
-}
-static void put_u32(wbuf *b, uint32_t v) { put(b, &v, 4); }
-static void put_u64(wbuf *b, uint64_t v) { put(b, &v, 8); }
-static void put_str(wbuf *b, const char *s) {
-    put_u64(b, strlen(s));
-    put(b, s, strlen(s));
-}
-static void pad_to(wbuf *b, size_t align) {
-    static const uint8_t zeros[256];
-    while (b->n % align) put(b, zeros, 1);
-}
-
-typedef struct {
-    wbuf meta, infos, data;
-    uint64_t n_kv, n_tensors;
-    uint32_t alignment;   /* used to lay out data; not written unless set_alignment */
-} gguf_builder;
-
-static void gb_init(gguf_builder *b) {
-    memset(b, 0, sizeof *b);
-    b->alignment = 32;
-}
-
-/* Starts a key: key string + value type; the caller writes the value into b->meta. */
-static wbuf *gb_key(gguf_builder *b, const char *key, uint32_t type) {
-    put_str(&b->meta, key);
-    put_u32(&b->meta, type);
-    b->n_kv++;
-    return &b->meta;
-}
-static void gb_u32(gguf_builder *b, const char *key, uint32_t v) {
-    put_u32(gb_key(b, key, GGUF_U32), v);
-}
-static void gb_f32(gguf_builder *b, const char *key, float v) {
-    put(gb_key(b, key, GGUF_F32), &v, 4);
-}
-static void gb_str(gguf_builder *b, const char *key, const char *s) {
-    put_str(gb_key(b, key, GGUF_STRING), s);
-}
-static void gb_set_alignment(gguf_builder *b, uint32_t a) {
-    gb_u32(b, "general.alignment", a);
-    b->alignment = a;
-}
-
-/* A tensor info with an explicit offset and no data. */
-static void gb_info(gguf_builder *b, const char *name, uint32_t type, uint32_t n_dims,
-                    const uint64_t *ne, uint64_t offset) {
-    put_str(&b->infos, name);
-    put_u32(&b->infos, n_dims);
-    for (uint32_t d = 0; d < n_dims; d++) put_u64(&b->infos, ne[d]);
-    put_u32(&b->infos, type);
-    put_u64(&b->infos, offset);
-    b->n_tensors++;
-}
-
-/* A 1-D or 2-D tensor whose data is appended, aligned, to the data section. */
-static void gb_tensor(gguf_builder *b, const char *name, uint32_t type, uint64_t ne0, uint64_t ne1,
-                      const void *data, size_t nbytes) {
-    uint64_t ne[2] = {ne0, ne1};
-    pad_to(&b->data, b->alignment);
-    gb_info(b, name, type, ne1 == 1 ? 1 : 2, ne, b->data.n);
-    put(&b->data, data, nbytes);
-}
-
-/* Header + metadata + tensor infos + padding + data; frees the builder. */
-static uint8_t *gb_finish(gguf_builder *b, uint32_t version, size_t *size) {
-    wbuf out = {0};
-    put(&out, "GGUF", 4);
-    put_u32(&out, version);
-    put_u64(&out, b->n_tensors);
-    put_u64(&out, b->n_kv);
-    if (b->meta.n) put(&out, b->meta.p, b->meta.n);
-    if (b->infos.n) put(&out, b->infos.p, b->infos.n);
-    if (b->data.n) {
-        pad_to(&out, b->alignment);
-        put(&out, b->data.p, b->data.n);
-    }
-    free(b->meta.p);
-    free(b->infos.p);
-    free(b->data.p);
-    *size = out.n;
-    return out.p;
-}
+#include "testutil.h"
 
 /* ---- a tiny llama model ------------------------------------------------------------ */
 
@@ -196,9 +70,7 @@ static uint8_t *build_llama(const llama_opts *o, size_t *size) {
 #undef ARCH_KEY
     if (o->n_tokens > 0) {
         gb_str(&b, "tokenizer.ggml.model", "llama");
-        wbuf *w = gb_key(&b, "tokenizer.ggml.tokens", GGUF_ARRAY);
-        put_u32(w, GGUF_STRING);
-        put_u64(w, (uint64_t)o->n_tokens);
+        wbuf *w = gb_array(&b, "tokenizer.ggml.tokens", GGUF_STRING, (uint64_t)o->n_tokens);
         for (int i = 0; i < o->n_tokens; i++) {
             char piece[16];
             snprintf(piece, sizeof piece, "t%d", i);
@@ -446,7 +318,7 @@ static void test_vocab_files(void) {
     };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[256];
-        snprintf(path, sizeof path, "../shared/models/llamacpp-vocab-tests/ggml-vocab-%s.gguf",
+        snprintf(path, sizeof path, SHARED_MODELS "llamacpp-vocab-tests/ggml-vocab-%s.gguf",
                  files[i].name);
         size_t size;
         uint8_t *buf = read_file(path, &size);
@@ -524,9 +396,7 @@ static uint8_t *build_all_types(uint32_t version, size_t *size) {
         if (es == 0) continue;
         char key[32];
         snprintf(key, sizeof key, "arr.%u", type);
-        wbuf *w = gb_key(&b, key, GGUF_ARRAY);
-        put_u32(w, type);
-        put_u64(w, 3);
+        wbuf *w = gb_array(&b, key, type, 3);
         for (int i = 0; i < 3; i++) {
             uint8_t e[8] = {0};
             if (type == GGUF_F32) { float x = (float)i; memcpy(e, &x, 4); }
@@ -535,31 +405,20 @@ static uint8_t *build_all_types(uint32_t version, size_t *size) {
             put(w, e, es);
         }
     }
-    wbuf *w = gb_key(&b, "arr.strings", GGUF_ARRAY);
-    put_u32(w, GGUF_STRING);
-    put_u64(w, 3);
-    put_str(w, "a");
-    put_str(w, "");
-    put_str(w, "xyz");
-    w = gb_key(&b, "arr.empty", GGUF_ARRAY);
-    put_u32(w, GGUF_I32);
-    put_u64(w, 0);
+    static const char *const strings[] = {"a", "", "xyz"};
+    gb_strs(&b, "arr.strings", strings, 3);
+    gb_array(&b, "arr.empty", GGUF_I32, 0);
     /* [[1, 2], [], [3]] as i32 and [["p", "q"], ["r"]] */
-    w = gb_key(&b, "arr.nested_i32", GGUF_ARRAY);
-    put_u32(w, GGUF_ARRAY);
-    put_u64(w, 3);
+    wbuf *w = gb_array(&b, "arr.nested_i32", GGUF_ARRAY, 3);
     int32_t one = 1, two = 2, three = 3;
     put_u32(w, GGUF_I32); put_u64(w, 2); put(w, &one, 4); put(w, &two, 4);
     put_u32(w, GGUF_I32); put_u64(w, 0);
     put_u32(w, GGUF_I32); put_u64(w, 1); put(w, &three, 4);
-    w = gb_key(&b, "arr.nested_str", GGUF_ARRAY);
-    put_u32(w, GGUF_ARRAY);
-    put_u64(w, 2);
+    w = gb_array(&b, "arr.nested_str", GGUF_ARRAY, 2);
     put_u32(w, GGUF_STRING); put_u64(w, 2); put_str(w, "p"); put_str(w, "q");
     put_u32(w, GGUF_STRING); put_u64(w, 1); put_str(w, "r");
     /* three levels: [[[7]]] */
-    w = gb_key(&b, "arr.nested3", GGUF_ARRAY);
-    put_u32(w, GGUF_ARRAY); put_u64(w, 1);
+    w = gb_array(&b, "arr.nested3", GGUF_ARRAY, 1);
     put_u32(w, GGUF_ARRAY); put_u64(w, 1);
     put_u32(w, GGUF_U8); put_u64(w, 1); put(w, &u8, 1);
     gb_str(&b, "t.after", "end");   /* proves the walk over the arrays ended in the right place */
@@ -714,16 +573,11 @@ static void huge_tensor_count(gguf_builder *b) {
 }
 static void kv_count_one_too_many(gguf_builder *b) { gb_u32(b, "a", 1); b->n_kv = 2; }
 static void huge_array(gguf_builder *b) {
-    wbuf *w = gb_key(b, "a", GGUF_ARRAY);
-    put_u32(w, GGUF_U64);
-    put_u64(w, 1ull << 61);   /* * 8 bytes wraps to 0 in 64 bits */
+    wbuf *w = gb_array(b, "a", GGUF_U64, 1ull << 61);   /* * 8 bytes wraps to 0 in 64 bits */
     put_u64(w, 0);
 }
 static void huge_string_array(gguf_builder *b) {
-    wbuf *w = gb_key(b, "a", GGUF_ARRAY);
-    put_u32(w, GGUF_STRING);
-    put_u64(w, 0xffffffffffffffffull);
-    put_str(w, "x");
+    put_str(gb_array(b, "a", GGUF_STRING, 0xffffffffffffffffull), "x");
 }
 static void huge_string(gguf_builder *b) {
     wbuf *w = gb_key(b, "a", GGUF_STRING);
@@ -738,10 +592,7 @@ static void huge_key(gguf_builder *b) {
 static void empty_key(gguf_builder *b) { gb_u32(b, "", 1); }
 static void unknown_kv_type(gguf_builder *b) { put_u32(gb_key(b, "a", 13), 0); }
 static void unknown_elem_type(gguf_builder *b) {
-    wbuf *w = gb_key(b, "arr", GGUF_ARRAY);
-    put_u32(w, 77);
-    put_u64(w, 1);
-    put_u32(w, 0);
+    put_u32(gb_array(b, "arr", 77, 1), 0);
 }
 static void deep_nesting(gguf_builder *b) {
     wbuf *w = gb_key(b, "deep", GGUF_ARRAY);

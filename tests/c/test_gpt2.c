@@ -13,7 +13,7 @@
 
 #include "../../csrc/arch.h"
 #include "../../csrc/pocketlm.h"
-#include "check.h"
+#include "testutil.h"
 
 #define N_SEQ 3
 #define N_POS 11
@@ -32,19 +32,6 @@
  * of the tanh one exceeds it 4-30x, a LayerNorm epsilon of 1e-6 instead of 1e-5 10-100x. */
 #define ATOL 1e-5f
 #define RTOL 1e-4f
-
-static void *read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { fprintf(stderr, "cannot open %s\n", path); exit(1); }
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = pl_alloc(*size + 1);
-    if (fread(buf, 1, *size, f) != *size) { fprintf(stderr, "cannot read %s\n", path); exit(1); }
-    buf[*size] = 0;   /* the JSON fixture is searched as a string */
-    fclose(f);
-    return buf;
-}
 
 static int base64_value(char c) {
     if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -87,18 +74,8 @@ static float *ref_tensor(const char *json, const char *name, size_t n) {
     return out;
 }
 
-/* Worst |got - want| as a fraction of the tolerance; <= 1 passes. */
-static float worst_error(const float *got, const float *want, size_t n) {
-    float worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        float e = fabsf(got[i] - want[i]) / (ATOL + RTOL * fabsf(want[i]));
-        if (!(e <= worst)) worst = e;   /* NaN counts as the worst */
-    }
-    return worst;
-}
-
 static void check_close(const char *what, int seq, const float *got, const float *want, size_t n) {
-    float e = worst_error(got, want, n);
+    float e = worst_error(got, want, n, ATOL, RTOL);
     printf("  seq %d %-10s worst error %.3f of tolerance\n", seq, what, e);
     CHECK(e <= 1.0f);
 }
@@ -110,7 +87,7 @@ typedef struct {
 
 static void read_reference(reference *r) {
     size_t size;
-    char *json = read_file("tests/fixtures/gpt-nano-sort-t0-partials.json", &size);
+    char *json = read_text("tests/fixtures/gpt-nano-sort-t0-partials.json", &size);
     const size_t acts = (size_t)N_SEQ * N_POS * DIM;
     float *idx = ref_tensor(json, "idx", N_SEQ * N_POS);
     for (int i = 0; i < N_SEQ * N_POS; i++) r->tokens[i / N_POS][i % N_POS] = (int32_t)idx[i];
@@ -212,7 +189,7 @@ static void check_api_logits(pl_ctx *ctx, const reference *r) {
         CHECK_EQ_INT(pl_reset(ctx), PL_OK);
         for (int t = 0; t < N_POS; t++) {
             CHECK_EQ_INT(pl_eval(ctx, &r->tokens[b][t], 1), PL_OK);
-            float e = worst_error(pl_logits(ctx), want + t * N_VOCAB, N_VOCAB);
+            float e = worst_error(pl_logits(ctx), want + t * N_VOCAB, N_VOCAB, ATOL, RTOL);
             if (!(e <= worst)) worst = e;
         }
         printf("  seq %d api token by token: worst error %.3f of tolerance\n", b, worst);

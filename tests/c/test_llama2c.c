@@ -4,38 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "testutil.h"
 #include "model.h"
 
 #define BIN_SIZE 1056540
-
-static uint8_t *read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open %s\n", path);
-        exit(2);
-    }
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc(*size ? *size : 1);
-    if (!buf || fread(buf, 1, *size, f) != *size) {
-        fprintf(stderr, "cannot read %s\n", path);
-        exit(2);
-    }
-    fclose(f);
-    return buf;
-}
-
-static int contains(const char *s, const char *part) { return strstr(s, part) != NULL; }
 
 /* Loads from an exact-size heap copy of buf[0..n) (ASan sees any over-read); the copy is
  * owned by m->file afterwards, so pl_model_free releases it. */
 static int load_copy(const uint8_t *buf, size_t n, const uint8_t *tok, size_t tok_size,
                      pl_model *m, pl_err *err) {
     memset(m, 0, sizeof *m);
-    m->file = malloc(n ? n : 1);
-    memcpy(m->file, buf, n);
+    m->file = exact_copy(buf, n);
     m->file_size = n;
     uint8_t *file = m->file;
     int st = pl_model_from_llama2c(m, m->file, n, tok, tok_size, err);

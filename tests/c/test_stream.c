@@ -5,17 +5,11 @@
 #include <string.h>
 
 #include "../../csrc/pocketlm.h"
-#include "check.h"
+#include "testutil.h"
 
 static pl_ctx *load_stories(void) {
-    FILE *f = fopen("models/stories260K.gguf", "rb");
-    if (!f) { fprintf(stderr, "cannot open models/stories260K.gguf\n"); exit(1); }
-    fseek(f, 0, SEEK_END);
-    size_t size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *buf = pl_alloc(size);
-    if (fread(buf, 1, size, f) != size) exit(1);
-    fclose(f);
+    size_t size;
+    void *buf = read_file("models/stories260K.gguf", &size);
     pl_ctx *ctx = pl_create(1);
     if (pl_load(ctx, buf, size, NULL, 0, 0) != PL_OK) { fprintf(stderr, "%s\n", pl_last_error(ctx)); exit(1); }
     return ctx;

@@ -1,44 +1,13 @@
 /* Vocabulary loading (tokenizer.bin, GGUF), SentencePiece encoding and decoding.
  * Expected ids come from SentencePiece itself (tests/fixtures/spm_*.json, made by
  * gen_spm_fixtures.py) and from llama.cpp's test-tokenizer-0 vectors. Run from the repo
- * root; the shared models are looked up in ../shared/models and /work/shared/models. */
-#include "check.h"
-#include "vocab.h"
+ * root; the shared models are looked up in ../shared/models. */
+#include "gguf_builder.h"
+#include "vocab_util.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static uint8_t *read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) buf[n] = 0;
-    *size = (size_t)n;
-    return buf;
-}
-
-/* Reads a file of the shared model folder (next to the repo in CI, /work/shared here). */
-static uint8_t *read_shared(const char *name, size_t *size) {
-    static const char *dirs[] = {"../shared/models/", "/work/shared/models/"};
-    char path[512];
-    for (int i = 0; i < 2; i++) {
-        snprintf(path, sizeof path, "%s%s", dirs[i], name);
-        uint8_t *buf = read_file(path, size);
-        if (buf) return buf;
-    }
-    fprintf(stderr, "missing shared model file %s\n", name);
-    check_failed++;
-    return NULL;
-}
 
 static int load_bin(pl_vocab *v, const uint8_t *buf, size_t size, int n_vocab) {
     pl_err err = {0};
@@ -49,36 +18,9 @@ static int load_bin(pl_vocab *v, const uint8_t *buf, size_t size, int n_vocab) {
 
 static int load_gguf(pl_vocab *v, const uint8_t *buf, size_t size) {
     pl_err err = {0};
-    pl_gguf g;
-    int st = pl_gguf_parse(&g, buf, size, &err);
-    if (st == PL_OK) {
-        st = pl_vocab_from_gguf(v, &g, &err);
-        pl_gguf_free(&g);
-    }
+    int st = vocab_from_gguf_bytes(v, buf, size, &err);
     if (st) fprintf(stderr, "vocab from GGUF: %s\n", err.msg);
     return st;
-}
-
-/* Encodes and returns a malloc'd id array (NULL on failure). */
-static int *encode(const pl_vocab *v, const char *text, int len, int bos, int special, int *n) {
-    int *ids = malloc(((size_t)len + 2) * sizeof *ids);
-    pl_err err = {0};
-    if (pl_tokenize_text(v, text, len, bos, special, ids, n, &err) != PL_OK) {
-        fprintf(stderr, "pl_tokenize_text: %s\n", err.msg);
-        free(ids);
-        return NULL;
-    }
-    return ids;
-}
-
-static int same_ids(const int *a, int na, const int *b, int nb) {
-    return na == nb && (na == 0 || memcmp(a, b, (size_t)na * sizeof *a) == 0);
-}
-
-static void print_ids(const char *label, const int *ids, int n) {
-    fprintf(stderr, "  %s:", label);
-    for (int i = 0; i < n; i++) fprintf(stderr, " %d", ids[i]);
-    fprintf(stderr, "\n");
 }
 
 /* Checks encode(text) == expected; returns 1 when equal. */
@@ -86,30 +28,9 @@ static int check_encode(const pl_vocab *v, const char *what, const char *text, i
                         const int *expect, int n_expect) {
     int n = 0;
     int *ids = encode(v, text, len, 0, 0, &n);
-    int ok = ids && same_ids(ids, n, expect, n_expect);
-    CHECK(ok);
-    if (!ok) {
-        fprintf(stderr, "%s: mismatch for \"%.60s\"\n", what, text);
-        print_ids("got", ids, ids ? n : 0);
-        print_ids("expected", expect, n_expect);
-    }
+    int ok = check_ids(what, text, ids, n, expect, n_expect);
     free(ids);
     return ok;
-}
-
-/* Decoding: pl_token_bytes over ids, concatenated. Returns malloc'd bytes. */
-static char *decode(const pl_vocab *v, const int *ids, int n, int *len) {
-    size_t cap = 16;
-    for (int i = 0; i < n; i++) cap += (size_t)v->piece_len[ids[i]];
-    char *out = malloc(cap), byte_buf[1];
-    *len = 0;
-    for (int i = 0; i < n; i++) {
-        int plen;
-        const char *p = pl_token_bytes(v, i ? ids[i - 1] : -1, ids[i], byte_buf, &plen);
-        memcpy(out + *len, p, (size_t)plen);
-        *len += plen;
-    }
-    return out;
 }
 
 /* encode(text) with BOS, then decode: must give text back. */
@@ -117,7 +38,7 @@ static int round_trips(const pl_vocab *v, const char *text, int len) {
     int n = 0, out_len = 0;
     int *ids = encode(v, text, len, 1, 0, &n);
     if (!ids) return 0;
-    char *out = decode(v, ids, n, &out_len);
+    char *out = decode(v, -1, ids, n, &out_len);
     int ok = n >= 1 && ids[0] == v->bos && out_len == len && memcmp(out, text, (size_t)len) == 0;
     free(ids);
     free(out);
@@ -139,7 +60,7 @@ static int hex_val(char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; 
  * key (quotes inside strings are escaped). */
 static int load_fixture(const char *path, fixture_case **cases) {
     size_t size;
-    char *json = (char *)read_file(path, &size);
+    char *json = try_read_file(path, 1, &size);
     *cases = NULL;
     if (!json) {
         fprintf(stderr, "missing fixture %s\n", path);
@@ -194,38 +115,18 @@ static void test_fixture(const pl_vocab *v, const char *what, const char *path) 
 /* ---- llama.cpp test-tokenizer-0 vectors ---- */
 
 static void test_llamacpp_vectors(const pl_vocab *v) {
-    size_t inp_size, out_size;
-    char *inp = (char *)read_shared("llamacpp-vocab-tests/ggml-vocab-llama-spm.gguf.inp", &inp_size);
-    char *out = (char *)read_shared("llamacpp-vocab-tests/ggml-vocab-llama-spm.gguf.out", &out_size);
-    if (!inp || !out) {
-        free(inp);
-        free(out);
+    vectors t;
+    if (!load_vectors(&t, "llama-spm")) {
+        fprintf(stderr, "missing ggml-vocab-llama-spm.gguf.inp/.out\n");
+        check_failed++;
         return;
     }
-    static const char sep[] = "\n__ggml_vocab_test__\n";
-    int n_tests = 0, n_pass = 0;
-    char *p = inp, *line = out;
-    int *expect = malloc(out_size * sizeof *expect);
-    for (char *next; (next = strstr(p, sep)) != NULL && *line; p = next + strlen(sep)) {
-        char *eol = strchr(line, '\n');
-        if (!eol) eol = line + strlen(line);
-        int n_expect = 0;
-        for (char *q = line; q < eol;) {
-            char *after;
-            long id = strtol(q, &after, 10);
-            if (after == q) break;
-            expect[n_expect++] = (int)id;
-            q = after;
-        }
-        line = *eol ? eol + 1 : eol;
-        n_tests++;
-        n_pass += check_encode(v, "llama.cpp llama-spm", p, (int)(next - p), expect, n_expect);
-    }
-    fprintf(stderr, "llama.cpp ggml-vocab-llama-spm: %d/%d tests pass\n", n_pass, n_tests);
-    CHECK_EQ_INT(n_tests, 46);
-    free(expect);
-    free(inp);
-    free(out);
+    int n_pass = 0;
+    for (int i = 0; i < t.n; i++)
+        n_pass += check_encode(v, "llama.cpp llama-spm", t.text[i], t.len[i], t.ids[i], t.n_ids[i]);
+    fprintf(stderr, "llama.cpp ggml-vocab-llama-spm: %d/%d tests pass\n", n_pass, t.n);
+    CHECK_EQ_INT(t.n, 46);
+    free_vectors(&t);
 }
 
 /* ---- loading ---- */
@@ -286,8 +187,7 @@ static void test_bad_tokenizer_bin(const uint8_t *buf, size_t size) {
     pl_err err;
     int all_truncated = 1;
     for (size_t n = 0; n < size; n++) {
-        uint8_t *copy = malloc(n ? n : 1);   /* exact-size copy so ASan sees overreads */
-        memcpy(copy, buf, n);
+        uint8_t *copy = exact_copy(buf, n);
         all_truncated &= pl_vocab_from_llama2c(&v, copy, n, 512, &err) == PL_ERR_TRUNCATED;
         free(copy);
     }
@@ -317,77 +217,46 @@ static void test_bad_tokenizer_bin(const uint8_t *buf, size_t size) {
     free(bad);
 }
 
-/* A tiny GGUF writer for metadata edge cases. */
-typedef struct {
-    uint8_t buf[4096];
-    size_t n;
-    int n_kv;
-} gguf_out;
-
-static void put(gguf_out *o, const void *p, size_t n) { memcpy(o->buf + o->n, p, n); o->n += n; }
-static void put_u32(gguf_out *o, uint32_t x) { put(o, &x, 4); }
-static void put_u64(gguf_out *o, uint64_t x) { put(o, &x, 8); }
-static void put_str(gguf_out *o, const char *s) { put_u64(o, strlen(s)); put(o, s, strlen(s)); }
-static void key(gguf_out *o, const char *k, uint32_t type) { put_str(o, k); put_u32(o, type); o->n_kv++; }
-
-static void gguf_begin(gguf_out *o) {
-    o->n = 0;
-    o->n_kv = 0;
-    put(o, "GGUF", 4);
-    put_u32(o, 3);
-    put_u64(o, 0);   /* tensors */
-    put_u64(o, 0);   /* kv count, patched in gguf_end */
-}
-
-static void gguf_end(gguf_out *o) {
-    uint64_t n_kv = (uint64_t)o->n_kv;
-    memcpy(o->buf + 16, &n_kv, 8);
-}
-
-/* tokens: <unk> <s> </s> ▁a b ▁ab (6 tokens), with the given optional arrays. */
-static void gguf_vocab(gguf_out *o, const char *model, int n_scores, int n_types) {
-    static const char *pieces[] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81" "a", "b", "\xe2\x96\x81" "ab"};
+/* tokens: <unk> <s> </s> ▁a b ▁ab (6 tokens), with the given optional arrays; the
+ * caller may add keys before gguf_status. */
+static void gguf_vocab(gguf_builder *b, const char *model, int n_scores, int n_types) {
+    static const char *const pieces[] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81" "a", "b", "\xe2\x96\x81" "ab"};
     static const int32_t types[] = {2, 3, 3, 1, 1, 1};
-    gguf_begin(o);
-    key(o, "tokenizer.ggml.model", GGUF_STRING);
-    put_str(o, model);
-    key(o, "tokenizer.ggml.tokens", GGUF_ARRAY);
-    put_u32(o, GGUF_STRING);
-    put_u64(o, 6);
-    for (int i = 0; i < 6; i++) put_str(o, pieces[i]);
+    gb_init(b);
+    gb_str(b, "tokenizer.ggml.model", model);
+    gb_strs(b, "tokenizer.ggml.tokens", pieces, 6);
     if (n_scores) {
-        key(o, "tokenizer.ggml.scores", GGUF_ARRAY);
-        put_u32(o, GGUF_F32);
-        put_u64(o, (uint64_t)n_scores);
+        wbuf *w = gb_array(b, "tokenizer.ggml.scores", GGUF_F32, (uint64_t)n_scores);
         for (int i = 0; i < n_scores; i++) {
             float s = -(float)i;
-            put(o, &s, 4);
+            put(w, &s, 4);
         }
     }
     if (n_types) {
-        key(o, "tokenizer.ggml.token_type", GGUF_ARRAY);
-        put_u32(o, GGUF_I32);
-        put_u64(o, (uint64_t)n_types);
-        for (int i = 0; i < n_types; i++) put(o, &types[i % 6], 4);
+        wbuf *w = gb_array(b, "tokenizer.ggml.token_type", GGUF_I32, (uint64_t)n_types);
+        for (int i = 0; i < n_types; i++) put(w, &types[i % 6], 4);
     }
 }
 
-static int gguf_status(gguf_out *o, pl_vocab *v) {
-    gguf_end(o);
+/* Finishes the GGUF (version 3) and loads its vocab into v. */
+static int gguf_status(gguf_builder *b, pl_vocab *v) {
+    size_t size;
+    uint8_t *buf = gb_finish(b, 3, &size);
     pl_gguf g;
     pl_err err = {0};
-    int st = pl_gguf_parse(&g, o->buf, o->n, &err);
+    int st = pl_gguf_parse(&g, buf, size, &err);
     if (st == PL_OK) {
         st = pl_vocab_from_gguf(v, &g, &err);
         pl_gguf_free(&g);
     } else {
         fprintf(stderr, "test GGUF does not parse: %s\n", err.msg);
     }
+    free(buf);
     return st;
 }
 
 static void test_gguf_metadata(void) {
-    gguf_out o;
+    gguf_builder o;
     pl_vocab v;
     /* defaults: no ids, no flags, no scores/types */
     gguf_vocab(&o, "llama", 0, 0);
@@ -405,14 +274,10 @@ static void test_gguf_metadata(void) {
 
     /* explicit values: out-of-range ids become -1, flags are read */
     gguf_vocab(&o, "llama", 6, 6);
-    key(&o, "tokenizer.ggml.bos_token_id", GGUF_U32);
-    put_u32(&o, 0xFFFFFFFFu);
-    key(&o, "tokenizer.ggml.eos_token_id", GGUF_U32);
-    put_u32(&o, 4);
-    key(&o, "tokenizer.ggml.add_bos_token", GGUF_BOOL);
-    put(&o, "\0", 1);
-    key(&o, "tokenizer.ggml.add_space_prefix", GGUF_BOOL);
-    put(&o, "\0", 1);
+    gb_u32(&o, "tokenizer.ggml.bos_token_id", 0xFFFFFFFFu);
+    gb_u32(&o, "tokenizer.ggml.eos_token_id", 4);
+    put(gb_key(&o, "tokenizer.ggml.add_bos_token", GGUF_BOOL), "\0", 1);
+    put(gb_key(&o, "tokenizer.ggml.add_space_prefix", GGUF_BOOL), "\0", 1);
     CHECK_EQ_INT(gguf_status(&o, &v), PL_OK);
     CHECK_EQ_INT(v.bos, -1);
     CHECK_EQ_INT(v.eos, 4);
@@ -439,9 +304,8 @@ static void test_gguf_metadata(void) {
     CHECK_EQ_INT(gguf_status(&o, &v), PL_ERR_BAD_FORMAT);
     gguf_vocab(&o, "t5", 6, 6);   /* a tokenizer model pocketlm does not have */
     CHECK_EQ_INT(gguf_status(&o, &v), PL_ERR_UNSUPPORTED_ARCH);
-    gguf_begin(&o);
-    key(&o, "general.architecture", GGUF_STRING);
-    put_str(&o, "llama");
+    gb_init(&o);
+    gb_str(&o, "general.architecture", "llama");
     CHECK_EQ_INT(gguf_status(&o, &v), PL_ERR_NO_TOKENIZER);
 }
 
@@ -546,10 +410,10 @@ static void test_decode_rules(const pl_vocab *v) {
 
 int main(void) {
     size_t size_512, size_gguf, size_32k, size_32k_gguf;
-    uint8_t *tok512 = read_file("models/tok512.bin", &size_512);
-    uint8_t *gguf512 = read_file("models/stories260K.gguf", &size_gguf);
-    uint8_t *tok32k = read_shared("llama2c-tokenizer-32k/tokenizer.bin", &size_32k);
-    uint8_t *gguf32k = read_shared("llamacpp-vocab-tests/ggml-vocab-llama-spm.gguf", &size_32k_gguf);
+    uint8_t *tok512 = try_read_file("models/tok512.bin", 0, &size_512);
+    uint8_t *gguf512 = try_read_file("models/stories260K.gguf", 0, &size_gguf);
+    uint8_t *tok32k = read_shared("llama2c-tokenizer-32k/tokenizer.bin", 0, &size_32k);
+    uint8_t *gguf32k = read_shared("llamacpp-vocab-tests/ggml-vocab-llama-spm.gguf", 0, &size_32k_gguf);
     CHECK(tok512 && gguf512);
     if (!tok512 || !gguf512) return check_report("tokenizer");
 

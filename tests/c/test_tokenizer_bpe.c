@@ -1,175 +1,48 @@
 /* Byte-level BPE and WordPiece tokenizers against llama.cpp's test-tokenizer-0 vectors
  * (ids from llama.cpp itself, add_special = false, parse_special = false), GPT-2's own
  * encoder.json + vocab.bpe, round trips, and random input. Run from the repo root; the
- * shared models are looked up in ../shared/models and /work/shared/models. */
-#include "check.h"
-#include "vocab.h"
+ * shared models are looked up in ../shared/models. */
+#include "gguf_builder.h"
+#include "vocab_util.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static uint8_t *read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) buf[n] = 0;
-    *size = (size_t)n;
-    return buf;
-}
-
-/* A file of the shared model folder, or NULL (counted as a failure when required). */
-static uint8_t *read_shared(const char *name, size_t *size, int required) {
-    static const char *dirs[] = {"../shared/models/", "/work/shared/models/"};
-    char path[512];
-    for (int i = 0; i < 2; i++) {
-        snprintf(path, sizeof path, "%s%s", dirs[i], name);
-        uint8_t *buf = read_file(path, size);
-        if (buf) return buf;
-    }
-    if (required) {
-        fprintf(stderr, "missing shared model file %s\n", name);
-        check_failed++;
-    }
-    return NULL;
-}
 
 /* Loads llamacpp-vocab-tests/<name>.gguf; returns the status, message in err. */
 static int load_vocab(pl_vocab *v, const char *name, pl_err *err) {
     char path[256];
     snprintf(path, sizeof path, "llamacpp-vocab-tests/ggml-vocab-%s.gguf", name);
     size_t size;
-    uint8_t *buf = read_shared(path, &size, 1);
+    uint8_t *buf = read_shared(path, 0, &size);
     if (!buf) return pl_fail(err, PL_ERR_INVALID_ARGUMENT, "no file");
-    pl_gguf g;
-    int st = pl_gguf_parse(&g, buf, size, err);
-    if (st == PL_OK) {
-        st = pl_vocab_from_gguf(v, &g, err);
-        pl_gguf_free(&g);
-    }
+    int st = vocab_from_gguf_bytes(v, buf, size, err);
     free(buf);   /* the vocab must not point into the file */
     return st;
 }
 
-static int *encode(const pl_vocab *v, const char *text, int len, int bos, int *n, int *status) {
-    int *ids = malloc(((size_t)len + 2) * sizeof *ids);
-    pl_err err = {0};
-    *status = pl_tokenize_text(v, text, len, bos, 0, ids, n, &err);
-    if (*status != PL_OK) {
-        fprintf(stderr, "pl_tokenize_text: %s\n", err.msg);
-        free(ids);
-        return NULL;
-    }
-    return ids;
-}
-
-/* Concatenated pl_token_bytes of ids (the first one read as if after BOS, as pl_detokenize
- * does). Returns malloc'd bytes. */
-static char *decode(const pl_vocab *v, const int *ids, int n, int *len) {
-    size_t cap = 16;
-    for (int i = 0; i < n; i++) cap += (size_t)v->piece_len[ids[i]] + 1;
-    char *out = malloc(cap), byte_buf[1];
-    *len = 0;
-    for (int i = 0; i < n; i++) {
-        int plen;
-        const char *p = pl_token_bytes(v, i ? ids[i - 1] : v->bos, ids[i], byte_buf, &plen);
-        memcpy(out + *len, p, (size_t)plen);
-        *len += plen;
-    }
-    return out;
-}
-
 /* encode then decode gives the text back; 1 if so. */
 static int round_trips(const pl_vocab *v, const char *text, int len) {
-    int n, st, out_len;
-    int *ids = encode(v, text, len, 0, &n, &st);
+    int n, out_len;
+    int *ids = encode(v, text, len, 0, 0, &n);
     if (!ids) return 0;
-    char *out = decode(v, ids, n, &out_len);
+    /* the first token read as if after BOS, as pl_detokenize does */
+    char *out = decode(v, v->bos, ids, n, &out_len);
     int ok = out_len == len && memcmp(out, text, (size_t)len) == 0;
     free(ids);
     free(out);
     return ok;
 }
 
-static void print_ids(const char *label, const int *ids, int n) {
-    fprintf(stderr, "  %s:", label);
-    for (int i = 0; i < n; i++) fprintf(stderr, " %d", ids[i]);
-    fprintf(stderr, "\n");
-}
-
 /* ---- test-tokenizer-0 vectors ---- */
-
-typedef struct {
-    char *inp, *out;   /* whole files */
-    char *text[64];    /* test strings, cut in place */
-    int len[64];
-    int *ids[64], n_ids[64];
-    int n;
-} vectors;
-
-static const char sep[] = "\n__ggml_vocab_test__\n";
-
-/* Reads <file>.inp/.out (file = "llama-spm" etc.); returns 0 when absent. */
-static int load_vectors(vectors *t, const char *file) {
-    char path[256];
-    size_t inp_size, out_size;
-    memset(t, 0, sizeof *t);
-    snprintf(path, sizeof path, "llamacpp-vocab-tests/ggml-vocab-%s.gguf.inp", file);
-    t->inp = (char *)read_shared(path, &inp_size, 0);
-    snprintf(path, sizeof path, "llamacpp-vocab-tests/ggml-vocab-%s.gguf.out", file);
-    t->out = (char *)read_shared(path, &out_size, 0);
-    if (!t->inp || !t->out) {
-        free(t->inp);
-        free(t->out);
-        return 0;
-    }
-    char *p = t->inp, *line = t->out;
-    for (char *next; t->n < 64 && (next = strstr(p, sep)) != NULL; p = next + strlen(sep)) {
-        *next = 0;
-        t->text[t->n] = p;
-        t->len[t->n] = (int)(next - p);
-        char *eol = strchr(line, '\n');
-        if (!eol) eol = line + strlen(line);
-        t->ids[t->n] = malloc(((size_t)(eol - line) + 1) * sizeof(int));
-        for (char *q = line, *after; q < eol; q = after) {
-            long id = strtol(q, &after, 10);
-            if (after == q) break;
-            t->ids[t->n][t->n_ids[t->n]++] = (int)id;
-        }
-        line = *eol ? eol + 1 : eol;
-        t->n++;
-    }
-    return 1;
-}
-
-static void free_vectors(vectors *t) {
-    for (int i = 0; i < t->n; i++) free(t->ids[i]);
-    free(t->inp);
-    free(t->out);
-}
 
 /* Every vector of `file` through vocab v: ids exactly, and decode(encode(x)) == x when
  * lossless (SPM: after BOS, so the dummy prefix goes). Prints and returns passes. */
 static int run_vectors(const pl_vocab *v, const char *what, const vectors *t, int lossless) {
     int pass = 0, trips = 0;
     for (int i = 0; i < t->n; i++) {
-        int n, st;
-        int *ids = encode(v, t->text[i], t->len[i], 0, &n, &st);
-        int ok = ids && n == t->n_ids[i] && (n == 0 || memcmp(ids, t->ids[i], (size_t)n * sizeof *ids) == 0);
-        CHECK(ok);
-        if (!ok) {
-            fprintf(stderr, "%s: mismatch for \"%.60s\"\n", what, t->text[i]);
-            print_ids("got", ids, ids ? n : 0);
-            print_ids("expected", t->ids[i], t->n_ids[i]);
-        }
-        pass += ok;
+        int n;
+        int *ids = encode(v, t->text[i], t->len[i], 0, 0, &n);
+        pass += check_ids(what, t->text[i], ids, n, t->ids[i], t->n_ids[i]);
         if (lossless) {
             int rt = round_trips(v, t->text[i], t->len[i]);
             CHECK(rt);
@@ -245,9 +118,9 @@ static void test_other_vocabs(void) {
         int trips = 0;
         for (int i = 0; i < t.n; i++) {
             if (v.kind == PL_VOCAB_SPM) {   /* through BOS: its dummy-prefix space goes */
-                int n, st2, out_len;
-                int *ids = encode(&v, t.text[i], t.len[i], 1, &n, &st2);
-                char *out = ids ? decode(&v, ids + 1, n - 1, &out_len) : NULL;
+                int n, out_len;
+                int *ids = encode(&v, t.text[i], t.len[i], 1, 0, &n);
+                char *out = ids ? decode(&v, v.bos, ids + 1, n - 1, &out_len) : NULL;
                 trips += out && out_len == t.len[i] && memcmp(out, t.text[i], (size_t)t.len[i]) == 0;
                 free(ids);
                 free(out);
@@ -266,8 +139,8 @@ static void test_other_vocabs(void) {
 
 static void test_gpt2_files(void) {
     size_t json_size, bpe_size;
-    char *json = (char *)read_shared("gpt2-tokenizer/encoder.json", &json_size, 1);
-    char *bpe = (char *)read_shared("gpt2-tokenizer/vocab.bpe", &bpe_size, 1);
+    char *json = (char *)read_shared("gpt2-tokenizer/encoder.json", 0, &json_size);
+    char *bpe = (char *)read_shared("gpt2-tokenizer/vocab.bpe", 0, &bpe_size);
     pl_vocab files, gguf;
     pl_err err = {0};
     if (!json || !bpe) goto done;
@@ -282,12 +155,12 @@ static void test_gpt2_files(void) {
     CHECK_EQ_INT(files.type[50256], PL_TOK_CONTROL);
     static const int hello[] = {15496, 11, 995, 0};   /* the well-known GPT-2 ids */
     int n;
-    int *ids = encode(&files, "Hello, world!", 13, 0, &n, &st);
+    int *ids = encode(&files, "Hello, world!", 13, 0, 0, &n);
     CHECK(ids && n == 4 && memcmp(ids, hello, sizeof hello) == 0);
     free(ids);
 
     if (load_vocab(&gguf, "gpt-2", &err) == PL_OK) {
-        ids = encode(&gguf, "Hello, world!", 13, 0, &n, &st);
+        ids = encode(&gguf, "Hello, world!", 13, 0, 0, &n);
         CHECK(ids && n == 4 && memcmp(ids, hello, sizeof hello) == 0);
         free(ids);
         /* SOURCE.txt: the GGUF's tokens are encoder.json's */
@@ -376,8 +249,8 @@ static void faithful_bytes(const pl_vocab *v, int ok[256]) {
 /* Encodes text (must succeed, ids in range); if all its bytes are faithful, it must also
  * round-trip. Returns 1 when it round-tripped, 0 when not checked, -1 on failure. */
 static int fuzz_one(const pl_vocab *v, const int ok[256], const char *text, int len) {
-    int n, st, all = 1;
-    int *ids = encode(v, text, len, 0, &n, &st);
+    int n, all = 1;
+    int *ids = encode(v, text, len, 0, 0, &n);
     if (!ids) return -1;
     for (int i = 0; i < n; i++) all &= ids[i] >= 0 && ids[i] < v->n_vocab;
     free(ids);
@@ -421,55 +294,22 @@ static void test_fuzz(void) {
 
 /* ---- behaviour beyond the vectors ---- */
 
-/* A tiny GGUF writer for metadata edge cases. */
-typedef struct {
-    uint8_t buf[4096];
-    size_t n;
-    int n_kv;
-} gguf_out;
-
-static void put(gguf_out *o, const void *p, size_t n) { memcpy(o->buf + o->n, p, n); o->n += n; }
-static void put_u32(gguf_out *o, uint32_t x) { put(o, &x, 4); }
-static void put_u64(gguf_out *o, uint64_t x) { put(o, &x, 8); }
-static void put_str(gguf_out *o, const char *s) { put_u64(o, strlen(s)); put(o, s, strlen(s)); }
-static void key(gguf_out *o, const char *k, uint32_t type) { put_str(o, k); put_u32(o, type); o->n_kv++; }
-static void put_strs(gguf_out *o, const char *k, const char *const *s, int n) {
-    key(o, k, GGUF_ARRAY);
-    put_u32(o, GGUF_STRING);
-    put_u64(o, (uint64_t)n);
-    for (int i = 0; i < n; i++) put_str(o, s[i]);
-}
-
 /* gpt2 vocab: byte stand-ins a b c Ġ (space) + "ab" "Ġab" "<|end|>", merges a+b, Ġ+ab. */
 static int tiny_bpe(pl_vocab *v, const char *pre, pl_err *err) {
-    static const char *tokens[] = {"a", "b", "c", "\xc4\xa0", "ab", "\xc4\xa0" "ab", "<|end|>", "xyz"};
-    static const char *merges[] = {"a b", "\xc4\xa0 ab"};
+    static const char *const tokens[] = {"a", "b", "c", "\xc4\xa0", "ab", "\xc4\xa0" "ab", "<|end|>", "xyz"};
+    static const char *const merges[] = {"a b", "\xc4\xa0 ab"};
     static const int32_t types[] = {1, 1, 1, 1, 1, 1, 3, 4};
-    gguf_out o = {.n = 0};
-    put(&o, "GGUF", 4);
-    put_u32(&o, 3);
-    put_u64(&o, 0);
-    put_u64(&o, 0);
-    key(&o, "tokenizer.ggml.model", GGUF_STRING);
-    put_str(&o, "gpt2");
-    if (pre) {
-        key(&o, "tokenizer.ggml.pre", GGUF_STRING);
-        put_str(&o, pre);
-    }
-    put_strs(&o, "tokenizer.ggml.tokens", tokens, 8);
-    put_strs(&o, "tokenizer.ggml.merges", merges, 2);
-    key(&o, "tokenizer.ggml.token_type", GGUF_ARRAY);
-    put_u32(&o, GGUF_I32);
-    put_u64(&o, 8);
-    put(&o, types, sizeof types);
-    uint64_t n_kv = (uint64_t)o.n_kv;
-    memcpy(o.buf + 16, &n_kv, 8);
-    pl_gguf g;
-    int st = pl_gguf_parse(&g, o.buf, o.n, err);
-    if (st == PL_OK) {
-        st = pl_vocab_from_gguf(v, &g, err);
-        pl_gguf_free(&g);
-    }
+    gguf_builder b;
+    gb_init(&b);
+    gb_str(&b, "tokenizer.ggml.model", "gpt2");
+    if (pre) gb_str(&b, "tokenizer.ggml.pre", pre);
+    gb_strs(&b, "tokenizer.ggml.tokens", tokens, 8);
+    gb_strs(&b, "tokenizer.ggml.merges", merges, 2);
+    put(gb_array(&b, "tokenizer.ggml.token_type", GGUF_I32, 8), types, sizeof types);
+    size_t size;
+    uint8_t *buf = gb_finish(&b, 3, &size);
+    int st = vocab_from_gguf_bytes(v, buf, size, err);
+    free(buf);
     return st;
 }
 
@@ -502,24 +342,18 @@ static void test_edge_cases(void) {
     pl_vocab_free(&v);
 
     /* gpt2 model without merges */
-    gguf_out o = {.n = 0};
-    put(&o, "GGUF", 4);
-    put_u32(&o, 3);
-    put_u64(&o, 0);
-    put_u64(&o, 2);
-    put_str(&o, "tokenizer.ggml.model");
-    put_u32(&o, GGUF_STRING);
-    put_str(&o, "gpt2");
-    static const char *one[] = {"a"};
-    put_str(&o, "tokenizer.ggml.tokens");
-    put_u32(&o, GGUF_ARRAY);
-    put_u32(&o, GGUF_STRING);
-    put_u64(&o, 1);
-    put_str(&o, one[0]);
+    static const char *const one[] = {"a"};
+    gguf_builder b;
+    gb_init(&b);
+    gb_str(&b, "tokenizer.ggml.model", "gpt2");
+    gb_strs(&b, "tokenizer.ggml.tokens", one, 1);
+    size_t size;
+    uint8_t *buf = gb_finish(&b, 3, &size);
     pl_gguf g;
-    CHECK_EQ_INT(pl_gguf_parse(&g, o.buf, o.n, &err), PL_OK);
+    CHECK_EQ_INT(pl_gguf_parse(&g, buf, size, &err), PL_OK);
     CHECK_EQ_INT(pl_vocab_from_gguf(&v, &g, &err), PL_ERR_BAD_FORMAT);
     pl_gguf_free(&g);
+    free(buf);
 }
 
 /* Pre-tokenizer details checked against the original regexes (Python `regex` semantics). */
@@ -531,12 +365,12 @@ static void test_pretokenizer_details(void) {
         return;
     }
     /* "  x": \s+(?!\S) takes one space, " x" is a word: ids of " " and " x" */
-    int n, st;
-    int *ids = encode(&v, "  x", 3, 0, &n, &st);
+    int n;
+    int *ids = encode(&v, "  x", 3, 0, 0, &n);
     CHECK(ids && n == 2 && ids[0] == 220 && ids[1] == 2124);
     free(ids);
     /* "'s" splits off, "'S" does not in GPT-2's case-sensitive pattern */
-    ids = encode(&v, "it's", 4, 0, &n, &st);
+    ids = encode(&v, "it's", 4, 0, 0, &n);
     CHECK(ids && n == 2 && ids[0] == 270 && ids[1] == 338);
     free(ids);
     pl_vocab_free(&v);

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "../../csrc/pocketlm.h"
-#include "check.h"
+#include "testutil.h"
 
 #define DIR "tests/fixtures/variants/"
 #define MAX_POS 32
@@ -38,19 +38,6 @@ typedef struct {
     float logits[MAX_POS][MAX_VOCAB];
 } reference;
 
-static void *read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { fprintf(stderr, "cannot open %s\n", path); exit(1); }
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = pl_alloc(*size + 1);
-    if (fread(buf, 1, *size, f) != *size) { fprintf(stderr, "cannot read %s\n", path); exit(1); }
-    buf[*size] = 0;   /* the JSON is searched as a string */
-    fclose(f);
-    return buf;
-}
-
 static const char *after(const char *json, const char *key) {
     const char *p = strstr(json, key);
     if (!p) { fprintf(stderr, "reference has no %s\n", key); exit(1); }
@@ -62,7 +49,7 @@ static void read_reference(reference *r, const char *name, const char *arch) {
     char path[128];
     size_t size;
     snprintf(path, sizeof path, DIR "%s.json", name);
-    char *json = read_file(path, &size);
+    char *json = read_text(path, &size);
     char *s;
     r->name = name;
     r->arch = arch;
@@ -83,16 +70,6 @@ static void read_reference(reference *r, const char *name, const char *arch) {
         }
     }
     pl_dealloc(json);
-}
-
-/* Worst |got - want| as a fraction of the tolerance; <= 1 passes. */
-static float worst_error(const float *got, const float *want, int n) {
-    float worst = 0;
-    for (int i = 0; i < n; i++) {
-        float e = fabsf(got[i] - want[i]) / (ATOL + RTOL * fabsf(want[i]));
-        if (!(e <= worst)) worst = e;   /* NaN counts as the worst */
-    }
-    return worst;
 }
 
 static int argmax(const float *x, int n) {
@@ -121,7 +98,7 @@ static float decode_error(pl_ctx *ctx, const reference *r) {
     pl_reset(ctx);
     for (int t = 0; t < r->n_pos; t++) {
         if (pl_eval(ctx, &r->tokens[t], 1) != PL_OK) return INFINITY;
-        float e = worst_error(pl_logits(ctx), r->logits[t], r->n_vocab);
+        float e = worst_error(pl_logits(ctx), r->logits[t], r->n_vocab, ATOL, RTOL);
         if (!(e <= worst)) worst = e;
     }
     return worst;
@@ -148,7 +125,7 @@ static void check_model(const reference *r) {
     for (int t = 0; t < r->n_pos; t++) {
         CHECK_EQ_INT(pl_eval(ctx, &r->tokens[t], 1), PL_OK);
         const float *got = pl_logits(ctx), *want = r->logits[t];
-        float e = worst_error(got, want, r->n_vocab);
+        float e = worst_error(got, want, r->n_vocab, ATOL, RTOL);
         if (!(e <= worst)) worst = e;
         int best = argmax(want, r->n_vocab);
         greedy_agree += argmax(got, r->n_vocab) == best;
@@ -169,14 +146,14 @@ static void check_model(const reference *r) {
     for (int k = 1; k < r->n_pos; k++) {
         CHECK_EQ_INT(pl_reset(ctx), PL_OK);
         CHECK_EQ_INT(pl_eval(ctx, r->tokens, k), PL_OK);
-        float e = worst_error(pl_logits(ctx), r->logits[k - 1], r->n_vocab);
+        float e = worst_error(pl_logits(ctx), r->logits[k - 1], r->n_vocab, ATOL, RTOL);
         if (!(e <= worst)) worst = e;
         /* two threads split rows and heads, not sums: the same bits */
         CHECK_EQ_INT(pl_reset(threaded), PL_OK);
         CHECK_EQ_INT(pl_eval(threaded, r->tokens, k), PL_OK);
         same_bits &= memcmp(pl_logits(threaded), pl_logits(ctx), (size_t)r->n_vocab * sizeof(float)) == 0;
         CHECK_EQ_INT(pl_eval(ctx, &r->tokens[k], 1), PL_OK);
-        e = worst_error(pl_logits(ctx), r->logits[k], r->n_vocab);
+        e = worst_error(pl_logits(ctx), r->logits[k], r->n_vocab, ATOL, RTOL);
         if (!(e <= worst)) worst = e;
     }
     printf("  %-7s batches of 1..%d: worst error %.3f of tolerance\n", r->name, r->n_pos - 1, worst);
@@ -202,46 +179,39 @@ static uint8_t *value_of(uint8_t *buf, size_t size, const char *key) {
     exit(1);
 }
 
-/* The fixtures would catch the mistakes a conversion or an architecture can make: each
- * model changed in one respect is far outside the tolerance. */
+/* A model changed in one respect (buf) loads, but its logits are far outside the
+ * tolerance: the fixtures would catch that mistake. */
+static void check_caught(void *buf, size_t size, const reference *r, const char *mistake) {
+    int st;
+    pl_ctx *ctx = load_buffer(buf, size, 1, &st);
+    CHECK_EQ_INT(st, PL_OK);
+    float e = decode_error(ctx, r);
+    printf("  %s: worst error %.0f of tolerance\n", mistake, e);
+    CHECK(e > 100);
+    pl_destroy(ctx);
+}
+
+/* The fixtures would catch the mistakes a conversion or an architecture can make. */
 static void check_sensitivity(const reference *llama3, const reference *qwen2, const reference *phi3) {
     size_t size;
-    int st;
     uint8_t *buf;
-    pl_ctx *ctx;
-    float e;
 
     /* qwen2 read as llama: adjacent-pair rotation instead of NeoX halves */
     buf = read_model("qwen2", &size);
     replace_all(buf, size, "qwen2", "llama");
-    ctx = load_buffer(buf, size, 1, &st);
-    CHECK_EQ_INT(st, PL_OK);
-    e = decode_error(ctx, qwen2);
-    printf("  qwen2 with llama's rope pairing: worst error %.0f of tolerance\n", e);
-    CHECK(e > 100);
-    pl_destroy(ctx);
+    check_caught(buf, size, qwen2, "qwen2 with llama's rope pairing");
 
     /* Llama 3 with Llama 2's rope base */
     buf = read_model("llama3", &size);
     float base = 10000;
     memcpy(value_of(buf, size, "llama.rope.freq_base"), &base, sizeof base);
-    ctx = load_buffer(buf, size, 1, &st);
-    CHECK_EQ_INT(st, PL_OK);
-    e = decode_error(ctx, llama3);
-    printf("  llama3 with rope base 10000: worst error %.0f of tolerance\n", e);
-    CHECK(e > 100);
-    pl_destroy(ctx);
+    check_caught(buf, size, llama3, "llama3 with rope base 10000");
 
     /* phi3 rotating whole heads instead of rope.dimension_count = 12 of 16 values */
     buf = read_model("phi3", &size);
     uint32_t dims = 16;
     memcpy(value_of(buf, size, "phi3.rope.dimension_count"), &dims, sizeof dims);
-    ctx = load_buffer(buf, size, 1, &st);
-    CHECK_EQ_INT(st, PL_OK);
-    e = decode_error(ctx, phi3);
-    printf("  phi3 with full rotary: worst error %.0f of tolerance\n", e);
-    CHECK(e > 100);
-    pl_destroy(ctx);
+    check_caught(buf, size, phi3, "phi3 with full rotary");
 }
 
 /* Loading fails with the given status and a message containing want. */

@@ -4,19 +4,7 @@
 #include <string.h>
 
 #include "../../csrc/pocketlm.h"
-#include "check.h"
-
-static void *read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { fprintf(stderr, "cannot open %s\n", path); exit(1); }
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *buf = pl_alloc(*size);
-    if (fread(buf, 1, *size, f) != *size) exit(1);
-    fclose(f);
-    return buf;
-}
+#include "testutil.h"
 
 /* GPT-2's ids for "Hello, world!", as in OpenAI's tokenizer (and llama.cpp's vectors). */
 static void check_hello(pl_ctx *ctx) {
@@ -36,7 +24,7 @@ int main(void) {
     pl_ctx *ctx = pl_create(1);
     size_t size, tok_size;
 
-    void *buf = read_file("../shared/models/llamacpp-vocab-tests/ggml-vocab-gpt-2.gguf", &size);
+    void *buf = read_file(SHARED_MODELS "llamacpp-vocab-tests/ggml-vocab-gpt-2.gguf", &size);
     CHECK_EQ_INT(pl_load_vocab(ctx, buf, size, NULL, 0), PL_OK);
     check_hello(ctx);
     CHECK(strstr(pl_info_json(ctx), "\"vocab_only\":true") != NULL);
@@ -46,19 +34,19 @@ int main(void) {
     CHECK_EQ_INT(pl_sample(ctx, &id), PL_ERR_INVALID_STATE);
     CHECK(pl_logits(ctx) == NULL);
     /* the same file as a model: it has no weights */
-    buf = read_file("../shared/models/llamacpp-vocab-tests/ggml-vocab-gpt-2.gguf", &size);
+    buf = read_file(SHARED_MODELS "llamacpp-vocab-tests/ggml-vocab-gpt-2.gguf", &size);
     CHECK_EQ_INT(pl_load(ctx, buf, size, NULL, 0, 0), PL_ERR_BAD_FORMAT);
 
-    buf = read_file("../shared/models/gpt2-tokenizer/encoder.json", &size);
-    void *bpe = read_file("../shared/models/gpt2-tokenizer/vocab.bpe", &tok_size);
+    buf = read_file(SHARED_MODELS "gpt2-tokenizer/encoder.json", &size);
+    void *bpe = read_file(SHARED_MODELS "gpt2-tokenizer/vocab.bpe", &tok_size);
     CHECK_EQ_INT(pl_load_vocab(ctx, buf, size, bpe, tok_size), PL_OK);
     check_hello(ctx);
-    buf = read_file("../shared/models/gpt2-tokenizer/encoder.json", &size);
+    buf = read_file(SHARED_MODELS "gpt2-tokenizer/encoder.json", &size);
     CHECK_EQ_INT(pl_load_vocab(ctx, buf, size, NULL, 0), PL_ERR_NO_TOKENIZER);
     pl_dealloc(bpe);
 
     /* the chat template travels in info as a JSON string (phi-3's uses <|user|> etc.) */
-    buf = read_file("../shared/models/llamacpp-vocab-tests/ggml-vocab-phi-3.gguf", &size);
+    buf = read_file(SHARED_MODELS "llamacpp-vocab-tests/ggml-vocab-phi-3.gguf", &size);
     CHECK_EQ_INT(pl_load_vocab(ctx, buf, size, NULL, 0), PL_OK);
     const char *info = pl_info_json(ctx);
     CHECK(strstr(info, "\"chat_template\":\"{{") != NULL && strstr(info, "<|user|>") != NULL);
