@@ -9,29 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
 #include "gguf_write.h"
 #include "quant.h"
+#include "testutil.h"
 
 /* ---- helpers ------------------------------------------------------------------------- */
-
-static uint8_t *read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open %s\n", path);
-        exit(2);
-    }
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc(*size ? *size : 1);
-    if (!buf || fread(buf, 1, *size, f) != *size) {
-        fprintf(stderr, "cannot read %s\n", path);
-        exit(2);
-    }
-    fclose(f);
-    return buf;
-}
 
 /* A write callback collecting the output in memory; fail_after > 0 makes the write that
  * would exceed that many bytes fail. */

@@ -296,7 +296,7 @@ static void test_fuzz(void) {
 
 /* gpt2 vocab: byte stand-ins a b c Ġ (space) + "ab" "Ġab" "<|end|>", merges a+b, Ġ+ab. */
 static int tiny_bpe(pl_vocab *v, const char *pre, pl_err *err) {
-    static const char *const tokens[] = {"a", "b", "c", "\xc4\xa0", "ab", "\xc4\xa0" "ab", "<|end|>", "xyz"};
+    static const char *const tokens[] = {"a", "b", "c", "\xc4\xa0", "ab", ("\xc4\xa0" "ab"), "<|end|>", "xyz"};
     static const char *const merges[] = {"a b", "\xc4\xa0 ab"};
     static const int32_t types[] = {1, 1, 1, 1, 1, 1, 3, 4};
     gguf_builder b;
