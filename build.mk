@@ -8,6 +8,7 @@
 #           build/native/test_*                           tests/c/test_*.c with ASan + UBSan
 #   tests   also build/wasm/test_*.cjs: the same C tests in wasm (SIMD128 kernels, 32-bit
 #           size_t), run by node with direct file access
+#   bench   build/bench/roofline.cjs: the kernel roofline of npm run bench (not in all)
 
 SRCS    := $(wildcard csrc/*.c)
 NAMES   := $(notdir $(SRCS:.c=))
@@ -53,7 +54,7 @@ ASAN_OBJS   := $(NAMES:%=build/native/asan/%.o)
 TEST_BINS   := $(C_TESTS:%=build/native/%)
 WASM_TESTS  := $(C_TESTS:%=build/wasm/%.cjs)
 
-.PHONY: all wasm native tests clean
+.PHONY: all wasm native tests bench clean
 .DELETE_ON_ERROR:
 
 all: wasm native
@@ -118,7 +119,16 @@ build/wasm/test_%.cjs: tests/c/test_%.c $(ST_OBJS) build/wasm/package.json
 	$(EMCC) $(WASM_CFLAGS) -Icsrc -Itests/c -MMD -MP -MF $@.d $< $(ST_OBJS) \
 		-sSINGLE_FILE=1 -sNODERAWFS=1 -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB -o $@
 
+# The roofline microbenchmark links the single-thread objects: the kernels as shipped.
+bench: build/bench/roofline.cjs
+build/bench/roofline.cjs: bench/roofline.c $(ST_OBJS)
+	@mkdir -p $(@D)
+	@echo '  emcc     $@'
+	$(EMCC) $(WASM_CFLAGS) -Icsrc -MMD -MP -MF $@.d $< $(ST_OBJS) \
+		-sSINGLE_FILE=1 -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB -o $@
+
 clean:
 	rm -rf build
 
 -include $(wildcard build/wasm/obj/*/*.d build/wasm/*.d build/native/*/*.d build/native/*.d)
+-include $(wildcard build/bench/*.d)

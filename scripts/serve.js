@@ -30,9 +30,11 @@ const TYPES = {
 /**
  * An http.Server for the repository. isolate: COOP/COEP headers. routes(req, res, headers):
  * optional extra handler tried first (the tests' fault injection); returns true when it
- * answered.
+ * answered. extraDirs: more folders of the repository to serve (the benchmark's pages,
+ * models and node_modules/@wllama/wllama/esm).
  */
-export function createServer({ root = ROOT, isolate = true, routes } = {}) {
+export function createServer({ root = ROOT, isolate = true, routes, extraDirs = [] } = {}) {
+  const served = [...SERVED, ...extraDirs];
   const headers = {
     'cache-control': 'no-cache',
     'cross-origin-resource-policy': 'same-origin',
@@ -53,7 +55,7 @@ export function createServer({ root = ROOT, isolate = true, routes } = {}) {
       }
       let file = normalize(join(root, path));
       const rel = file.slice(root.length).split(sep).join('/');
-      if (!file.startsWith(root) || !SERVED.some((dir) => rel === dir || rel.startsWith(`${dir}/`)) ||
+      if (!file.startsWith(root) || !served.some((dir) => rel === dir || rel.startsWith(`${dir}/`)) ||
           rel.split('/').some((part) => part.startsWith('.')))
         return send(res, 404, headers, 'not found');
       let info = await stat(file).catch(() => null);

@@ -1,0 +1,286 @@
+/* Kernel roofline for npm run bench: in one wasm process (Node, SIMD128, one thread), first
+ * what the machine can do — streaming read bandwidth with v128 loads, f32x4 multiply-add
+ * throughput, i32x4.dot_i16x8_s throughput — then what pocketlm's matmul kernels achieve on
+ * the benchmark model's matrix shapes: GB/s of weights read and GOP/s (2 per multiply-add)
+ * for one token (decode) and for a chunk of prompt tokens (prefill). The weights of every
+ * layer are distinct, so decode streams them from memory as the model does.
+ *
+ *   node build/bench/roofline.cjs DIM FFN KV_DIM VOCAB LAYERS PREFILL_TOKENS TYPE...
+ *   (TYPE: Q4_0, Q8_0, F16 or F32)
+ *
+ * Prints one JSON object on stdout. */
+#include <emscripten.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wasm_simd128.h>
+
+#include "kernels.h"
+#include "quant.h"
+#include "threads.h"
+
+#define MIN_TIME_MS 300.0       /* each measurement runs at least this long */
+#define STREAM_BYTES (256u << 20) /* larger than any cache */
+#define CACHED_BYTES (64u << 10)  /* fits in L2 */
+#define PREFILL_LAYERS 2           /* layers timed for prefill */
+
+static volatile uint32_t sink;    /* results land here, so no loop is optimized away */
+static volatile float seed = 1.0f;
+
+static double now_ms(void) { return emscripten_get_now(); }
+
+static void consume(v128_t v) { sink ^= (uint32_t)wasm_i32x4_extract_lane(v, 0); }
+
+/* --- machine ------------------------------------------------------------------------- */
+
+static void stream_read(const uint8_t *buf, size_t n) {
+    v128_t a0 = wasm_i32x4_splat(0), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t i = 0; i < n; i += 64) {
+        a0 = wasm_i32x4_add(a0, wasm_v128_load(buf + i));
+        a1 = wasm_i32x4_add(a1, wasm_v128_load(buf + i + 16));
+        a2 = wasm_i32x4_add(a2, wasm_v128_load(buf + i + 32));
+        a3 = wasm_i32x4_add(a3, wasm_v128_load(buf + i + 48));
+    }
+    consume(wasm_v128_xor(wasm_v128_xor(a0, a1), wasm_v128_xor(a2, a3)));
+}
+
+/* GB/s reading n bytes of buf over and over, best of the passes. */
+static double read_bandwidth(const uint8_t *buf, size_t n) {
+    double best = 1e30, start = now_ms();
+    int passes = 0;
+    while (now_ms() - start < MIN_TIME_MS || passes < 3) {
+        double t0 = now_ms();
+        int reps = n < (1u << 20) ? 1000 : 1;   /* small buffers: time many reads at once */
+        for (int r = 0; r < reps; r++) stream_read(buf, n);
+        double ms = (now_ms() - t0) / reps;
+        if (ms < best) best = ms;
+        passes++;
+    }
+    return (double)n / (best * 1e6);
+}
+
+/* The compute rates are measured the way the kernels compute: one operand loaded from an
+ * L1-resident buffer (a different place every iteration, so nothing is hoisted), the other
+ * held in a register (the kernels reuse a widened weight vector for several tokens),
+ * products added into ACCS independent accumulators. */
+#define L1_BYTES 4096
+#define ACCS 8
+#define ROW (ACCS * 16)   /* bytes read per iteration */
+
+/* f32x4 multiply then add (wasm SIMD128 has no fused multiply-add): 8 flops per vector.
+ * l1 holds ordinary floats (denormals would be slow). GFLOP/s. */
+static double f32_madd_rate(const uint8_t *l1) {
+    const int iters = 1 << 21;
+    const v128_t w = wasm_f32x4_splat(seed * 0.5f);
+    double best = 1e30;
+    for (int pass = 0; pass < 5; pass++) {
+        v128_t acc[ACCS];
+        for (int k = 0; k < ACCS; k++) acc[k] = wasm_f32x4_splat(seed);
+        double t0 = now_ms();
+        for (int i = 0; i < iters; i++) {
+            const uint8_t *p = l1 + (size_t)(i & (L1_BYTES / ROW - 1)) * ROW;
+            for (int k = 0; k < ACCS; k++)
+                acc[k] = wasm_f32x4_add(acc[k], wasm_f32x4_mul(wasm_v128_load(p + 16 * k), w));
+        }
+        double ms = now_ms() - t0;
+        for (int k = 0; k < ACCS; k++) consume(acc[k]);
+        if (ms < best) best = ms;
+    }
+    return (double)iters * ACCS * 8 / (best * 1e6);
+}
+
+/* i32x4.dot_i16x8_s: 8 multiply-adds, 16 ops. GOP/s. */
+static double dot_i16_rate(const uint8_t *l1) {
+    const int iters = 1 << 21;
+    const v128_t w = wasm_i16x8_splat((int16_t)(seed * 3));
+    double best = 1e30;
+    for (int pass = 0; pass < 5; pass++) {
+        v128_t acc[ACCS];
+        for (int k = 0; k < ACCS; k++) acc[k] = wasm_i32x4_splat((int32_t)seed);
+        double t0 = now_ms();
+        for (int i = 0; i < iters; i++) {
+            const uint8_t *p = l1 + (size_t)(i & (L1_BYTES / ROW - 1)) * ROW;
+            for (int k = 0; k < ACCS; k++)
+                acc[k] = wasm_i32x4_add(acc[k], wasm_i32x4_dot_i16x8(wasm_v128_load(p + 16 * k), w));
+        }
+        double ms = now_ms() - t0;
+        for (int k = 0; k < ACCS; k++) consume(acc[k]);
+        if (ms < best) best = ms;
+    }
+    return (double)iters * ACCS * 16 / (best * 1e6);
+}
+
+/* --- kernels ------------------------------------------------------------------------- */
+
+enum { K_WQ, K_WK, K_WV, K_WO, K_W1, K_W3, K_W2, K_OUT, N_KINDS };
+static const char *const KIND_NAME[N_KINDS] = {"attn_q", "attn_k", "attn_v", "attn_output",
+                                               "ffn_gate", "ffn_up", "ffn_down", "output"};
+
+typedef struct {
+    int cols, rows;               /* ne = {cols, rows} */
+    double decode_ms, prefill_ms; /* per call */
+} kind_stats;
+
+/* Random blocks with a small, finite f16 scale in each (timing only: values are irrelevant). */
+static void fill_blocks(uint8_t *data, size_t nbytes, uint32_t type, uint32_t *rng) {
+    int block_elems, block_bytes;
+    pl_type_block(type, &block_elems, &block_bytes);
+    for (size_t i = 0; i < nbytes; i++) {
+        *rng = *rng * 1664525u + 1013904223u;
+        data[i] = (uint8_t)(*rng >> 24);
+    }
+    for (size_t off = 0; off < nbytes; off += (size_t)block_bytes) {
+        uint16_t d = 0x1c00;       /* 2^-8 */
+        memcpy(data + off, &d, sizeof d);
+    }
+}
+
+static void fill_floats(float *x, size_t n, uint32_t *rng) {
+    for (size_t i = 0; i < n; i++) {
+        *rng = *rng * 1664525u + 1013904223u;
+        x[i] = (float)(int32_t)*rng * (1.0f / 2147483648.0f);
+    }
+}
+
+static void print_kernels(uint32_t type, int prefill, const kind_stats *ks, double bandwidth,
+                          double dot_rate, int *first) {
+    for (int k = 0; k < N_KINDS; k++) {
+        double bytes = (double)pl_row_bytes(type, ks[k].cols) * ks[k].rows;
+        double ops = 2.0 * ks[k].cols * ks[k].rows;
+        double dms = ks[k].decode_ms, pms = ks[k].prefill_ms;
+        double gbs = bytes / (dms * 1e6), dgops = ops / (dms * 1e6), pgops = ops * prefill / (pms * 1e6);
+        printf("%s\n    {\"type\": \"%s\", \"kernel\": \"%s\", \"rows\": %d, \"cols\": %d, \"weight_bytes\": %.0f, "
+               "\"decode\": {\"ms\": %.4f, \"weight_gbs\": %.3f, \"gops\": %.3f, \"of_bandwidth\": %.3f}, "
+               "\"prefill\": {\"tokens\": %d, \"ms\": %.4f, \"gops\": %.3f, \"of_dot_rate\": %.3f}}",
+               *first ? "" : ",", pl_type_name(type), KIND_NAME[k], ks[k].rows, ks[k].cols, bytes, dms, gbs,
+               dgops, gbs / bandwidth, prefill, pms, pgops, pgops / dot_rate);
+        *first = 0;
+    }
+}
+
+/* One type: every layer's matrices, timed for one token and for prefill tokens. */
+static int bench_type(uint32_t type, const int shape[4], int layers, int prefill, kind_stats *ks,
+                      double *decode_ms, double *prefill_ms) {
+    int dim = shape[0], ffn = shape[1], kv = shape[2], vocab = shape[3];
+    int dims[N_KINDS][2] = {{dim, dim}, {dim, kv}, {dim, kv}, {dim, dim},
+                            {dim, ffn}, {dim, ffn}, {ffn, dim}, {dim, vocab}};
+    size_t total = 0, offset[N_KINDS];
+    for (int k = 0; k < N_KINDS; k++) {
+        ks[k] = (kind_stats){dims[k][0], dims[k][1], 0, 0};
+        offset[k] = total;
+        total += pl_row_bytes(type, dims[k][0]) * dims[k][1] * (size_t)(k == K_OUT ? 1 : layers);
+    }
+    int widest = ffn > vocab ? ffn : vocab;
+    uint8_t *weights = malloc(total);
+    float *x = malloc((size_t)prefill * widest * sizeof(float));
+    float *y = malloc((size_t)prefill * widest * sizeof(float));
+    void *act = malloc(pl_matmul_workspace(prefill, widest));
+    pl_pool *pool = pl_pool_create(1);
+    if (!weights || !x || !y || !act || !pool) {
+        fprintf(stderr, "roofline: out of memory for %zu bytes of %s weights\n", total, pl_type_name(type));
+        return 0;
+    }
+    uint32_t rng = 12345;
+    fill_blocks(weights, total, type, &rng);
+    fill_floats(x, (size_t)prefill * widest, &rng);
+    pl_compute cx = {pool, 1, act};
+
+    /* Decode streams every layer's weights from memory; prefill is compute-bound, so the
+     * first PREFILL_LAYERS layers stand for all. Best pass kept per kernel. */
+    for (int phase = 0; phase < 2; phase++) {
+        int n_tok = phase == 0 ? 1 : prefill;
+        int timed_layers = phase == 0 ? layers : (layers < PREFILL_LAYERS ? layers : PREFILL_LAYERS);
+        double best[N_KINDS];
+        for (int k = 0; k < N_KINDS; k++) best[k] = 1e30;
+        double start = now_ms();
+        for (int pass = 0; pass < 2 || now_ms() - start < MIN_TIME_MS; pass++) {
+            double sum[N_KINDS] = {0};
+            for (int l = 0; l < timed_layers; l++)
+                for (int k = 0; k < N_KINDS; k++) {
+                    if (k == K_OUT && l > 0) continue;
+                    size_t bytes = pl_row_bytes(type, dims[k][0]) * dims[k][1];
+                    pl_tensor w = {.type = type, .n_dims = 2, .ne = {dims[k][0], dims[k][1], 1, 1},
+                                   .data = weights + offset[k] + (size_t)l * bytes, .nbytes = bytes};
+                    double t0 = now_ms();
+                    pl_matmul(y, &w, x, n_tok, &cx);
+                    sum[k] += now_ms() - t0;
+                }
+            for (int k = 0; k < N_KINDS; k++)
+                if (sum[k] < best[k]) best[k] = sum[k];
+        }
+        /* per call of each kernel, then per token of the whole model */
+        double all = 0;
+        for (int k = 0; k < N_KINDS; k++) {
+            double per_call = best[k] / (k == K_OUT ? 1 : timed_layers);
+            if (phase == 0) ks[k].decode_ms = per_call;
+            else ks[k].prefill_ms = per_call;
+            all += per_call * (k == K_OUT ? 1 : layers);
+        }
+        if (phase == 0) *decode_ms = all;
+        else *prefill_ms = all / prefill;
+    }
+    sink ^= (uint32_t)y[0];
+    pl_pool_destroy(pool);
+    free(act);
+    free(y);
+    free(x);
+    free(weights);
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 8) {
+        fprintf(stderr, "usage: roofline DIM FFN KV_DIM VOCAB LAYERS PREFILL_TOKENS TYPE...\n");
+        return 2;
+    }
+    int shape[4] = {atoi(argv[1]), atoi(argv[2]), atoi(argv[3]), atoi(argv[4])};
+    int layers = atoi(argv[5]), prefill = atoi(argv[6]);
+    if (shape[0] % PL_QK || shape[1] % PL_QK || layers < 1 || prefill < 1) {
+        fprintf(stderr, "roofline: DIM and FFN must be multiples of 32, LAYERS and PREFILL_TOKENS > 0\n");
+        return 2;
+    }
+
+    static const uint32_t known[] = {PL_TYPE_Q4_0, PL_TYPE_Q8_0, PL_TYPE_F16, PL_TYPE_F32};
+    uint32_t types[8];
+    int n_types = 0;
+    for (int i = 7; i < argc && n_types < 8; i++) {
+        types[n_types] = UINT32_MAX;
+        for (size_t j = 0; j < sizeof known / sizeof known[0]; j++)
+            if (strcmp(argv[i], pl_type_name(known[j])) == 0) types[n_types] = known[j];
+        if (types[n_types++] == UINT32_MAX) {
+            fprintf(stderr, "roofline: unknown type %s (Q4_0, Q8_0, F16, F32)\n", argv[i]);
+            return 2;
+        }
+    }
+
+    uint8_t *buf = malloc(STREAM_BYTES);
+    if (!buf) return 1;
+    for (size_t i = 0; i < STREAM_BYTES; i++) buf[i] = (uint8_t)(i * 7 + 3);
+    double bandwidth = read_bandwidth(buf, STREAM_BYTES);
+    double cached = read_bandwidth(buf, CACHED_BYTES);
+    double dots = dot_i16_rate(buf);
+    for (size_t i = 0; i < L1_BYTES / sizeof(float); i++) ((float *)buf)[i] = 1.0f + (float)i * 1e-6f;
+    double flops = f32_madd_rate(buf);
+    free(buf);
+    printf("{\n  \"machine\": {\"read_gbs\": %.3f, \"read_cached_gbs\": %.3f, \"f32x4_mul_add_gflops\": %.3f, "
+           "\"i32x4_dot_i16x8_gops\": %.3f, \"threads\": 1},\n  \"kernels\": [",
+           bandwidth, cached, flops, dots);
+
+    int first = 1;
+    char totals[1024] = "";
+    size_t used = 0;
+    for (int i = 0; i < n_types; i++) {
+        uint32_t type = types[i];
+        kind_stats ks[N_KINDS];
+        double decode_ms, prefill_ms;
+        if (!bench_type(type, shape, layers, prefill, ks, &decode_ms, &prefill_ms)) return 1;
+        print_kernels(type, prefill, ks, bandwidth, dots, &first);
+        used += (size_t)snprintf(totals + used, sizeof totals - used,
+                                 "%s\n    \"%s\": {\"decode_matmul_ms_per_token\": %.3f, "
+                                 "\"prefill_matmul_ms_per_token\": %.3f}",
+                                 used ? "," : "", pl_type_name(type), decode_ms, prefill_ms);
+    }
+    printf("\n  ],\n  \"totals\": {%s\n  }\n}\n", totals);
+    return sink == 0xdeadbeef;   /* never: keeps sink observable */
+}

@@ -1,0 +1,369 @@
+#!/usr/bin/env node
+// npm run bench: pocketlm against wllama (llama.cpp in wasm) in one run, on the same GGUF, in
+// headless Chromium; pocketlm alone under Node; and a kernel roofline.
+//
+//   node bench/run.js [--json FILE] [--reps 3] [--shape 365m] [--types Q4_0,Q8_0]
+//                     [--threads 1,2] [--prompt 32] [--gen 32] [--node-prompt 128]
+//                     [--node-gen 128] [--engines pocketlm,wllama] [--no-node] [--no-roofline]
+//                     [--no-build]
+//
+// Steps: ./build.sh (wasm and the roofline), the synthetic models into build/bench/ when
+// missing (pocketlm synth: random weights, byte and special tokens never predicted), prompts
+// of exactly --prompt and --node-prompt tokens (BOS included), then for every type and
+// thread count:
+//   browser  a fresh browser context per engine (its own renderer process), the page
+//            bench/page.html served with COOP/COEP by scripts/serve.js; warm-up, then --reps
+//            greedy generations of --gen tokens; peak memory = the renderer process's peak
+//            resident set (VmHWM: the page, the engine's worker and its threads)
+//   node     pocketlm with the Node API in a child process, --node-prompt and --node-gen
+//            (peak RSS of that process)
+// The browser workload is smaller than Node's by default because wllama 3.13.0 runs the
+// 365m model at about 2 tokens/s here: 128 + 128 tokens, 3 times, 4 configurations would
+// take over half an hour (--prompt 128 --gen 128 runs it).
+// and build/bench/roofline.cjs (bench/roofline.c). Prints tables (median, min-max) and
+// writes everything as JSON with --json.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { chromium } from 'playwright-core';
+import { loadModel } from '../js/index.js';
+import { SHAPES } from '../js/tools.js';
+import { startServer } from '../scripts/serve.js';
+import { chromiumPath } from '../tests/browser/harness.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const MODEL_DIR = 'build/bench';
+const SERVED = ['bench', MODEL_DIR, 'node_modules/@wllama/wllama/esm'];
+const CHROMIUM_ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--disable-renderer-backgrounding', '--disable-background-timer-throttling'];
+const PREFILL_CHUNK = 64;   // prompt tokens per pl_eval in js/index.js: the roofline's prefill
+
+export const DEFAULTS = Object.freeze({
+  shape: '365m', types: ['Q4_0', 'Q8_0'], threads: [1, 2], reps: 3, prompt: 32, gen: 32, nodePrompt: 128, nodeGen: 128,
+  engines: ['pocketlm', 'wllama'], node: true, roofline: true, build: true, json: null,
+  log: (line) => process.stderr.write(`${line}\n`),
+});
+
+const run = (file, args, options = {}) => new Promise((resolve, reject) => {
+  execFile(file, args, { cwd: ROOT, maxBuffer: 1 << 26, ...options }, (error, stdout, stderr) =>
+    (error ? reject(new Error(`${file} ${args.join(' ')}: ${stderr || error.message}`)) : resolve(stdout)));
+});
+
+const modelPath = (shape, type) => join(MODEL_DIR, `${shape}-${type.toLowerCase()}.gguf`);
+
+async function ensureModels({ shape, types, log }) {
+  mkdirSync(join(ROOT, MODEL_DIR), { recursive: true });
+  for (const type of types) {
+    const path = modelPath(shape, type);
+    if (existsSync(join(ROOT, path))) continue;
+    log(`bench: making ${path}`);
+    await run(process.execPath, ['js/cli.js', 'synth', '-o', path, '--shape', shape, '--type', type]);
+  }
+}
+
+/**
+ * A prompt of exactly n tokens with BOS: plain pieces (letters only, so no byte or special
+ * token) picked with a fixed stride through the vocabulary, detokenized, then grown or cut
+ * until the text tokenizes back to n tokens. Returns { text, ids (with BOS), warmup (an
+ * 8-piece prompt), info (the model's) }.
+ */
+export async function makePrompt(path, n) {
+  const model = await loadModel(join(ROOT, path));
+  try {
+    const { vocab, add_bos } = model.info;
+    const plain = [];
+    for (let id = 0, step = 0; plain.length < 4 * n && step < vocab; step++, id = (id + 797) % vocab)
+      if (/^ ?[a-z]+$/i.test(model.detokenize([id]))) plain.push(id);
+    const tokens = (k) => model.tokenize(model.detokenize(plain.slice(0, k)), { bos: add_bos });
+    let k = n - (add_bos ? 1 : 0);
+    for (let tries = 0; tokens(k).length !== n && tries < 2 * n; tries++) k += tokens(k).length < n ? 1 : -1;
+    const ids = tokens(k);
+    if (ids.length !== n) throw new Error(`could not build a prompt of ${n} tokens`);
+    const text = model.detokenize(plain.slice(0, k));
+    return { text, ids: [...ids], warmup: model.detokenize(plain.slice(0, 8)), info: model.info };
+  } finally {
+    await model.dispose();
+  }
+}
+
+// --- statistics ---------------------------------------------------------------------------
+
+const FIGURES = ['prefill_tps', 'decode_tps', 'ttft_ms'];
+
+function stats(values) {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const mid = v.length >> 1;
+  return { median: v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2, min: v[0], max: v.at(-1), n: v.length };
+}
+
+function summarize(runs) {
+  return Object.fromEntries(FIGURES.map((f) => [f, stats(runs.map((r) => r[f]))]));
+}
+
+// --- browser --------------------------------------------------------------------------------
+
+// Peak resident set (VmHWM) of every live renderer process, by pid.
+async function rendererPeaks(cdp) {
+  const { processInfo } = await cdp.send('SystemInfo.getProcessInfo');
+  const peaks = new Map();
+  for (const p of processInfo.filter((q) => q.type === 'renderer')) {
+    try {
+      const status = readFileSync(`/proc/${p.id}/status`, 'utf8');
+      peaks.set(p.id, Number(/VmHWM:\s+(\d+) kB/.exec(status)[1]) * 1024);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return peaks;
+}
+
+async function waitForExit(cdp, pids) {
+  for (let i = 0; i < 100; i++) {
+    const live = await rendererPeaks(cdp);
+    if (![...pids].some((pid) => live.has(pid))) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** One engine in a fresh context (so a renderer process of its own); its result and peak. */
+async function browserRun(browser, cdp, server, engine, args) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  let ours = new Set();
+  try {
+    await page.goto(`${server.url}bench/page.html`);
+    await page.waitForFunction(() => document.body.dataset.state === 'ready');
+    if (!(await page.evaluate(() => crossOriginIsolated))) throw new Error('the bench page is not cross-origin isolated');
+    const result = await page.evaluate(([name, a]) => window.bench[name](a), [engine, args]);
+    // the only renderers alive are this context's (earlier ones were waited out): the engine's is the largest
+    const peaks = await rendererPeaks(cdp);
+    ours = new Set(peaks.keys());
+    result.peak_memory_bytes = Math.max(...peaks.values());
+    return result;
+  } catch (e) {
+    return { error: `${e.message.split('\n')[0]}${errors.length ? ` (page: ${errors.join('; ')})` : ''}` };
+  } finally {
+    await context.close();
+    await waitForExit(cdp, ours);
+  }
+}
+
+async function browserBench(o, prompt) {
+  const server = await startServer({ port: 0, isolate: true, extraDirs: SERVED });
+  const browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS });
+  const out = { chromium: browser.version(), configs: [] };
+  try {
+    const cdp = await browser.newBrowserCDPSession();
+    for (const type of o.types)
+      for (const threads of o.threads) {
+        const config = { type, threads, engines: {} };
+        for (const engine of o.engines) {
+          const t0 = performance.now();
+          const args = {
+            url: `/${modelPath(o.shape, type)}`, threads, context: contextFor(o), maxTokens: o.gen, reps: o.reps,
+            prompt: prompt.text, promptTokens: prompt.ids.length, warmup: prompt.warmup,
+          };
+          const r = await browserRun(browser, cdp, server, engine, args);
+          if (!r.error) r.summary = summarize(r.runs);
+          config.engines[engine] = r;
+          o.log(`bench: browser ${engine} ${type} ${threads}T: ${r.error ?? line(r.summary)} ` +
+            `(${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+        }
+        const [p, w] = [config.engines.pocketlm?.runs?.[0]?.text, config.engines.wllama?.runs?.[0]?.text];
+        if (p != null && w != null) config.same_text = p.trim() === w.trim();   // greedy: both should agree
+        out.configs.push(config);
+      }
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+  return out;
+}
+
+const contextFor = (o) => Math.max(512, o.prompt + o.gen + 8, o.nodePrompt + o.nodeGen + 8);
+
+const line = (s) => `prefill ${fmt(s.prefill_tps?.median)} tok/s, decode ${fmt(s.decode_tps?.median)} tok/s, ` +
+  `first token ${fmt(s.ttft_ms?.median, 0)} ms`;
+
+// --- node and roofline ------------------------------------------------------------------------
+
+async function nodeBench(o, prompt) {
+  const configs = [];
+  for (const type of o.types)
+    for (const threads of o.threads) {
+      const t0 = performance.now();
+      const args = {
+        model: join(ROOT, modelPath(o.shape, type)), threads, context: contextFor(o), prompt: prompt.text,
+        promptTokens: prompt.ids.length, warmup: prompt.warmup, maxTokens: o.nodeGen, reps: o.reps,
+      };
+      let r;
+      try {
+        r = JSON.parse(await run(process.execPath, [join(ROOT, 'bench/node.js'), JSON.stringify(args)]));
+        r.summary = summarize(r.runs);
+      } catch (e) {
+        r = { error: e.message.split('\n')[0] };
+      }
+      configs.push({ type, threads, ...r });
+      o.log(`bench: node pocketlm ${type} ${threads}T: ${r.error ?? line(r.summary)} ` +
+        `(${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    }
+  return configs;
+}
+
+async function rooflineBench(o) {
+  const s = SHAPES[o.shape];
+  const kvDim = (s.dim / s.heads) * s.kvHeads;
+  const args = [s.dim, s.ffn, kvDim, s.vocab, s.layers, Math.min(o.nodePrompt, PREFILL_CHUNK), ...o.types].map(String);
+  const t0 = performance.now();
+  const r = JSON.parse(await run(process.execPath, [join(ROOT, 'build/bench/roofline.cjs'), ...args]));
+  o.log(`bench: roofline (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+  return r;
+}
+
+// --- report -----------------------------------------------------------------------------------
+
+function fmt(x, digits = 1) {
+  return x == null || !Number.isFinite(x) ? '-' : x.toFixed(digits);
+}
+
+const mb = (bytes) => (bytes == null ? '-' : (bytes / 2 ** 20).toFixed(0));
+
+function cell(s, digits = 1) {
+  return s ? `${fmt(s.median, digits)} (${fmt(s.min, digits)}-${fmt(s.max, digits)})` : '-';
+}
+
+function table(rows) {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
+  return rows.map((r) => r.map((c, i) => String(c).padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+}
+
+/** The report as text: browser comparison, Node figures, roofline. */
+export function formatReport(results) {
+  const out = [];
+  const { config: c } = results;
+  const describe = (prompt, gen) => `${c.shape} model (${(results.model.params / 1e6).toFixed(0)}M parameters), ` +
+    `prompt ${prompt} tokens, ${gen} generated, greedy, ${c.reps} repetitions: median (min-max)`;
+  if (results.browser) {
+    out.push(`Chromium ${results.browser.chromium} (headless), wllama ${c.wllama}, ${describe(c.prompt, c.gen)}`);
+    const engines = c.engines;
+    const rows = [['type', 'threads', 'figure', ...engines, ...(engines.length === 2 ? [`${engines[0]}/${engines[1]}`] : [])]];
+    const figure = [['prefill tok/s', 'prefill_tps', 1], ['decode tok/s', 'decode_tps', 1],
+      ['first token ms', 'ttft_ms', 0], ['peak memory MiB', 'peak', 0]];
+    for (const cfg of results.browser.configs)
+      for (const [label, key, digits] of figure) {
+        const values = engines.map((e) => {
+          const r = cfg.engines[e];
+          if (r.error) return { text: key === 'prefill_tps' ? `error: ${r.error}` : '', value: null };
+          if (key === 'peak') return { text: mb(r.peak_memory_bytes), value: r.peak_memory_bytes };
+          return { text: cell(r.summary[key], digits), value: r.summary[key]?.median };
+        });
+        const ratio = values.length === 2 && values[0].value && values[1].value ? (values[0].value / values[1].value).toFixed(2) : '-';
+        rows.push([cfg.type, cfg.threads, label, ...values.map((v) => v.text), ...(values.length === 2 ? [ratio] : [])]);
+      }
+    out.push(table(rows), '');
+  }
+  if (results.node) {
+    out.push(`Node ${results.machine.node}, pocketlm, ${describe(c.node_prompt, c.node_gen)}`);
+    const rows = [['type', 'threads', 'prefill tok/s', 'decode tok/s', 'first token ms', 'peak RSS MiB']];
+    for (const r of results.node)
+      rows.push(r.error ? [r.type, r.threads, `error: ${r.error}`, '', '', '']
+        : [r.type, r.threads, cell(r.summary.prefill_tps), cell(r.summary.decode_tps), cell(r.summary.ttft_ms, 0), mb(r.maxRssBytes)]);
+    out.push(table(rows), '');
+  }
+  if (results.roofline) {
+    const m = results.roofline.machine;
+    out.push(`Roofline (one thread, wasm SIMD128 under Node): streaming read ${fmt(m.read_gbs)} GB/s ` +
+      `(in cache ${fmt(m.read_cached_gbs)}), f32x4 mul+add ${fmt(m.f32x4_mul_add_gflops)} GFLOP/s, ` +
+      `i32x4.dot_i16x8_s ${fmt(m.i32x4_dot_i16x8_gops)} GOP/s`);
+    const rows = [['type', 'kernel', 'rows x cols', 'decode GB/s', 'of read bw', 'decode GOP/s',
+      `prefill(${results.roofline.kernels[0]?.prefill.tokens}) GOP/s`, 'of dot rate']];
+    for (const k of results.roofline.kernels)
+      rows.push([k.type, k.kernel, `${k.rows}x${k.cols}`, fmt(k.decode.weight_gbs, 2), `${fmt(k.decode.of_bandwidth * 100, 0)}%`,
+        fmt(k.decode.gops, 2), fmt(k.prefill.gops, 2), `${fmt(k.prefill.of_dot_rate * 100, 0)}%`]);
+    out.push(table(rows));
+    for (const [type, t] of Object.entries(results.roofline.totals))
+      out.push(`${type}: matmuls alone take ${fmt(t.decode_matmul_ms_per_token)} ms per decoded token ` +
+        `(${fmt(1000 / t.decode_matmul_ms_per_token)} tok/s at most on one thread) and ` +
+        `${fmt(t.prefill_matmul_ms_per_token)} ms per prompt token (${fmt(1000 / t.prefill_matmul_ms_per_token)} tok/s)`);
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+function machine() {
+  return {
+    cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, memory_bytes: os.totalmem(),
+    os: `${os.type()} ${os.release()} ${os.arch()}`, node: process.version, loadavg_start: os.loadavg(),
+  };
+}
+
+/** The whole benchmark; options as DEFAULTS. Returns the results object (also the JSON). */
+export async function runBench(options = {}) {
+  const o = { ...DEFAULTS, ...options };
+  if (!SHAPES[o.shape]) throw new Error(`unknown shape ${o.shape} (${Object.keys(SHAPES).join(', ')})`);
+  const started = performance.now();
+  if (o.build) await run('bash', ['build.sh', 'wasm', ...(o.roofline ? ['bench'] : [])]);
+  await ensureModels(o);
+  const prompt = await makePrompt(modelPath(o.shape, o.types[0]), o.prompt);
+  const nodePrompt = await makePrompt(modelPath(o.shape, o.types[0]), o.nodePrompt);
+  const wllamaPackage = join(ROOT, 'node_modules/@wllama/wllama/package.json');
+  if (o.engines.includes('wllama') && !existsSync(wllamaPackage))
+    throw new Error('@wllama/wllama is not installed: run npm ci (it is a devDependency)');
+  const wllamaVersion = existsSync(wllamaPackage) ? JSON.parse(readFileSync(wllamaPackage, 'utf8')).version : null;
+  const { info } = prompt;
+  const results = {
+    date: new Date().toISOString(), machine: machine(),
+    config: { shape: o.shape, types: o.types, threads: o.threads, reps: o.reps, prompt: o.prompt, gen: o.gen,
+      node_prompt: o.nodePrompt, node_gen: o.nodeGen, engines: o.engines, context: contextFor(o),
+      wllama: wllamaVersion, prompt_ids: prompt.ids, node_prompt_ids: nodePrompt.ids },
+    model: { params: info.params, dim: info.dim, n_layers: info.n_layers, n_heads: info.n_heads,
+      n_kv_heads: info.n_kv_heads, hidden_dim: info.hidden_dim, vocab: info.vocab },
+  };
+  if (o.engines.length) results.browser = await browserBench(o, prompt);
+  if (o.node) results.node = await nodeBench(o, nodePrompt);
+  if (o.roofline) results.roofline = await rooflineBench(o);
+  results.machine.loadavg_end = os.loadavg();
+  results.seconds = (performance.now() - started) / 1000;
+  if (o.json) {
+    mkdirSync(dirname(o.json), { recursive: true });
+    writeFileSync(o.json, `${JSON.stringify(results, null, 1)}\n`);
+  }
+  return results;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const list = (s) => s.split(',').map((x) => x.trim()).filter(Boolean);
+  const { values } = parseArgs({
+    options: {
+      json: { type: 'string' }, reps: { type: 'string' }, shape: { type: 'string' }, types: { type: 'string' },
+      threads: { type: 'string' }, prompt: { type: 'string' }, gen: { type: 'string' }, engines: { type: 'string' },
+      'node-prompt': { type: 'string' }, 'node-gen': { type: 'string' },
+      'no-node': { type: 'boolean' }, 'no-roofline': { type: 'boolean' }, 'no-build': { type: 'boolean' },
+    },
+  });
+  const count = (v, fallback) => (v === undefined ? fallback : Number(v));
+  const options = {
+    json: values.json ?? null, shape: values.shape ?? DEFAULTS.shape,
+    reps: count(values.reps, DEFAULTS.reps), prompt: count(values.prompt, DEFAULTS.prompt), gen: count(values.gen, DEFAULTS.gen),
+    nodePrompt: count(values['node-prompt'], DEFAULTS.nodePrompt), nodeGen: count(values['node-gen'], DEFAULTS.nodeGen),
+    types: values.types ? list(values.types) : DEFAULTS.types,
+    threads: values.threads ? list(values.threads).map(Number) : DEFAULTS.threads,
+    engines: values.engines !== undefined ? list(values.engines) : DEFAULTS.engines,
+    node: !values['no-node'], roofline: !values['no-roofline'], build: !values['no-build'],
+  };
+  try {
+    const results = await runBench(options);
+    process.stdout.write(formatReport(results));
+    process.stderr.write(`bench: done in ${results.seconds.toFixed(0)} s${options.json ? `, wrote ${options.json}` : ''}\n`);
+  } catch (e) {
+    process.stderr.write(`bench: ${e.stack}\n`);
+    process.exit(1);
+  }
+}

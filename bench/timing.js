@@ -1,0 +1,46 @@
+// The timing rules of npm run bench, shared by the page (bench/page.js) and Node
+// (bench/node.js): one run records when it started, when its first and last generated
+// tokens arrived, how many there were and their text.
+//   time to first token = first - start (the whole prompt evaluated, one token sampled)
+//   prefill tok/s       = prompt tokens / time to first token
+//   decode tok/s        = (tokens - 1) / (last - first)
+
+export function timer() {
+  const run = { start: performance.now(), first: 0, last: 0, tokens: 0, text: '' };
+  return {
+    run,
+    token(text) {
+      run.last = performance.now();
+      if (run.tokens++ === 0) run.first = run.last;
+      run.text += text;
+    },
+  };
+}
+
+export function summary({ start, first, last, tokens, text }, promptTokens) {
+  const ttft = first - start;
+  return {
+    ttft_ms: ttft,
+    prefill_tps: (promptTokens / ttft) * 1000,
+    decode_tps: tokens > 1 ? ((tokens - 1) / (last - first)) * 1000 : null,
+    tokens,
+    text,
+  };
+}
+
+/** Times reps greedy pocketlm generations of a Model (Node or browser API) after a warm-up. */
+export async function timePocketlm(model, { prompt, promptTokens, warmup, maxTokens, reps }) {
+  const generate = async (text, n, t) => {
+    for await (const { id, text: piece } of model.generate(text, { temperature: 0, maxTokens: n }))
+      if (id >= 0) t?.token(piece);
+      else if (t) t.run.text += piece;   // text held back until the end
+  };
+  await generate(warmup, 4);   // the optimizing compiler's code for the hot loops, before timing
+  const runs = [];
+  for (let r = 0; r < reps; r++) {
+    const t = timer();
+    await generate(prompt, maxTokens, t);
+    runs.push(summary(t.run, promptTokens));
+  }
+  return runs;
+}

@@ -1,0 +1,41 @@
+// A fast run of the benchmark code (bench/run.js) on the tiny synthetic model: pocketlm only
+// (no wllama), one repetition, a few tokens, no roofline. Checks that every figure is
+// measured and consistent, not how fast anything is. The real run is `npm run bench`.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatReport, runBench } from '../bench/run.js';
+
+test('bench smoke: tiny model, pocketlm in Chromium and Node, 1 and 2 threads', { timeout: 60000 }, async () => {
+  const r = await runBench({
+    shape: 'tiny', types: ['Q8_0'], threads: [1, 2], reps: 1, prompt: 16, gen: 6, nodePrompt: 16, nodeGen: 6,
+    engines: ['pocketlm'], roofline: false, build: false, log: () => {},
+  });
+  assert.equal(r.config.prompt_ids.length, 16);
+  assert.equal(r.config.prompt_ids[0], 1, 'the prompt starts with BOS');
+  assert.equal(r.browser.configs.length, 2);
+  const texts = new Set();
+  for (const c of r.browser.configs) {
+    const p = c.engines.pocketlm;
+    assert.equal(p.error, undefined, p.error);
+    assert.equal(p.build, c.threads > 1 ? 'pthreads' : 'single-thread');
+    assert.equal(p.runs.length, 1);
+    const [run] = p.runs;
+    assert.equal(run.tokens, 6);
+    assert.ok(run.ttft_ms > 0 && run.decode_tps > 0);
+    assert.ok(Math.abs(run.prefill_tps - (16 / run.ttft_ms) * 1000) < 1e-6);
+    assert.equal(p.summary.decode_tps.median, run.decode_tps);
+    assert.ok(p.peak_memory_bytes > 2e6, 'a renderer peak was read');
+    texts.add(run.text);
+  }
+  for (const n of r.node) {
+    assert.equal(n.error, undefined, n.error);
+    assert.equal(n.runs[0].tokens, 6);
+    assert.ok(n.maxRssBytes > 2e6);
+    texts.add(n.runs[0].text);
+  }
+  assert.equal(texts.size, 1, 'greedy: the same text in the browser and in Node, at 1 and 2 threads');
+  const report = formatReport(r);
+  assert.match(report, /^Chromium \d+/);
+  assert.match(report, /peak memory MiB/);
+  assert.match(report, /Node v\d+/);
+});
