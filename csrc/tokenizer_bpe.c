@@ -13,6 +13,7 @@
  *     ties), until no pair is in the merge list. Each resulting piece is a token.
  * Decoding maps a token's characters back to bytes; the bytes of every token are made at
  * load time. */
+#include "merge_queue.h"
 #include "unicode.h"
 #include "vocab.h"
 
@@ -534,15 +535,11 @@ typedef struct {
 } symbol;
 
 typedef struct {
-    int left, right, rank, left_len, len;
-} bigram;
-
-typedef struct {
     const pl_vocab *v;
     const struct pl_bpe *b;
     char *word;          /* the current word in byte stand-ins */
     symbol *sym;
-    bigram *heap;
+    pl_merge *heap;
     int n_heap;
     int *out, n_out, cap;
     pl_err *err;
@@ -555,42 +552,13 @@ static int emit(encoder *e, int id) {
     return PL_OK;
 }
 
-/* a pops before b: lower rank, then further left. */
-static int bigram_before(const bigram *a, const bigram *b) {
-    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
-
-static void heap_push(encoder *e, bigram g) {
-    int i = e->n_heap++;
-    while (i > 0) {
-        int parent = (i - 1) / 2;
-        if (!bigram_before(&g, &e->heap[parent])) break;
-        e->heap[i] = e->heap[parent];
-        i = parent;
-    }
-    e->heap[i] = g;
-}
-
-static bigram heap_pop(encoder *e) {
-    bigram top = e->heap[0], last = e->heap[--e->n_heap];
-    int i = 0, n = e->n_heap;
-    for (;;) {
-        int child = 2 * i + 1;
-        if (child >= n) break;
-        if (child + 1 < n && bigram_before(&e->heap[child + 1], &e->heap[child])) child++;
-        if (!bigram_before(&e->heap[child], &last)) break;
-        e->heap[i] = e->heap[child];
-        i = child;
-    }
-    if (n > 0) e->heap[i] = last;
-    return top;
-}
-
 static void try_bigram(encoder *e, int left, int right) {
     if (left < 0 || right < 0) return;
     const symbol *l = &e->sym[left], *r = &e->sym[right];
     int rank = merge_rank(e->b, e->word + l->start, l->len, e->word + r->start, r->len);
-    if (rank >= 0) heap_push(e, (bigram){left, right, rank, l->len, l->len + r->len});
+    if (rank >= 0)
+        pl_merge_push(e->heap, &e->n_heap, (pl_merge){.left = left, .right = right, .left_len = l->len,
+                                                      .len = l->len + r->len, .key = (float)rank});
 }
 
 /* Emits the token of word[start..start+len); a piece the merges made that is not in the
@@ -630,7 +598,7 @@ static int encode_word(encoder *e, const uint8_t *raw, int raw_len) {
     e->n_heap = 0;
     for (int i = 1; i < n_sym; i++) try_bigram(e, i - 1, i);
     while (e->n_heap > 0) {
-        bigram g = heap_pop(e);
+        pl_merge g = pl_merge_pop(e->heap, &e->n_heap);
         symbol *l = &e->sym[g.left], *r = &e->sym[g.right];
         if (l->len != g.left_len || r->len == 0 || l->len + r->len != g.len || l->next != g.right) continue;
         l->len = g.len;
@@ -754,11 +722,11 @@ int pl_cut_specials(const pl_vocab *v, const char *text, int text_len, int parse
 int pl_bpe_tokenize(const pl_vocab *v, const char *text, int text_len, int add_bos, int parse_special,
                     int *out, int *n_out, pl_err *err) {
     size_t n = (size_t)text_len + 1;
-    if (n > SIZE_MAX / (3 * sizeof(bigram)))
+    if (n > SIZE_MAX / (3 * sizeof(pl_merge)))
         return pl_fail(err, PL_ERR_OUT_OF_MEMORY, "text of %d bytes is too long to tokenize", text_len);
     /* Worst cases: every byte a fragment or a piece; a word's stand-ins are 2 bytes each;
      * each merge queues at most two pairs. */
-    encoder e = {v, v->bpe, malloc(2 * n), malloc(n * sizeof(symbol)), malloc(3 * n * sizeof(bigram)),
+    encoder e = {v, v->bpe, malloc(2 * n), malloc(n * sizeof(symbol)), malloc(3 * n * sizeof(pl_merge)),
                  0, out, 0, text_len + 2, err};
     splitter s = {malloc(n * sizeof(uint32_t)), malloc(n), malloc(n), malloc((n + 1) * sizeof(int)),
                   malloc((n + 1) * sizeof(int)), malloc((n + 1) * sizeof(int))};

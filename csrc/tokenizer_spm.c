@@ -13,24 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "merge_queue.h"
+
 typedef struct {
     int start, len;   /* span of the work buffer; len 0 once merged into its left neighbour */
     int id;           /* token id, -1 for a character that is not a piece */
     int prev, next;   /* linked list of live symbols, -1 at the ends */
 } symbol;
 
-/* A candidate merge of symbol `left` with its right neighbour `right`. len is their
- * combined length when queued: if either side has changed since, the entry is stale. */
-typedef struct {
-    int left, right, len, id;
-    float score;
-} bigram;
-
 typedef struct {
     const pl_vocab *v;
     char *work;       /* dummy prefix + the fragment being encoded */
     symbol *sym;
-    bigram *heap;
+    pl_merge *heap;
     int n_heap;
     int *out, n_out, cap;
     pl_err *err;
@@ -57,37 +52,6 @@ static int utf8_char_len(const uint8_t *s, int n) {
     return len;
 }
 
-/* a pops before b: higher score, then further left. */
-static int bigram_before(const bigram *a, const bigram *b) {
-    return a->score > b->score || (a->score == b->score && a->left < b->left);
-}
-
-static void heap_push(encoder *e, bigram b) {
-    int i = e->n_heap++;
-    while (i > 0) {
-        int parent = (i - 1) / 2;
-        if (!bigram_before(&b, &e->heap[parent])) break;
-        e->heap[i] = e->heap[parent];
-        i = parent;
-    }
-    e->heap[i] = b;
-}
-
-static bigram heap_pop(encoder *e) {
-    bigram top = e->heap[0], last = e->heap[--e->n_heap];
-    int i = 0, n = e->n_heap;
-    for (;;) {
-        int child = 2 * i + 1;
-        if (child >= n) break;
-        if (child + 1 < n && bigram_before(&e->heap[child + 1], &e->heap[child])) child++;
-        if (!bigram_before(&e->heap[child], &last)) break;
-        e->heap[i] = e->heap[child];
-        i = child;
-    }
-    if (n > 0) e->heap[i] = last;
-    return top;
-}
-
 /* Queues the merge of left and right if their text together is a piece. As in
  * SentencePiece, a character that is not a piece itself may still merge into one. */
 static void try_bigram(encoder *e, int left, int right) {
@@ -96,7 +60,8 @@ static void try_bigram(encoder *e, int left, int right) {
     int len = l->len + r->len;
     if (len > e->v->max_piece_len) return;
     int id = text_piece(e->v, e->work + l->start, len);
-    if (id >= 0) heap_push(e, (bigram){left, right, len, id, e->v->score[id]});
+    if (id >= 0)
+        pl_merge_push(e->heap, &e->n_heap, (pl_merge){.left = left, .right = right, .len = len, .id = id, .key = -e->v->score[id]});
 }
 
 static int emit(encoder *e, int id) {
@@ -127,7 +92,7 @@ static int encode_fragment(encoder *e, const char *text, int len, int prefix) {
     e->n_heap = 0;
     for (int i = 1; i < n_sym; i++) try_bigram(e, i - 1, i);
     while (e->n_heap > 0) {
-        bigram b = heap_pop(e);
+        pl_merge b = pl_merge_pop(e->heap, &e->n_heap);
         symbol *l = &e->sym[b.left], *r = &e->sym[b.right];
         if (l->len == 0 || r->len == 0 || l->next != b.right || l->len + r->len != b.len) continue;
         l->len = b.len;
@@ -230,9 +195,9 @@ int pl_spm_tokenize(const pl_vocab *v, const char *text, int text_len, int add_b
     /* Scratch sized for the worst fragment: the whole text plus the prefix; each merge
      * queues at most two new pairs, so 3 entries per symbol bound the heap. */
     size_t n_max = (size_t)text_len + 1;
-    if (n_max > SIZE_MAX / (3 * sizeof(bigram)))   /* wasm32's size_t */
+    if (n_max > SIZE_MAX / (3 * sizeof(pl_merge)))   /* wasm32's size_t */
         return pl_fail(err, PL_ERR_OUT_OF_MEMORY, "text of %d bytes is too long to tokenize", text_len);
-    encoder e = {v, malloc(n_max), malloc(n_max * sizeof(symbol)), malloc(3 * n_max * sizeof(bigram)),
+    encoder e = {v, malloc(n_max), malloc(n_max * sizeof(symbol)), malloc(3 * n_max * sizeof(pl_merge)),
                  0, out, 0, text_len + 2, err};
     int st = PL_OK;
     if (!e.work || !e.sym || !e.heap) st = pl_fail(err, PL_ERR_OUT_OF_MEMORY, "out of memory tokenizing %d bytes", text_len);
