@@ -142,17 +142,17 @@ static int read_hparams(const pl_gguf *g, pl_hparams *hp, pl_err *err) {
     return PL_OK;
 }
 
-/* Rope variants that scale frequencies per dimension come as tensors: Llama 3.1's
- * rope_freqs and Phi-3's long-context (longrope) factors. Neither is implemented. */
-static int reject_rope_factors(const pl_gguf *g, pl_err *err) {
-    static const char *const names[] = {"rope_freqs.weight", "rope_factors_long.weight",
-                                        "rope_factors_short.weight"};
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (pl_gguf_tensor(g, names[i]))
+/* Rope frequency factors come as tensors: Llama 3.1's rope scaling as rope_freqs (each
+ * frequency divided by its factor, read here), Phi-3's long-context (longrope) factors
+ * (not implemented: refused). */
+static int read_rope_factors(pl_model *m, pl_err *err) {
+    static const char *const longrope[] = {"rope_factors_long.weight", "rope_factors_short.weight"};
+    for (size_t i = 0; i < sizeof longrope / sizeof *longrope; i++)
+        if (pl_gguf_tensor(&m->gguf, longrope[i]))
             return pl_fail(err, PL_ERR_UNSUPPORTED_ARCH,
-                           "tensor %s: per-dimension rope frequency factors (Llama 3.1 rope "
-                           "scaling, Phi-3 longrope) are not supported", names[i]);
-    return PL_OK;
+                           "tensor %s: Phi-3 longrope rope factors are not supported", longrope[i]);
+    if (!pl_gguf_tensor(&m->gguf, "rope_freqs.weight")) return PL_OK;
+    return pl_gguf_weight(&m->gguf, "rope_freqs.weight", m->hp.rope_dims / 2, 1, &m->rope_freqs, err);
 }
 
 int pl_gguf_weight(const pl_gguf *g, const char *name, int64_t ne0, int64_t ne1, pl_tensor *out,
@@ -244,7 +244,7 @@ static int load_llama(pl_model *m, pl_err *err) {
     pl_hparams *hp = &m->hp;
     const pl_gguf *g = &m->gguf;
     int st = read_hparams(g, hp, err);
-    if (st || (st = reject_rope_factors(g, err))) return st;
+    if (st || (st = read_rope_factors(m, err))) return st;
 
     if ((st = pl_gguf_token_embd(m, err)) ||
         (st = pl_gguf_weight(g, "output_norm.weight", hp->dim, 1, &m->out_norm, err)) ||

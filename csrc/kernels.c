@@ -143,10 +143,12 @@ void pl_add_bias(float *y, const float *bias, int n_tok, int cols) {
         for (int j = 0; j < cols; j++) y[(size_t)t * cols + j] += bias[j];
 }
 
-void pl_rope_table(float *cos_out, float *sin_out, int pos, int dims, float base, float pos_scale) {
+void pl_rope_table(float *cos_out, float *sin_out, int pos, int dims, float base, float pos_scale,
+                   const float *factors) {
     float p = (float)pos * pos_scale;
     for (int j = 0; j < dims / 2; j++) {
         float freq = 1.0f / powf(base, (float)(2 * j) / (float)dims);
+        if (factors) freq /= factors[j];
         cos_out[j] = cosf(p * freq);
         sin_out[j] = sinf(p * freq);
     }

@@ -81,8 +81,10 @@ void pl_add_bias(float *y, const float *bias, int n_tok, int cols);
 enum { PL_ROPE_NORMAL = 0, PL_ROPE_NEOX = 2 };  /* ggml's mode numbers */
 
 /* Rotary position embedding. Table for one position: cos/sin of pos·scale·base^(-2j/dims)
- * for j < dims/2 (run.c's formula: 1 / powf(base, 2j / dims)). */
-void pl_rope_table(float *cos_out, float *sin_out, int pos, int dims, float base, float pos_scale);
+ * for j < dims/2 (run.c's formula: 1 / powf(base, 2j / dims)), each frequency divided by
+ * factors[j] when factors is not NULL (Llama 3.1's rope scaling, as llama.cpp applies it). */
+void pl_rope_table(float *cos_out, float *sin_out, int pos, int dims, float base, float pos_scale,
+                   const float *factors);
 /* Rotates the first dims values of each of n_heads heads (head_dim apart) in place.
  * PL_ROPE_NORMAL pairs values 2j, 2j+1; PL_ROPE_NEOX pairs j, j + dims/2. */
 void pl_rope_apply(float *vec, int n_heads, int head_dim, int dims, int rope_type,

@@ -119,7 +119,7 @@ void pl_llama_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int
     for (int t = 0; t < n; t++) pl_get_row(s->x + (size_t)t * dim, &m->tok_embd, tokens[t]);
     for (int t = 0; t < n; t++)
         pl_rope_table(s->rope_cos + t * half, s->rope_sin + t * half, s->pos + t, hp->rope_dims,
-                      hp->rope_base, hp->rope_pos_scale);
+                      hp->rope_base, hp->rope_pos_scale, m->rope_freqs.data);
 
     for (int l = 0; l < hp->n_layers; l++) {
         const pl_layer *L = &m->layers[l];

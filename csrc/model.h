@@ -54,6 +54,7 @@ typedef struct {
     pl_tensor pos_embd;      /* [n_ctx_train][dim] learned positions (gpt2) */
     pl_tensor out_norm;      /* [dim] */
     pl_tensor out_norm_b;    /* [dim] (gpt2) */
+    pl_tensor rope_freqs;    /* [rope_dims/2] divisors of the rope frequencies (Llama 3.1) */
     pl_tensor output;        /* [dim] -> [n_vocab]; same data as tok_embd when tied */
     int tied_output;
     pl_layer *layers;        /* n_layers */

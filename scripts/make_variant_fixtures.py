@@ -8,7 +8,7 @@ sequence at every position.
 For each model NAME it writes NAME.gguf and NAME.json:
     {"name", "arch", "n_vocab", "context", "tokens": [...], "logits": [[...] per position]}
 tests/c/test_variants.c loads the GGUF through the public C API and compares. Two tiny
-files, rope_yarn.gguf and rope_freqs.gguf, hold rope variants that must be refused.
+files, rope_yarn.gguf and rope_longrope.gguf, hold rope variants that must be refused.
 
 llama.cpp's conventions (gguf-py constants.py / tensor_mapping.py, convert_hf_to_gguf.py):
   * names: token_embd, output_norm, output (absent when tied), blk.N.attn_norm,
@@ -45,6 +45,13 @@ MODELS = [
     dict(name="llama3", family="llama", arch="llama", dim=48, n_layers=2, n_heads=4,
          n_kv_heads=2, hidden=96, vocab=260, rope_base=500000.0, norm_eps=1e-5,
          context=256, tied=False, f16=False, seed=1),
+    # Llama 3.1/3.2: Llama 3 plus rope scaling, which llama.cpp's converter stores as
+    # per-frequency divisors in the tensor rope_freqs.weight
+    dict(name="llama31", family="llama", arch="llama", dim=48, n_layers=2, n_heads=4,
+         n_kv_heads=2, hidden=96, vocab=260, rope_base=500000.0, norm_eps=1e-5,
+         context=256, tied=True, f16=False, seed=5,
+         rope_scaling=dict(factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
+                           original_max_position_embeddings=64)),
     # SmolLM / TinyLlama: arch llama, tied embeddings (SmolLM), 3 query heads per KV head
     dict(name="smollm", family="llama", arch="llama", dim=48, n_layers=2, n_heads=3,
          n_kv_heads=1, hidden=128, vocab=260, rope_base=100000.0, norm_eps=1e-5,
@@ -99,6 +106,10 @@ def gguf_tensors(config, w):
            "output_norm.weight": vec(w["model.norm.weight"])}
     if not config["tied"]:
         out["output.weight"] = mat(w["lm_head.weight"])
+    if "rope_scaling" in config:   # as convert_hf_to_gguf.py: original / scaled frequency
+        inv_freq = torch_reference.rope_inv_freq(config["rope_dims"], config["rope_base"])
+        scaled = torch_reference.rope_inv_freq(config["rope_dims"], config["rope_base"], config["rope_scaling"])
+        out["rope_freqs.weight"] = (inv_freq / scaled).numpy().astype(np.float32)
     for l in range(config["n_layers"]):
         p, b = f"model.layers.{l}.", f"blk.{l}."
         out[b + "attn_norm.weight"] = vec(w[p + "input_layernorm.weight"])
@@ -165,10 +176,10 @@ def write_gguf(config, w, path):
 
 
 def write_error_fixtures(out_dir):
-    """Two tiny files that must fail to load with a message naming the problem: a rope
-    scaling type other than none/linear (YaRN), and Llama 3.1's per-dimension rope
-    frequency factors (tensor rope_freqs.weight). Hyper-parameters only, plus that tensor."""
-    for name in ("rope_yarn", "rope_freqs"):
+    """Tiny files that must fail to load with a message naming the problem: a rope scaling
+    type other than none/linear (YaRN) and Phi-3's long-context rope factors (tensor
+    rope_factors_long.weight). Hyper-parameters only, plus that tensor."""
+    for name in ("rope_yarn", "rope_longrope"):
         g = GGUFWriter()
         g.add_string("general.architecture", "llama")
         for key, value in (("context_length", 64), ("embedding_length", 16), ("block_count", 1),
@@ -178,7 +189,7 @@ def write_error_fixtures(out_dir):
             g.add_string("llama.rope.scaling.type", "yarn")
             g.add_f32("llama.rope.scaling.factor", 4.0)
         else:
-            g.add_tensor("rope_freqs.weight", np.ones(4, dtype=np.float32))
+            g.add_tensor("rope_factors_long.weight", np.ones(4, dtype=np.float32))
         g.write(os.path.join(out_dir, name + ".gguf"))
 
 

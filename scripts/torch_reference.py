@@ -24,6 +24,8 @@ q|k|v with one fused matrix and gate|up with another (gate first, then up).
 Everything runs in float64, so the reference is the exact result of the (float32) weights
 up to float64 rounding: an engine computing in float32 is judged by its own rounding only.
 """
+import math
+
 import torch
 
 
@@ -66,10 +68,27 @@ def rotate_half(x):
     return torch.cat((-x2, x1), dim=-1)
 
 
-def rope_cos_sin(n_tokens, rope_dims, base):
-    """cos and sin of position * base^(-2i / rope_dims), i < rope_dims/2, each frequency
-    used for both halves: [n_tokens, rope_dims]."""
+def rope_inv_freq(rope_dims, base, scaling=None):
+    """base^(-2i / rope_dims), i < rope_dims/2; with Llama 3.1's rope scaling ("llama3" in
+    Hugging Face's config: factor, low_freq_factor, high_freq_factor,
+    original_max_position_embeddings) long wavelengths are divided by factor, short ones
+    kept, and the band between interpolated smoothly."""
     inv_freq = 1.0 / base ** (torch.arange(0, rope_dims, 2, dtype=torch.float64) / rope_dims)
+    if scaling is None:
+        return inv_freq
+    old_ctx = scaling["original_max_position_embeddings"]
+    low, high, factor = scaling["low_freq_factor"], scaling["high_freq_factor"], scaling["factor"]
+    wavelen = 2 * math.pi / inv_freq
+    smooth = (old_ctx / wavelen - low) / (high - low)
+    scaled = torch.where(wavelen > old_ctx / low, inv_freq / factor, inv_freq)
+    between = (wavelen <= old_ctx / low) & (wavelen >= old_ctx / high)
+    return torch.where(between, (1 - smooth) * inv_freq / factor + smooth * inv_freq, scaled)
+
+
+def rope_cos_sin(n_tokens, rope_dims, base, scaling=None):
+    """cos and sin of position * inv_freq_i (rope_inv_freq), each frequency used for both
+    halves: [n_tokens, rope_dims]."""
+    inv_freq = rope_inv_freq(rope_dims, base, scaling)
     angles = torch.outer(torch.arange(n_tokens, dtype=torch.float64), inv_freq)
     angles = torch.cat((angles, angles), dim=-1)
     return angles.cos(), angles.sin()
@@ -126,7 +145,8 @@ def forward(config, weights, tokens):
     """Logits [len(tokens), vocab] (float64) at every position of the sequence."""
     w = {k: v.to(torch.float64) for k, v in weights.items()}
     eps = config["norm_eps"]
-    cos, sin = rope_cos_sin(len(tokens), config["rope_dims"], config["rope_base"])
+    cos, sin = rope_cos_sin(len(tokens), config["rope_dims"], config["rope_base"],
+                            config.get("rope_scaling"))
     x = w["model.embed_tokens.weight"][torch.tensor(tokens)]
     for l in range(config["n_layers"]):
         p = f"model.layers.{l}."

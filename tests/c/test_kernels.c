@@ -135,7 +135,7 @@ static void check_rope(int rope_type, int dims, float base, float scale) {
     float vec[HEADS * HEAD_DIM], orig[HEADS * HEAD_DIM], c[HEAD_DIM / 2], sn[HEAD_DIM / 2];
     for (int pos = 0; pos < 2000; pos += 333) {
         for (int i = 0; i < HEADS * HEAD_DIM; i++) orig[i] = vec[i] = frand();
-        pl_rope_table(c, sn, pos, dims, base, scale);
+        pl_rope_table(c, sn, pos, dims, base, scale, NULL);
         pl_rope_apply(vec, HEADS, HEAD_DIM, dims, rope_type, c, sn);
         for (int h = 0; h < HEADS; h++) {
             const float *o = orig + h * HEAD_DIM, *v = vec + h * HEAD_DIM;

@@ -6,6 +6,7 @@
  *   smollm  arch llama: tied output, 3 query heads per KV head, F16 matrices
  *   qwen2   q/k/v biases, NeoX rope, base 1e6, tied output, F16
  *   phi3    fused q|k|v and gate|up, NeoX rope on 3/4 of each head, GQA, sliding window, F16
+ *   llama31 llama3 plus Llama 3.1 rope scaling (frequency divisors in rope_freqs.weight)
  * Everything goes through the public C API: logits token by token (decode path), after a
  * batch of every prefix length (prefill path), with two threads, and greedy picks. Then
  * the test shows it would catch mistakes (wrong rope pairing, base or rotary width) and
@@ -192,7 +193,8 @@ static void check_caught(void *buf, size_t size, const reference *r, const char 
 }
 
 /* The fixtures would catch the mistakes a conversion or an architecture can make. */
-static void check_sensitivity(const reference *llama3, const reference *qwen2, const reference *phi3) {
+static void check_sensitivity(const reference *llama3, const reference *qwen2, const reference *phi3,
+                              const reference *llama31) {
     size_t size;
     uint8_t *buf;
 
@@ -212,6 +214,11 @@ static void check_sensitivity(const reference *llama3, const reference *qwen2, c
     uint32_t dims = 16;
     memcpy(value_of(buf, size, "phi3.rope.dimension_count"), &dims, sizeof dims);
     check_caught(buf, size, phi3, "phi3 with full rotary");
+
+    /* Llama 3.1 without its rope frequency factors (the tensor renamed away) */
+    buf = read_model("llama31", &size);
+    replace_all(buf, size, "rope_freqs.weight", "rope_freqX.weight");
+    check_caught(buf, size, llama31, "llama31 without rope_freqs");
 }
 
 /* Loading fails with the given status and a message containing want. */
@@ -243,8 +250,8 @@ static void check_errors(void) {
     /* rope variants that are not implemented */
     buf = read_model("rope_yarn", &size);
     check_refused(buf, size, PL_ERR_UNSUPPORTED_ARCH, "rope scaling type \"yarn\"");
-    buf = read_model("rope_freqs", &size);
-    check_refused(buf, size, PL_ERR_UNSUPPORTED_ARCH, "rope_freqs.weight");
+    buf = read_model("rope_longrope", &size);
+    check_refused(buf, size, PL_ERR_UNSUPPORTED_ARCH, "rope_factors_long.weight");
     /* an architecture outside the family */
     buf = read_model("qwen2", &size);
     replace_all(buf, size, "qwen2", "qwen3");
@@ -252,13 +259,14 @@ static void check_errors(void) {
 }
 
 int main(void) {
-    static reference refs[4];
-    const char *models[4][2] = {{"llama3", "llama"}, {"smollm", "llama"}, {"qwen2", "qwen2"}, {"phi3", "phi3"}};
-    for (int i = 0; i < 4; i++) {
+    static reference refs[5];
+    const char *models[5][2] = {{"llama3", "llama"}, {"smollm", "llama"}, {"qwen2", "qwen2"}, {"phi3", "phi3"},
+                                {"llama31", "llama"}};
+    for (int i = 0; i < 5; i++) {
         read_reference(&refs[i], models[i][0], models[i][1]);
         check_model(&refs[i]);
     }
-    check_sensitivity(&refs[0], &refs[2], &refs[3]);
+    check_sensitivity(&refs[0], &refs[2], &refs[3], &refs[4]);
     check_errors();
     return check_report("variants");
 }
