@@ -32,9 +32,11 @@ void pl_pool_run(pl_pool *pool, pl_task_fn fn, void *arg) { (void)pool; fn(arg, 
 #include <pthread.h>
 #include <stdatomic.h>
 
-/* Polls of a shared counter before a thread falls back to sleeping on the condition
- * variable: a kernel call is over in microseconds, far less than a futex wake-up. */
-#define SPIN_POLLS 20000
+/* Polls of a shared counter (about a millisecond) before a thread falls back to sleeping
+ * on the condition variable. A decode step hands the pool ~150 tasks with serial work
+ * (norms, attention at short contexts) between them; a worker that fell asleep in those
+ * gaps costs a futex wake-up per task, which made 2 threads slower than 1. */
+#define SPIN_POLLS (1 << 21)
 
 typedef struct {
     pl_pool *pool;
