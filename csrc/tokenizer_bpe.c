@@ -541,16 +541,8 @@ typedef struct {
     symbol *sym;
     pl_merge *heap;
     int n_heap;
-    int *out, n_out, cap;
-    pl_err *err;
+    pl_token_out out;
 } encoder;
-
-static int emit(encoder *e, int id) {
-    if (e->n_out >= e->cap)
-        return pl_fail(e->err, PL_ERR_INVALID_ARGUMENT, "tokenizer output exceeds text_len + 2 ids");
-    e->out[e->n_out++] = id;
-    return PL_OK;
-}
 
 static void try_bigram(encoder *e, int left, int right) {
     if (left < 0 || right < 0) return;
@@ -566,12 +558,12 @@ static void try_bigram(encoder *e, int left, int right) {
  * as llama.cpp does). */
 static int emit_piece(encoder *e, int start, int len) {
     int id = pl_vocab_find(e->v, e->word + start, len);
-    if (id >= 0) return emit(e, id);
+    if (id >= 0) return pl_token_push(&e->out, id);
     for (int i = start; i < start + len;) {
         uint32_t cp;
         int cl = pl_utf8_decode((const uint8_t *)e->word + i, start + len - i, &cp);
         int cid = pl_vocab_find(e->v, e->word + i, cl);
-        int st = cid >= 0 ? emit(e, cid) : PL_OK;
+        int st = cid >= 0 ? pl_token_push(&e->out, cid) : PL_OK;
         if (st != PL_OK) return st;
         i += cl;
     }
@@ -592,7 +584,7 @@ static int encode_word(encoder *e, const uint8_t *raw, int raw_len) {
     e->sym[n_sym - 1].next = -1;
     if (b->ignore_merges) {
         int id = pl_vocab_find(e->v, e->word, n);
-        if (id >= 0) return emit(e, id);
+        if (id >= 0) return pl_token_push(&e->out, id);
     }
 
     e->n_heap = 0;
@@ -727,7 +719,7 @@ int pl_bpe_tokenize(const pl_vocab *v, const char *text, int text_len, int add_b
     /* Worst cases: every byte a fragment or a piece; a word's stand-ins are 2 bytes each;
      * each merge queues at most two pairs. */
     encoder e = {v, v->bpe, malloc(2 * n), malloc(n * sizeof(symbol)), malloc(3 * n * sizeof(pl_merge)),
-                 0, out, 0, text_len + 2, err};
+                 0, {out, 0, text_len + 2, err}};
     splitter s = {malloc(n * sizeof(uint32_t)), malloc(n), malloc(n), malloc((n + 1) * sizeof(int)),
                   malloc((n + 1) * sizeof(int)), malloc((n + 1) * sizeof(int))};
     pl_fragment *frag = malloc(n * sizeof *frag), *spare = malloc(n * sizeof *spare);
@@ -735,10 +727,10 @@ int pl_bpe_tokenize(const pl_vocab *v, const char *text, int text_len, int add_b
     if (!e.word || !e.sym || !e.heap || !s.cp || !s.cat || !s.space || !s.off || !s.ends || !s.ends2 ||
         !frag || !spare)
         st = pl_fail(err, PL_ERR_OUT_OF_MEMORY, "out of memory tokenizing %d bytes", text_len);
-    if (st == PL_OK && add_bos && v->bos >= 0) st = emit(&e, v->bos);
+    if (st == PL_OK && add_bos && v->bos >= 0) st = pl_token_push(&e.out, v->bos);
     if (st == PL_OK) st = pl_cut_specials(v, text, text_len, parse_special, &frag, &spare, &n_frag, err);
     for (int f = 0; f < n_frag && st == PL_OK; f++)
-        st = frag[f].id >= 0 ? emit(&e, frag[f].id)
+        st = frag[f].id >= 0 ? pl_token_push(&e.out, frag[f].id)
                              : encode_text(&e, &s, (const uint8_t *)text + frag[f].start, frag[f].len);
     free(e.word);
     free(e.sym);
@@ -751,6 +743,6 @@ int pl_bpe_tokenize(const pl_vocab *v, const char *text, int text_len, int add_b
     free(s.ends2);
     free(frag);
     free(spare);
-    *n_out = st == PL_OK ? e.n_out : 0;
+    *n_out = st == PL_OK ? e.out.n : 0;
     return st;
 }

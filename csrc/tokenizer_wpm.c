@@ -25,33 +25,25 @@ typedef struct {
     const pl_vocab *v;
     char *word;       /* ' ' + the current word */
     int n_word;
-    int *out, n_out, cap;
-    pl_err *err;
+    pl_token_out out;
 } encoder;
-
-static int emit(encoder *e, int id) {
-    if (e->n_out >= e->cap)
-        return pl_fail(e->err, PL_ERR_INVALID_ARGUMENT, "tokenizer output exceeds text_len + 2 ids");
-    e->out[e->n_out++] = id;
-    return PL_OK;
-}
 
 /* Longest-match pieces of the word in e->word; [UNK] if some part matches nothing. */
 static int flush_word(encoder *e) {
-    int n = e->n_word, first = e->n_out, st = PL_OK;
+    int n = e->n_word, first = e->out.n, st = PL_OK;
     if (n <= 1) return PL_OK;   /* just the leading space: no word */
     e->n_word = 1;
     for (int i = 0; i < n && st == PL_OK;) {
         int id = -1, j = i + e->v->max_piece_len < n ? i + e->v->max_piece_len : n;
         for (; j > i && (id = pl_vocab_find(e->v, e->word + i, j - i)) < 0; j--) {}
         if (id < 0) {
-            e->n_out = first;
+            e->out.n = first;
             break;
         }
-        st = emit(e, id);
+        st = pl_token_push(&e->out, id);
         i = j;
     }
-    if (st == PL_OK && e->n_out == first) st = e->v->unk >= 0 ? emit(e, e->v->unk) : PL_OK;
+    if (st == PL_OK && e->out.n == first) st = e->v->unk >= 0 ? pl_token_push(&e->out, e->v->unk) : PL_OK;
     return st;
 }
 
@@ -84,20 +76,20 @@ int pl_wpm_tokenize(const pl_vocab *v, const char *text, int text_len, int add_b
     if (n > SIZE_MAX / 16)   /* wasm32's size_t */
         return pl_fail(err, PL_ERR_OUT_OF_MEMORY, "text of %d bytes is too long to tokenize", text_len);
     /* lowercasing keeps a character's UTF-8 length within 4 bytes per input byte */
-    encoder e = {v, malloc(4 * n + 4), 1, out, 0, text_len + 2, err};
+    encoder e = {v, malloc(4 * n + 4), 1, {out, 0, text_len + 2, err}};
     pl_fragment *frag = malloc(n * sizeof *frag), *spare = malloc(n * sizeof *spare);
     int st = PL_OK, n_frag = 0;
     if (!e.word || !frag || !spare) st = pl_fail(err, PL_ERR_OUT_OF_MEMORY, "out of memory tokenizing %d bytes", text_len);
     if (st == PL_OK) e.word[0] = ' ';
-    if (st == PL_OK && add_bos && v->bos >= 0) st = emit(&e, v->bos);
+    if (st == PL_OK && add_bos && v->bos >= 0) st = pl_token_push(&e.out, v->bos);
     if (st == PL_OK) st = pl_cut_specials(v, text, text_len, parse_special, &frag, &spare, &n_frag, err);
     for (int f = 0; f < n_frag && st == PL_OK; f++)
-        st = frag[f].id >= 0 ? emit(&e, frag[f].id) : encode_text(&e, (const uint8_t *)text + frag[f].start, frag[f].len);
-    if (st == PL_OK && add_bos && v->sep >= 0) st = emit(&e, v->sep);
+        st = frag[f].id >= 0 ? pl_token_push(&e.out, frag[f].id) : encode_text(&e, (const uint8_t *)text + frag[f].start, frag[f].len);
+    if (st == PL_OK && add_bos && v->sep >= 0) st = pl_token_push(&e.out, v->sep);
     free(e.word);
     free(frag);
     free(spare);
-    *n_out = st == PL_OK ? e.n_out : 0;
+    *n_out = st == PL_OK ? e.out.n : 0;
     return st;
 }
 

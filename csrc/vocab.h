@@ -56,6 +56,21 @@ void pl_vocab_free(pl_vocab *v);
 /* Id of the token whose piece is exactly s[0..len), or -1. */
 int pl_vocab_find(const pl_vocab *v, const char *s, int len);
 
+/* Where an encoder writes ids: room for cap of them (text_len + 2, the promise of
+ * pl_tokenize_text); a text that needs more fails instead of overflowing. */
+typedef struct {
+    int *ids;
+    int n, cap;
+    pl_err *err;
+} pl_token_out;
+
+static inline int pl_token_push(pl_token_out *o, int id) {
+    if (o->n >= o->cap)
+        return pl_fail(o->err, PL_ERR_INVALID_ARGUMENT, "tokenizer output exceeds text_len + 2 ids");
+    o->ids[o->n++] = id;
+    return PL_OK;
+}
+
 /* Encodes text; out must hold text_len + 2 ids. */
 int pl_tokenize_text(const pl_vocab *v, const char *text, int text_len, int add_bos,
                      int parse_special, int *out, int *n_out, pl_err *err);
