@@ -21,8 +21,10 @@ void pl_quantize_activations(const float *x, int n_tok, int cols, pl_act_block *
         float amax = 0;
         for (int i = 0; i < PL_QK; i++) amax = fmaxf(amax, fabsf(x[i]));
         float d = amax / 127, id = d ? 1 / d : 0;
+        int sum = 0;
+        for (int i = 0; i < PL_QK; i++) sum += out[b].q[i] = (int16_t)lrintf(x[i] * id);
         out[b].d = d;
-        for (int i = 0; i < PL_QK; i++) out[b].q[i] = (int16_t)lrintf(x[i] * id);
+        out[b].s = d * (float)sum;
     }
 }
 
