@@ -16,12 +16,14 @@ static inline float hsum(v128_t v) {
 
 static inline v128_t load4_f32(const void *row, int k) { return wasm_v128_load((const float *)row + k); }
 
-/* Half floats: shift exponent+mantissa into float position and rescale by 2^112, which is
- * exact for normal and subnormal halves (weights hold no inf/nan), then put the sign back. */
+/* Half floats as pl_f16_to_f32_finite converts them: normal ones rebiased by an integer
+ * add, subnormal ones as mantissa · 2^-24, never through a subnormal float. */
 static inline v128_t load4_f16(const void *row, int k) {
     v128_t h = wasm_u32x4_load16x4((const uint16_t *)row + k);
-    v128_t magnitude = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x7fff)), 13);
-    v128_t value = wasm_f32x4_mul(magnitude, wasm_f32x4_splat(0x1p112f));
+    v128_t mag = wasm_v128_and(h, wasm_i32x4_splat(0x7fff));
+    v128_t normal = wasm_i32x4_add(wasm_i32x4_shl(mag, 13), wasm_i32x4_splat(112 << 23));
+    v128_t subnormal = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(mag), wasm_f32x4_splat(0x1p-24f));
+    v128_t value = wasm_v128_bitselect(subnormal, normal, wasm_i32x4_lt(mag, wasm_i32x4_splat(0x400)));
     v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
     return wasm_v128_or(value, sign);
 }
