@@ -96,6 +96,23 @@ static int need_model(pl_ctx *ctx) {
     return st;
 }
 
+/* Matrices whose type has a 4-row kernel go into PL_LAYOUT_X4 in place (the file buffer
+ * is ours). Fused matrices only when every part starts on a group of 4, since a part is a
+ * range of rows; a tied output matrix is also the embedding table, read by pl_get_row. */
+static void repack_weights(pl_model *m) {
+    const pl_hparams *hp = &m->hp;
+    int q_dim = hp->n_heads * hp->head_dim, kv_dim = hp->n_kv_heads * hp->head_dim;
+    for (int l = 0; l < hp->n_layers; l++) {
+        pl_layer *L = &m->layers[l];
+        pl_tensor *plain[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (size_t i = 0; i < sizeof plain / sizeof *plain; i++)
+            if (plain[i]->data) pl_repack_x4(plain[i]);
+        if (L->wqkv.data && q_dim % 4 == 0 && kv_dim % 4 == 0) pl_repack_x4(&L->wqkv);
+        if (L->w_gate_up.data && hp->hidden_dim % 4 == 0) pl_repack_x4(&L->w_gate_up);
+    }
+    if (pl_repack_x4(&m->output) && m->tied_output) m->tok_embd.layout = m->output.layout;
+}
+
 static int load_model(pl_ctx *ctx, uint8_t *buf, size_t size, const void *tok, size_t tok_size,
                       int n_ctx) {
     pl_model *m = &ctx->model;
@@ -110,6 +127,7 @@ static int load_model(pl_ctx *ctx, uint8_t *buf, size_t size, const void *tok, s
     if (m->vocab.n_vocab != m->hp.n_vocab)
         return pl_fail(err, PL_ERR_BAD_FORMAT, "tokenizer has %d tokens but the model has %d",
                        m->vocab.n_vocab, m->hp.n_vocab);
+    repack_weights(m);
     if (n_ctx <= 0) n_ctx = m->hp.n_ctx_train < PL_DEFAULT_CONTEXT ? m->hp.n_ctx_train : PL_DEFAULT_CONTEXT;
     if (n_ctx > m->hp.n_ctx_train) n_ctx = m->hp.n_ctx_train;
     if ((st = pl_state_init(&ctx->state, &m->hp, n_ctx, ctx->n_threads, err)) != PL_OK) return st;

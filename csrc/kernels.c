@@ -59,24 +59,32 @@ typedef struct {
     size_t x_row_bytes;
     int n_tok;
     pl_row_kernel row;
+    pl_group_kernel group;   /* for PL_LAYOUT_X4 */
 } matmul_task;
 
+/* Threads share out units of work: the 4-row groups of a PL_LAYOUT_X4 matrix (each a run
+ * of 4 * row_bytes), then single rows. */
 static void matmul_rows(void *p, int ith, int nth) {
     const matmul_task *m = p;
     int cols = (int)m->w->ne[0], rows = (int)m->w->ne[1];
     size_t row_bytes = pl_row_bytes(m->w->type, cols);
-    int r0, r1;
-    pl_split(rows, ith, nth, &r0, &r1);
-    for (int r = r0; r < r1; r++)
-        m->row((const uint8_t *)m->w->data + (size_t)r * row_bytes, m->x, m->x_row_bytes,
+    int n_groups = m->w->layout == PL_LAYOUT_X4 ? rows / 4 : 0;
+    int u0, u1;
+    pl_split(n_groups + rows - 4 * n_groups, ith, nth, &u0, &u1);
+    for (int u = u0; u < u1; u++) {
+        int r = u < n_groups ? 4 * u : u + 3 * n_groups;
+        pl_row_kernel kernel = u < n_groups ? m->group : m->row;
+        kernel((const uint8_t *)m->w->data + (size_t)r * row_bytes, m->x, m->x_row_bytes,
                m->n_tok, cols, m->y + r, rows);
+    }
 }
 
 void pl_matmul(float *y, const pl_tensor *w, const float *x, int n_tok, const pl_compute *cx) {
     int cols = (int)w->ne[0];
     pl_kernel k;
     pl_kernel_for(w->type, cx->simd, &k);   /* loaders accept only types that have one */
-    matmul_task task = {y, w, x, (size_t)cols * sizeof(float), n_tok, k.row};
+    matmul_task task = {y, w, x, (size_t)cols * sizeof(float), n_tok, k.row,
+                        pl_x4_kernel(w->type, cx->simd)};
     if (k.act == PL_ACT_Q8) {
         /* quantized once here, read by every thread; the workspace was sized at load */
         pl_quantize_activations(x, n_tok, cols, cx->act);
@@ -92,7 +100,8 @@ void pl_matmul(float *y, const pl_tensor *w, const float *x, int n_tok, const pl
 void pl_get_row(float *out, const pl_tensor *t, int row) {
     int n = (int)t->ne[0];
     const uint8_t *src = (const uint8_t *)t->data + (size_t)row * pl_row_bytes(t->type, n);
-    if (t->type == PL_TYPE_F32) memcpy(out, src, (size_t)n * sizeof(float));
+    if (t->layout == PL_LAYOUT_X4) pl_x4_get_row(out, t, row);
+    else if (t->type == PL_TYPE_F32) memcpy(out, src, (size_t)n * sizeof(float));
     else pl_dequantize_row(t->type, src, out, n);
 }
 

@@ -34,6 +34,10 @@ typedef struct {
     int act;      /* PL_ACT_* */
 } pl_kernel;
 
+/* The same signature for a group of 4 rows in PL_LAYOUT_X4: y[t * ldy + i] for rows
+ * i = 0..3. Takes the activation form of the type's row kernel. */
+typedef pl_row_kernel pl_group_kernel;
+
 /* Kernel for a weight type: 1 with *k set, 0 when the type has none. simd=1 asks for the
  * SIMD128 version where one exists (scalar otherwise). */
 int pl_kernel_for(uint32_t type, int simd, pl_kernel *k);
@@ -43,6 +47,15 @@ int pl_float_kernel_simd(uint32_t type, pl_kernel *k);   /* 0 in builds without 
 int pl_quant_kernel(uint32_t type, pl_kernel *k);
 int pl_quant_kernel_simd(uint32_t type, pl_kernel *k);
 int pl_simd_available(void);
+/* The 4-row kernel of a type (kernels_x4.c), NULL when it has none. */
+pl_group_kernel pl_x4_kernel(uint32_t type, int simd);
+
+/* Reorders a weight matrix in place into PL_LAYOUT_X4 when its type has a 4-row kernel
+ * and it has at least 4 rows; rows past the last multiple of 4 stay as they are. The
+ * data must be writable (the model's own file buffer). Returns 1 if it was repacked. */
+int pl_repack_x4(pl_tensor *t);
+/* pl_get_row for a PL_LAYOUT_X4 matrix. */
+void pl_x4_get_row(float *out, const pl_tensor *t, int r);
 
 /* n_tok rows of cols floats (a multiple of 32) to pl_act_block rows. */
 void pl_quantize_activations(const float *x, int n_tok, int cols, pl_act_block *out);

@@ -5,27 +5,13 @@
 
 #ifdef __wasm_simd128__
 
-#include <wasm_simd128.h>
-
 #include "kernels_scalar.h"
-
-static inline float hsum(v128_t v) {
-    return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) +
-           wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3);
-}
+#include "simd.h"
 
 static inline v128_t load4_f32(const void *row, int k) { return wasm_v128_load((const float *)row + k); }
 
-/* Half floats as pl_f16_to_f32_finite converts them: normal ones rebiased by an integer
- * add, subnormal ones as mantissa · 2^-24, never through a subnormal float. */
 static inline v128_t load4_f16(const void *row, int k) {
-    v128_t h = wasm_u32x4_load16x4((const uint16_t *)row + k);
-    v128_t mag = wasm_v128_and(h, wasm_i32x4_splat(0x7fff));
-    v128_t normal = wasm_i32x4_add(wasm_i32x4_shl(mag, 13), wasm_i32x4_splat(112 << 23));
-    v128_t subnormal = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(mag), wasm_f32x4_splat(0x1p-24f));
-    v128_t value = wasm_v128_bitselect(subnormal, normal, wasm_i32x4_lt(mag, wasm_i32x4_splat(0x400)));
-    v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
-    return wasm_v128_or(value, sign);
+    return pl_f16x4_to_f32x4(wasm_u32x4_load16x4((const uint16_t *)row + k));
 }
 
 static inline v128_t load4_bf16(const void *row, int k) {
@@ -52,7 +38,7 @@ static inline v128_t load4_bf16(const void *row, int k) {
                 a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(w, wasm_v128_load(x2 + k)));       \
                 a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(w, wasm_v128_load(x3 + k)));       \
             }                                                                             \
-            float s[4] = {hsum(a0), hsum(a1), hsum(a2), hsum(a3)};                        \
+            float s[4] = {pl_hsum_f32x4(a0), pl_hsum_f32x4(a1), pl_hsum_f32x4(a2), pl_hsum_f32x4(a3)};                        \
             pl_dot4_scalar(LOAD1, row, cols4, cols, x0, x1, x2, x3, s);                   \
             y[(size_t)t * ldy] = s[0]; y[(size_t)(t + 1) * ldy] = s[1];                   \
             y[(size_t)(t + 2) * ldy] = s[2]; y[(size_t)(t + 3) * ldy] = s[3];             \
@@ -65,7 +51,7 @@ static inline v128_t load4_bf16(const void *row, int k) {
                 a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(LOAD4(row, k + 4), wasm_v128_load(xt + k + 4))); \
             }                                                                             \
             y[(size_t)t * ldy] = pl_dot1_scalar(LOAD1, row, cols8, cols, xt,               \
-                                                hsum(wasm_f32x4_add(a0, a1)));            \
+                                                pl_hsum_f32x4(wasm_f32x4_add(a0, a1)));            \
         }                                                                                 \
     }
 

@@ -23,7 +23,13 @@ typedef struct {
     int64_t ne[4];          /* unused dims are 1 */
     const void *data;
     size_t nbytes;
+    uint32_t layout;        /* PL_LAYOUT_*: how the rows' blocks are ordered in data */
 } pl_tensor;
+
+enum {
+    PL_LAYOUT_ROWS = 0,     /* row after row, as in the file */
+    PL_LAYOUT_X4            /* groups of 4 rows interleaved block by block (kernels_x4.c) */
+};
 
 /* Block geometry of a type: elements per block and bytes per block; 0/0 if unknown. */
 void pl_type_block(uint32_t type, int *block_elems, int *block_bytes);

@@ -1,0 +1,229 @@
+/* Row-interleaved ("x4") kernels for Q8_0 and Q4_0 weights.
+ *
+ * At load, each group of 4 consecutive rows is reordered so that block b of the 4 rows
+ * sits together, scales first: {d[4], qs[4][...]}, the same bytes as the 4 blocks it
+ * replaces (PL_LAYOUT_X4). One pass over a group then gives 4 outputs per token: the 4
+ * scales convert to floats as one vector, each activation block is read once for 4 rows,
+ * and the 4 rows' integer block sums fold into one vector (a 4x4 transpose) that is
+ * scaled and accumulated with one multiply and one add. The per-block float work, which
+ * bounds a one-row kernel, is shared by 4 rows, and the weights stream as one sequence.
+ *
+ * The per-block integer sums are those of the row kernels (kernels_quant.c): the scalar
+ * x4 kernels give the row kernels' results bit for bit, the SIMD ones differ only in the
+ * order float block results are added. */
+#include "kernels.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "quant.h"
+#include "util.h"
+
+#ifdef __wasm_simd128__
+#include "simd.h"
+#endif
+
+#define GROUP 4
+
+/* Bytes of the quants of one block (after its 2-byte scale). */
+static int qs_bytes(uint32_t type) { return type == PL_TYPE_Q8_0 ? PL_QK : PL_QK / 2; }
+
+static const pl_act_block *act_row(const void *x, size_t x_row_bytes, int t) {
+    return (const pl_act_block *)((const uint8_t *)x + t * x_row_bytes);
+}
+
+/* --- layout ------------------------------------------------------------------------- */
+
+/* Interleaves the 4 plain rows in `rows` into group block order at dst. */
+static void interleave(const uint8_t *rows, uint8_t *dst, size_t row_bytes, int n_blocks, int qs) {
+    int block = 2 + qs;
+    for (int b = 0; b < n_blocks; b++) {
+        for (int i = 0; i < GROUP; i++) memcpy(dst + 2 * i, rows + i * row_bytes + (size_t)b * block, 2);
+        for (int i = 0; i < GROUP; i++)
+            memcpy(dst + 2 * GROUP + i * qs, rows + i * row_bytes + (size_t)b * block + 2, (size_t)qs);
+        dst += GROUP * block;
+    }
+}
+
+int pl_repack_x4(pl_tensor *t) {
+    int cols = (int)t->ne[0], rows = (int)t->ne[1];
+    if (t->layout != PL_LAYOUT_ROWS || !pl_x4_kernel(t->type, 0) || rows < GROUP) return 0;
+    size_t row_bytes = pl_row_bytes(t->type, cols);
+    uint8_t *rows4 = malloc(GROUP * row_bytes);
+    if (!rows4) return 0;   /* the plain layout works too, only slower */
+    uint8_t *data = (uint8_t *)t->data;   /* the model's own buffer */
+    for (int g = 0; g + GROUP <= rows; g += GROUP) {
+        uint8_t *group = data + (size_t)g * row_bytes;
+        memcpy(rows4, group, GROUP * row_bytes);
+        interleave(rows4, group, row_bytes, cols / PL_QK, qs_bytes(t->type));
+    }
+    free(rows4);
+    t->layout = PL_LAYOUT_X4;
+    return 1;
+}
+
+void pl_x4_get_row(float *out, const pl_tensor *t, int r) {
+    int cols = (int)t->ne[0], qs = qs_bytes(t->type), block = 2 + qs;
+    size_t row_bytes = pl_row_bytes(t->type, cols);
+    const uint8_t *src = (const uint8_t *)t->data + (size_t)r * row_bytes;
+    if (r >= (int)t->ne[1] / GROUP * GROUP) {   /* a row past the groups: plain */
+        pl_dequantize_row(t->type, src, out, cols);
+        return;
+    }
+    int i = r % GROUP;
+    const uint8_t *gb = src - (size_t)i * row_bytes;   /* the group's first block */
+    for (int b = 0; b < cols / PL_QK; b++, gb += GROUP * block) {
+        uint8_t plain[2 + PL_QK];   /* block b of row r as the file had it */
+        memcpy(plain, gb + 2 * i, 2);
+        memcpy(plain + 2, gb + 2 * GROUP + i * qs, (size_t)qs);
+        pl_dequantize_row(t->type, plain, out + b * PL_QK, PL_QK);
+    }
+}
+
+/* --- scalar ------------------------------------------------------------------------- */
+
+/* The quants of block i of a group block as int8 values. */
+static void unpack_q8_0(const uint8_t *qs, int8_t *q) { memcpy(q, qs, PL_QK); }
+static void unpack_q4_0(const uint8_t *qs, int8_t *q) {
+    for (int j = 0; j < PL_QK / 2; j++) {
+        q[j] = (int8_t)((qs[j] & 15) - 8);
+        q[j + PL_QK / 2] = (int8_t)((qs[j] >> 4) - 8);
+    }
+}
+
+#define DEFINE_SCALAR_X4(name, QS, UNPACK)                                                    \
+    static void name(const void *group, const void *x, size_t x_row_bytes, int n_tok, int cols, \
+                     float *y, int ldy) {                                                       \
+        int stride = GROUP * (2 + QS);                                                          \
+        for (int t = 0; t < n_tok; t++) {                                                       \
+            const pl_act_block *xb = act_row(x, x_row_bytes, t);                                \
+            for (int i = 0; i < GROUP; i++) {                                                   \
+                const uint8_t *gb = group;                                                      \
+                float sum = 0;                                                                  \
+                for (int b = 0; b < cols / PL_QK; b++, gb += stride) {                          \
+                    int8_t q[PL_QK];                                                            \
+                    uint16_t d;                                                                 \
+                    memcpy(&d, gb + 2 * i, 2);                                                  \
+                    UNPACK(gb + 2 * GROUP + i * QS, q);                                         \
+                    int isum = 0;                                                               \
+                    for (int k = 0; k < PL_QK; k++) isum += q[k] * xb[b].q[k];                  \
+                    sum += (float)isum * (pl_f16_to_f32_finite(d) * xb[b].d);                   \
+                }                                                                               \
+                y[(size_t)t * ldy + i] = sum;                                                   \
+            }                                                                                   \
+        }                                                                                       \
+    }
+
+DEFINE_SCALAR_X4(group_q8_0, PL_QK, unpack_q8_0)
+DEFINE_SCALAR_X4(group_q4_0, PL_QK / 2, unpack_q4_0)
+
+/* --- SIMD128 ------------------------------------------------------------------------ */
+#ifdef __wasm_simd128__
+
+/* 32 int8 weights (w0: 0..15, w1: 16..31) widened to four int16 vectors. */
+static inline void widen(v128_t w0, v128_t w1, v128_t w16[4]) {
+    w16[0] = wasm_i16x8_extend_low_i8x16(w0);
+    w16[1] = wasm_i16x8_extend_high_i8x16(w0);
+    w16[2] = wasm_i16x8_extend_low_i8x16(w1);
+    w16[3] = wasm_i16x8_extend_high_i8x16(w1);
+}
+
+/* Σ w·x over one block as 4 int32 partial sums. */
+static inline v128_t block_dot(const v128_t w16[4], const int16_t *xq) {
+    v128_t a = wasm_i32x4_dot_i16x8(w16[0], wasm_v128_load(xq));
+    v128_t b = wasm_i32x4_dot_i16x8(w16[1], wasm_v128_load(xq + 8));
+    v128_t c = wasm_i32x4_dot_i16x8(w16[2], wasm_v128_load(xq + 16));
+    v128_t d = wasm_i32x4_dot_i16x8(w16[3], wasm_v128_load(xq + 24));
+    return wasm_i32x4_add(wasm_i32x4_add(a, b), wasm_i32x4_add(c, d));
+}
+
+/* {Σa, Σb, Σc, Σd}: the lanes of each vector summed, as one vector. */
+static inline v128_t transpose_sum(v128_t a, v128_t b, v128_t c, v128_t d) {
+    v128_t ab = wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), wasm_i32x4_shuffle(a, b, 2, 6, 3, 7));
+    v128_t cd = wasm_i32x4_add(wasm_i32x4_shuffle(c, d, 0, 4, 1, 5), wasm_i32x4_shuffle(c, d, 2, 6, 3, 7));
+    return wasm_i32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 1, 4, 5), wasm_i32x4_shuffle(ab, cd, 2, 3, 6, 7));
+}
+
+#define LOAD_Q8_0(qs, w0, w1) (w0 = wasm_v128_load(qs), w1 = wasm_v128_load((qs) + 16))
+/* nibbles to -8..7: low nibbles are elements 0..15, high nibbles 16..31 */
+#define LOAD_Q4_0(qs, w0, w1)                                                                  \
+    do {                                                                                      \
+        v128_t packed = wasm_v128_load(qs);                                                   \
+        w0 = wasm_i8x16_sub(wasm_v128_and(packed, wasm_i8x16_splat(15)), wasm_i8x16_splat(8)); \
+        w1 = wasm_i8x16_sub(wasm_u8x16_shr(packed, 4), wasm_i8x16_splat(8));                  \
+    } while (0)
+
+/* acc + the 4 rows' sums over one group block with one token's activation block. */
+#define DEFINE_GROUP_BLOCK(name, QS, LOAD)                                                      \
+    static inline v128_t name(v128_t acc, const uint8_t *gb, const pl_act_block *xb) {          \
+        v128_t s[GROUP];                                                                        \
+        for (int i = 0; i < GROUP; i++) {                                                       \
+            v128_t w0, w1, w16[4];                                                              \
+            LOAD(gb + 2 * GROUP + i * QS, w0, w1);                                              \
+            widen(w0, w1, w16);                                                                 \
+            s[i] = block_dot(w16, xb->q);                                                       \
+        }                                                                                       \
+        v128_t sum = wasm_f32x4_convert_i32x4(transpose_sum(s[0], s[1], s[2], s[3]));           \
+        v128_t scale = wasm_f32x4_mul(pl_f16x4_to_f32x4(wasm_u32x4_load16x4(gb)), wasm_f32x4_splat(xb->d)); \
+        return wasm_f32x4_add(acc, wasm_f32x4_mul(sum, scale));                                 \
+    }
+
+/* A lone token goes through the 4 rows at once, their sums lanes of one vector (stored
+ * with one store), with two accumulators over alternate blocks. Prompt batches take the
+ * rows one at a time, 4 tokens per widened weight block, as the row kernels do: the
+ * 4 x 4 tile of the one-token scheme needs more than V8's 16 vector registers. */
+#define DEFINE_SIMD_X4(name, QS, LOAD, GROUP_BLOCK)                                                         \
+    static void name(const void *group, const void *x, size_t x_row_bytes, int n_tok, int cols, \
+                     float *y, int ldy) {                                                       \
+        const int stride = GROUP * (2 + QS), n_blocks = cols / PL_QK;                           \
+        int t = 0;                                                                              \
+        for (; t + 4 <= n_tok; t += 4)                                                          \
+            for (int i = 0; i < GROUP; i++) {                                                   \
+                v128_t acc[4];                                                                  \
+                for (int j = 0; j < 4; j++) acc[j] = wasm_f32x4_splat(0);                       \
+                const uint8_t *gb = group;                                                      \
+                for (int b = 0; b < n_blocks; b++, gb += stride) {                              \
+                    v128_t w0, w1, w16[4];                                                      \
+                    LOAD(gb + 2 * GROUP + i * QS, w0, w1);                                      \
+                    widen(w0, w1, w16);                                                         \
+                    uint16_t d;                                                                 \
+                    memcpy(&d, gb + 2 * i, 2);                                                  \
+                    float dw = pl_f16_to_f32_finite(d);                                         \
+                    for (int j = 0; j < 4; j++) {                                               \
+                        const pl_act_block *xb = act_row(x, x_row_bytes, t + j) + b;            \
+                        v128_t s = wasm_f32x4_convert_i32x4(block_dot(w16, xb->q));             \
+                        acc[j] = wasm_f32x4_add(acc[j], wasm_f32x4_mul(s, wasm_f32x4_splat(dw * xb->d))); \
+                    }                                                                           \
+                }                                                                               \
+                for (int j = 0; j < 4; j++) y[(size_t)(t + j) * ldy + i] = pl_hsum_f32x4(acc[j]); \
+            }                                                                                   \
+        for (; t < n_tok; t++) {                                                                \
+            const pl_act_block *xb = act_row(x, x_row_bytes, t);                                \
+            /* two accumulators, named: an indexed pair would live in memory */                 \
+            v128_t acc0 = wasm_f32x4_splat(0), acc1 = acc0;                                     \
+            const uint8_t *gb = group;                                                          \
+            int b = 0;                                                                          \
+            for (; b + 2 <= n_blocks; b += 2, gb += 2 * stride) {                               \
+                acc0 = GROUP_BLOCK(acc0, gb, &xb[b]);                                 \
+                acc1 = GROUP_BLOCK(acc1, gb + stride, &xb[b + 1]);                    \
+            }                                                                                   \
+            if (b < n_blocks) acc0 = GROUP_BLOCK(acc0, gb, &xb[b]);                   \
+            wasm_v128_store(y + (size_t)t * ldy, wasm_f32x4_add(acc0, acc1));                   \
+        }                                                                                       \
+    }
+
+DEFINE_GROUP_BLOCK(group_block_q8_0, PL_QK, LOAD_Q8_0)
+DEFINE_GROUP_BLOCK(group_block_q4_0, PL_QK / 2, LOAD_Q4_0)
+DEFINE_SIMD_X4(group_q8_0_simd, PL_QK, LOAD_Q8_0, group_block_q8_0)
+DEFINE_SIMD_X4(group_q4_0_simd, PL_QK / 2, LOAD_Q4_0, group_block_q4_0)
+
+#endif
+
+pl_group_kernel pl_x4_kernel(uint32_t type, int simd) {
+#ifdef __wasm_simd128__
+    if (simd) return type == PL_TYPE_Q8_0 ? group_q8_0_simd : type == PL_TYPE_Q4_0 ? group_q4_0_simd : NULL;
+#else
+    (void)simd;
+#endif
+    return type == PL_TYPE_Q8_0 ? group_q8_0 : type == PL_TYPE_Q4_0 ? group_q4_0 : NULL;
+}
