@@ -28,8 +28,10 @@ WASM_CFLAGS := -std=c11 -O3 -msimd128 -DPL_SIMD=1 $(WARN)
 WASM_GLUE   := js/wasm-extern-pre.js js/wasm-post.js
 # Node: the extern-pre-js gives the ES module the require/__dirname that 3.1.6's Node code
 # expects; js/engine.js hands in the compiled wasm itself. No process-wide handlers.
+# Memory grows by 20% at a time, but by at most 16 MiB: growing past a whole model file
+# would otherwise reserve up to 96 MiB it never uses.
 WASM_LDFLAGS := -O3 -msimd128 -sMODULARIZE=1 -sEXPORT_ES6=1 \
-	-sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB \
+	-sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB -sMEMORY_GROWTH_GEOMETRIC_CAP=16777216 \
 	-sEXPORTED_FUNCTIONS=@build/wasm/exports.json \
 	-sEXPORTED_RUNTIME_METHODS=UTF8ToString \
 	-sNODEJS_CATCH_EXIT=0 -sNODEJS_CATCH_REJECTION=0 \

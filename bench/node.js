@@ -1,9 +1,9 @@
 // One Node configuration of npm run bench, in its own process so that its peak memory is its
 // own: loads the model with the Node API, times greedy generations (bench/timing.js) and
-// prints { runs, maxRssBytes } as JSON. Started by bench/run.js:
+// prints { runs, wasm_memory_bytes, model_and_kv_bytes, maxRssBytes } as JSON. Started by bench/run.js:
 //   node bench/node.js '{"model":..., "threads":..., "context":..., "prompt":..., ...}'
 import { loadModel } from '../js/index.js';
-import { timePocketlm } from './timing.js';
+import { timePocketlm, wasmMemory } from './timing.js';
 
 const options = JSON.parse(process.argv[2]);
 const model = await loadModel(options.model, { threads: options.threads, context: options.context });
@@ -12,7 +12,8 @@ try {
   if (promptTokens !== options.promptTokens)
     throw new Error(`the prompt has ${promptTokens} tokens with this model, not ${options.promptTokens}`);
   const runs = await timePocketlm(model, options);
-  process.stdout.write(`${JSON.stringify({ runs, maxRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`);
+  const memory = await wasmMemory(model);
+  process.stdout.write(`${JSON.stringify({ runs, ...memory, maxRssBytes: process.resourceUsage().maxRSS * 1024 })}\n`);
 } finally {
   await model.dispose();
 }

@@ -4,7 +4,7 @@
 // greedy generations the same way for both, on the page's clock (bench/timing.js): a token
 // counts when it reaches the page.
 import { loadModel } from '../js/browser.js';
-import { summary, timePocketlm, timer } from './timing.js';
+import { summary, timePocketlm, timer, wasmMemory } from './timing.js';
 
 const WLLAMA = new URL('../node_modules/@wllama/wllama/esm/', import.meta.url);
 const QUIET = { debug() {}, log() {}, warn: console.warn, error: console.error };
@@ -14,7 +14,7 @@ async function pocketlm({ url, threads, context, prompt, promptTokens, warmup, m
   const model = await loadModel(url, { threads, context });
   try {
     const runs = await timePocketlm(model, { prompt, promptTokens, warmup, maxTokens, reps });
-    return { runs, build: model.info.build };
+    return { runs, build: model.info.build, ...await wasmMemory(model) };
   } finally {
     await model.dispose();
   }

@@ -185,6 +185,17 @@ static int bench_type(uint32_t type, const int shape[4], int layers, int prefill
     fill_blocks(weights, total, type, &rng);
     fill_floats(x, (size_t)prefill * widest, &rng);
     pl_compute cx = {pool, 1, act};
+    /* the layout the engine gives these matrices at load (4-row groups for Q8_0, Q4_0) */
+    uint32_t layout[N_KINDS];
+    for (int k = 0; k < N_KINDS; k++) {
+        size_t bytes = pl_row_bytes(type, dims[k][0]) * dims[k][1];
+        for (int l = 0; l < (k == K_OUT ? 1 : layers); l++) {
+            pl_tensor w = {.type = type, .n_dims = 2, .ne = {dims[k][0], dims[k][1], 1, 1},
+                           .data = weights + offset[k] + (size_t)l * bytes, .nbytes = bytes};
+            pl_repack_x4(&w);
+            layout[k] = w.layout;
+        }
+    }
 
     /* Decode streams every layer's weights from memory; prefill is compute-bound, so the
      * first PREFILL_LAYERS layers stand for all. Best pass kept per kernel. */
@@ -201,7 +212,8 @@ static int bench_type(uint32_t type, const int shape[4], int layers, int prefill
                     if (k == K_OUT && l > 0) continue;
                     size_t bytes = pl_row_bytes(type, dims[k][0]) * dims[k][1];
                     pl_tensor w = {.type = type, .n_dims = 2, .ne = {dims[k][0], dims[k][1], 1, 1},
-                                   .data = weights + offset[k] + (size_t)l * bytes, .nbytes = bytes};
+                                   .data = weights + offset[k] + (size_t)l * bytes, .nbytes = bytes,
+                                   .layout = layout[k]};
                     double t0 = now_ms();
                     pl_matmul(y, &w, x, n_tok, &cx);
                     sum[k] += now_ms() - t0;

@@ -239,6 +239,13 @@ function cell(s, digits = 1) {
   return s ? `${fmt(s.median, digits)} (${fmt(s.min, digits)}-${fmt(s.max, digits)})` : '-';
 }
 
+/** pocketlm's wasm memory against the target's measure: file + KV cache + 15%. */
+function memoryLine(label, r) {
+  const ratio = r.wasm_memory_bytes / r.model_and_kv_bytes;
+  return `pocketlm ${label}: wasm memory ${mb(r.wasm_memory_bytes)} MiB = ${ratio.toFixed(3)} x (file + KV cache ` +
+    `${mb(r.model_and_kv_bytes)} MiB), target <= 1.15`;
+}
+
 function table(rows) {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
   return rows.map((r) => r.map((c, i) => String(c).padEnd(widths[i])).join('  ').trimEnd()).join('\n');
@@ -268,13 +275,19 @@ export function formatReport(results) {
         rows.push([cfg.type, cfg.threads, label, ...values.map((v) => v.text), ...(values.length === 2 ? [ratio] : [])]);
       }
     out.push(table(rows), '');
+    for (const cfg of results.browser.configs) {
+      const r = cfg.engines.pocketlm;
+      if (r?.wasm_memory_bytes) out.push(memoryLine(`${cfg.type} ${cfg.threads} thread(s)`, r));
+    }
+    out.push('');
   }
   if (results.node) {
     out.push(`Node ${results.machine.node}, pocketlm, ${describe(c.node_prompt, c.node_gen)}`);
-    const rows = [['type', 'threads', 'prefill tok/s', 'decode tok/s', 'first token ms', 'peak RSS MiB']];
+    const rows = [['type', 'threads', 'prefill tok/s', 'decode tok/s', 'first token ms', 'peak RSS MiB', 'wasm MiB']];
     for (const r of results.node)
-      rows.push(r.error ? [r.type, r.threads, `error: ${r.error}`, '', '', '']
-        : [r.type, r.threads, cell(r.summary.prefill_tps), cell(r.summary.decode_tps), cell(r.summary.ttft_ms, 0), mb(r.maxRssBytes)]);
+      rows.push(r.error ? [r.type, r.threads, `error: ${r.error}`, '', '', '', '']
+        : [r.type, r.threads, cell(r.summary.prefill_tps), cell(r.summary.decode_tps), cell(r.summary.ttft_ms, 0),
+          mb(r.maxRssBytes), mb(r.wasm_memory_bytes)]);
     out.push(table(rows), '');
   }
   if (results.roofline) {

@@ -44,3 +44,11 @@ export async function timePocketlm(model, { prompt, promptTokens, warmup, maxTok
   }
   return runs;
 }
+
+/**
+ * pocketlm's wasm memory after the runs (it only grows, so this is its peak) and what the
+ * target measures it against: the model file plus the KV cache.
+ */
+export async function wasmMemory(model) {
+  return { wasm_memory_bytes: await model.wasmMemoryBytes(), model_and_kv_bytes: model.info.bytes + model.info.kv_cache_bytes };
+}

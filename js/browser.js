@@ -104,6 +104,11 @@ export class Model {
     return this.#info;
   }
 
+  /** Promise<number>: the worker's wasm memory in bytes, as in Node. */
+  wasmMemoryBytes() {
+    return this.#call('wasmMemoryBytes', []);
+  }
+
   /** text -> Promise<Int32Array> */
   tokenize(text, { bos = false, special = false } = {}) {
     return this.#call('tokenize', [text, { bos, special }]);

@@ -86,6 +86,14 @@ export class Model {
     return this.#info;
   }
 
+  /**
+   * Bytes of the engine's wasm memory: the model file, KV cache and buffers, all allocated
+   * at load (generation allocates nothing), plus the allocator's slack.
+   */
+  wasmMemoryBytes() {
+    return this.#engine.heapU8().byteLength;
+  }
+
   /** text (string, or raw bytes as a Uint8Array) -> Int32Array of token ids. */
   tokenize(text, { bos = false, special = false } = {}) {
     checkText(text);

@@ -25,17 +25,21 @@ test('bench smoke: tiny model, pocketlm in Chromium and Node, 1 and 2 threads', 
     assert.ok(Math.abs(run.prefill_tps - (16 / run.ttft_ms) * 1000) < 1e-6);
     assert.equal(p.summary.decode_tps.median, run.decode_tps);
     assert.ok(p.peak_memory_bytes > 2e6, 'a renderer peak was read');
+    // the wasm memory holds the whole file and the KV cache (the model is used in place)
+    assert.ok(p.wasm_memory_bytes >= p.model_and_kv_bytes && p.model_and_kv_bytes > 1e6);
     texts.add(run.text);
   }
   for (const n of r.node) {
     assert.equal(n.error, undefined, n.error);
     assert.equal(n.runs[0].tokens, 6);
     assert.ok(n.maxRssBytes > 2e6);
+    assert.ok(n.wasm_memory_bytes >= n.model_and_kv_bytes && n.model_and_kv_bytes > 1e6);
     texts.add(n.runs[0].text);
   }
   assert.equal(texts.size, 1, 'greedy: the same text in the browser and in Node, at 1 and 2 threads');
   const report = formatReport(r);
   assert.match(report, /^Chromium \d+/);
   assert.match(report, /peak memory MiB/);
+  assert.match(report, /wasm memory [\d.]+ MiB = [\d.]+ x \(file \+ KV cache/);
   assert.match(report, /Node v\d+/);
 });
