@@ -28,7 +28,8 @@
 enum { KQ_ACT_BLOCKS = PL_QK_K / PL_QK };   /* activation blocks per super-block */
 
 static int kq_min16(uint32_t type) { return type == PL_TYPE_Q2_K; }
-static int kq_min32(uint32_t type) { return type == PL_TYPE_Q4_K || type == PL_TYPE_Q5_K; }
+/* Q4_K and Q5_K: sub-blocks of 32 (one per activation block) with mins. */
+static int kq_wide(uint32_t type) { return type == PL_TYPE_Q4_K || type == PL_TYPE_Q5_K; }
 
 KQ_INLINE size_t kq_block_bytes(uint32_t type) {
     switch (type) {
@@ -43,40 +44,68 @@ KQ_INLINE size_t kq_block_bytes(uint32_t type) {
 /* A super-block's scales, decoded once for its 8 activation blocks. */
 typedef struct {
     float d, dmin;
-    int8_t sc[16];   /* integer scale of each 16 values (a Q4_K/Q5_K sub-block's twice) */
-    int8_t mn[16];   /* Q2_K: integer min of each 16 values */
-    float mf[8];     /* Q4_K/Q5_K: dmin·min of each 32 values (exact: a half times 6 bits) */
+    int8_t sc[16];   /* integer scale of each sub-block (16 of 16 values, or 8 of 32) */
+    int8_t mn[16];   /* integer min of each sub-block (Q2_K, Q4_K, Q5_K) */
 } kq_scales;
 
+/* Sub-block of half h (0 or 1) of activation block j. */
+KQ_INLINE int kq_sub(uint32_t type, int j, int h) { return kq_wide(type) ? j : 2 * j + h; }
+
+/* Scale bytes are unpacked four at a time in little-endian words (as everywhere pocketlm
+ * runs); the results equal pl_k_scale_min's and pl_q3_K_scales'. */
+static inline uint32_t kq_word(const uint8_t *p) {
+    uint32_t w;
+    memcpy(&w, p, 4);
+    return w;
+}
+
+#define KQ_LOW4 0x0f0f0f0fu
+#define KQ_BITS45 0x30303030u   /* where 6-bit scales keep their top 2 bits */
+
 KQ_INLINE void kq_decode_scales(uint32_t type, const uint8_t *blk, kq_scales *ks) {
+    uint32_t sc[4], mn[4];
     switch (type) {
     case PL_TYPE_Q2_K: {
         const pl_block_q2_K *b = (const pl_block_q2_K *)blk;
         ks->d = pl_f16_to_f32_finite(b->d);
         ks->dmin = pl_f16_to_f32_finite(b->dmin);
-        for (int s = 0; s < 16; s++) {
-            ks->sc[s] = (int8_t)(b->scales[s] & 15);
-            ks->mn[s] = (int8_t)(b->scales[s] >> 4);
+        for (int i = 0; i < 4; i++) {
+            uint32_t w = kq_word(b->scales + 4 * i);
+            sc[i] = w & KQ_LOW4;
+            mn[i] = (w >> 4) & KQ_LOW4;
         }
+        memcpy(ks->sc, sc, 16);
+        memcpy(ks->mn, mn, 16);
         break;
     }
     case PL_TYPE_Q3_K: {
+        /* low 4 bits: nibbles of bytes 0..7 (low for s < 8); top 2 bits: bytes 8..11 at
+         * bit 2·(s / 4) */
         const pl_block_q3_K *b = (const pl_block_q3_K *)blk;
+        uint32_t w0 = kq_word(b->scales), w1 = kq_word(b->scales + 4), w2 = kq_word(b->scales + 8);
         ks->d = pl_f16_to_f32_finite(b->d);
-        pl_q3_K_scales(b->scales, ks->sc);
+        sc[0] = (w0 & KQ_LOW4) | ((w2 << 4) & KQ_BITS45);
+        sc[1] = (w1 & KQ_LOW4) | ((w2 << 2) & KQ_BITS45);
+        sc[2] = ((w0 >> 4) & KQ_LOW4) | (w2 & KQ_BITS45);
+        sc[3] = ((w1 >> 4) & KQ_LOW4) | ((w2 >> 2) & KQ_BITS45);
+        /* minus 32 in every byte (0..63): the borrow stops at each byte's set top bit */
+        for (int i = 0; i < 4; i++) sc[i] = ((sc[i] | 0x80808080u) - 0x20202020u) ^ 0x80808080u;
+        memcpy(ks->sc, sc, 16);
         break;
     }
     case PL_TYPE_Q4_K: case PL_TYPE_Q5_K: {
-        /* Q5_K begins with Q4_K's d, dmin and scales */
+        /* Q5_K begins like Q4_K. Sub-blocks 0..3: low 6 bits of bytes 0..3 (scale), 4..7
+         * (min); 4..7: nibbles of bytes 8..11 and the top 2 bits of bytes 0..3 / 4..7. */
         const pl_block_q4_K *b = (const pl_block_q4_K *)blk;
+        uint32_t w0 = kq_word(b->scales), w1 = kq_word(b->scales + 4), w2 = kq_word(b->scales + 8);
         ks->d = pl_f16_to_f32_finite(b->d);
         ks->dmin = pl_f16_to_f32_finite(b->dmin);
-        for (int s = 0; s < 8; s++) {
-            uint8_t sc, mn;
-            pl_k_scale_min(s, b->scales, &sc, &mn);
-            ks->sc[2 * s] = ks->sc[2 * s + 1] = (int8_t)sc;
-            ks->mf[s] = ks->dmin * mn;
-        }
+        sc[0] = w0 & 0x3f3f3f3fu;
+        sc[1] = (w2 & KQ_LOW4) | ((w0 >> 2) & KQ_BITS45);
+        mn[0] = w1 & 0x3f3f3f3fu;
+        mn[1] = ((w2 >> 4) & KQ_LOW4) | ((w1 >> 2) & KQ_BITS45);
+        memcpy(ks->sc, sc, 8);
+        memcpy(ks->mn, mn, 8);
         break;
     }
     default: {
@@ -85,6 +114,14 @@ KQ_INLINE void kq_decode_scales(uint32_t type, const uint8_t *blk, kq_scales *ks
         memcpy(ks->sc, b->scales, 16);
     }
     }
+}
+
+/* Q4_K/Q5_K: dmin · Σ mn_j·s_j over a super-block's 8 activation blocks, added as a tree
+ * so the products do not wait on one another. */
+KQ_INLINE float kq_mins(const kq_scales *ks, const pl_act_block *xb) {
+    float m[KQ_ACT_BLOCKS];
+    for (int j = 0; j < KQ_ACT_BLOCKS; j++) m[j] = ks->mn[j] * xb[j].s;
+    return ks->dmin * (((m[0] + m[1]) + (m[2] + m[3])) + ((m[4] + m[5]) + (m[6] + m[7])));
 }
 
 /* Where the quants of values 32j .. 32j+31 sit: every K format keeps them as bit fields of
@@ -147,15 +184,15 @@ KQ_INLINE void kq_row_scalar(uint32_t type, const void *row, const void *x, size
                 kq_fields f = kq_fields_of(type, blk, j);
                 int isum = 0, imin = 0;
                 for (int l = 0; l < PL_QK; l++) {
-                    int s = 2 * j + l / 16;
+                    int s = kq_sub(type, j, l / 16);
                     isum += ks.sc[s] * kq_quant(&f, l) * xb[j].q[l];
                     if (kq_min16(type)) imin += ks.mn[s] * xb[j].q[l];
                 }
                 float part = (float)isum * (ks.d * xb[j].d);
                 if (kq_min16(type)) part -= (float)imin * (ks.dmin * xb[j].d);
                 sum += part;
-                if (kq_min32(type)) msum += ks.mf[j] * xb[j].s;
             }
+            if (kq_wide(type)) msum += kq_mins(&ks, xb);
         }
         y[(size_t)t * ldy] = sum - msum;
     }
@@ -190,16 +227,24 @@ int pl_kquant_kernel(uint32_t type, pl_kernel *k) { return kq_pick(type, kq_rows
 /* --- SIMD128 ------------------------------------------------------------------------ */
 #ifdef __wasm_simd128__
 
-/* 16 quants (half 0 or 1 of an activation block's 32) as int8. */
-KQ_INLINE v128_t kq_field16(const uint8_t *p, int shift, uint8_t mask) {
-    return wasm_v128_and(wasm_u8x16_shr(wasm_v128_load(p), shift), wasm_i8x16_splat((int8_t)mask));
+/* 16 quants (half 0 or 1 of an activation block's 32) as int8. The bytes are shifted in
+ * 16-bit lanes (x86 has no 8-bit shifts; V8 masks after each emulated one): bits that
+ * cross into a neighbouring byte land outside the field masks. */
+KQ_INLINE v128_t kq_quants16(const kq_fields *f, int half) {
+    v128_t lo = wasm_u16x8_shr(wasm_v128_load(f->lo + 16 * half), f->lo_shift);
+    v128_t q = wasm_v128_and(lo, wasm_i8x16_splat((int8_t)f->lo_mask));
+    if (f->hi_mask) {
+        v128_t hi = wasm_i16x8_shl(wasm_u16x8_shr(wasm_v128_load(f->hi + 16 * half), f->hi_shift), f->hi_pos);
+        q = wasm_v128_or(q, wasm_v128_and(hi, wasm_i8x16_splat((int8_t)(f->hi_mask << f->hi_pos))));
+    }
+    return f->offset ? wasm_i8x16_sub(q, wasm_i8x16_splat((int8_t)f->offset)) : q;
 }
 
-KQ_INLINE v128_t kq_quants16(const kq_fields *f, int half) {
-    v128_t q = kq_field16(f->lo + 16 * half, f->lo_shift, f->lo_mask);
-    if (f->hi_mask)
-        q = wasm_v128_or(q, wasm_i8x16_shl(kq_field16(f->hi + 16 * half, f->hi_shift, f->hi_mask), f->hi_pos));
-    return f->offset ? wasm_i8x16_sub(q, wasm_i8x16_splat((int8_t)f->offset)) : q;
+/* The scales as an opaque value: otherwise LLVM proves Q2_K's products (<= 3·15) fit in
+ * 8 bits and narrows the multiplies to i8x16, which wasm lacks (they get scalarized). */
+KQ_INLINE v128_t kq_opaque(v128_t v) {
+    __asm__("" : "+r"(v));
+    return v;
 }
 
 static inline float kq_hsum(v128_t v) {
@@ -208,44 +253,59 @@ static inline float kq_hsum(v128_t v) {
     return wasm_f32x4_extract_lane(v, 0);
 }
 
-/* One super-block against nt activation rows (xb[i]: the row's 8 blocks for it). Each
- * activation block's 32 weights are unpacked and multiplied by their scales once (int8 ×
- * int8 to int16 fits: |scale·q| <= 128·32), then serve all nt rows. nt = 1 alternates two
- * accumulators to keep two float add chains in flight; nt = 4 has one per row. */
+/* Activation block j of a super-block against nt activation rows (xb[i]: the row's 8
+ * blocks for it, acc[i] its accumulator). The 32 weights are unpacked and multiplied by
+ * their scales once (int16: |scale·q| <= 128·32), then serve all nt rows. */
+KQ_INLINE void kq_block_simd(uint32_t type, const uint8_t *blk, const kq_scales *ks, int j,
+                             const pl_act_block *const *xb, int nt, v128_t *acc) {
+    kq_fields f = kq_fields_of(type, blk, j);
+    v128_t q0 = kq_quants16(&f, 0), q1 = kq_quants16(&f, 1);
+    v128_t s0 = kq_opaque(wasm_i16x8_splat(ks->sc[kq_sub(type, j, 0)]));
+    v128_t s1 = kq_opaque(wasm_i16x8_splat(ks->sc[kq_sub(type, j, 1)]));
+    v128_t w0 = wasm_i16x8_mul(wasm_i16x8_extend_low_i8x16(q0), s0);
+    v128_t w1 = wasm_i16x8_mul(wasm_i16x8_extend_high_i8x16(q0), s0);
+    v128_t w2 = wasm_i16x8_mul(wasm_i16x8_extend_low_i8x16(q1), s1);
+    v128_t w3 = wasm_i16x8_mul(wasm_i16x8_extend_high_i8x16(q1), s1);
+    for (int i = 0; i < nt; i++) {
+        const pl_act_block *a = &xb[i][j];
+        v128_t x0 = wasm_v128_load(a->q), x1 = wasm_v128_load(a->q + 8);
+        v128_t x2 = wasm_v128_load(a->q + 16), x3 = wasm_v128_load(a->q + 24);
+        v128_t isum = wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(w0, x0), wasm_i32x4_dot_i16x8(w1, x1)),
+                                     wasm_i32x4_add(wasm_i32x4_dot_i16x8(w2, x2), wasm_i32x4_dot_i16x8(w3, x3)));
+        v128_t part = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_splat(ks->d * a->d));
+        if (kq_min16(type)) {
+            /* Σ mn·q_x over each 16-value half: the halves' two vectors added first */
+            v128_t imin = wasm_i32x4_add(
+                wasm_i32x4_dot_i16x8(wasm_i16x8_add(x0, x1), wasm_i16x8_splat(ks->mn[kq_sub(type, j, 0)])),
+                wasm_i32x4_dot_i16x8(wasm_i16x8_add(x2, x3), wasm_i16x8_splat(ks->mn[kq_sub(type, j, 1)])));
+            part = wasm_f32x4_sub(part, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(imin),
+                                                       wasm_f32x4_splat(ks->dmin * a->d)));
+        }
+        acc[i] = wasm_f32x4_add(acc[i], part);
+    }
+}
+
+/* The loops stay rolled: fully unrolled (constant shifts) they ran slower in V8, too
+ * large for its register allocation. */
 KQ_INLINE void kq_superblock_simd(uint32_t type, const uint8_t *blk, const pl_act_block *const *xb, int nt,
                                   v128_t *acc, float *msum) {
     kq_scales ks;
     kq_decode_scales(type, blk, &ks);
-#pragma clang loop unroll(full)   /* constant shifts and scale offsets */
-    for (int j = 0; j < KQ_ACT_BLOCKS; j++) {
-        kq_fields f = kq_fields_of(type, blk, j);
-        v128_t q0 = kq_quants16(&f, 0), q1 = kq_quants16(&f, 1);
-        v128_t s0 = wasm_v128_load8_splat(&ks.sc[2 * j]), s1 = wasm_v128_load8_splat(&ks.sc[2 * j + 1]);
-        v128_t w0 = wasm_i16x8_extmul_low_i8x16(q0, s0), w1 = wasm_i16x8_extmul_high_i8x16(q0, s0);
-        v128_t w2 = wasm_i16x8_extmul_low_i8x16(q1, s1), w3 = wasm_i16x8_extmul_high_i8x16(q1, s1);
-        for (int i = 0; i < nt; i++) {
-            const pl_act_block *a = &xb[i][j];
-            v128_t x0 = wasm_v128_load(a->q), x1 = wasm_v128_load(a->q + 8);
-            v128_t x2 = wasm_v128_load(a->q + 16), x3 = wasm_v128_load(a->q + 24);
-            v128_t isum = wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(w0, x0), wasm_i32x4_dot_i16x8(w1, x1)),
-                                         wasm_i32x4_add(wasm_i32x4_dot_i16x8(w2, x2), wasm_i32x4_dot_i16x8(w3, x3)));
-            v128_t part = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_splat(ks.d * a->d));
-            if (kq_min16(type)) {
-                /* Σ mn·q_x over each 16-value half: the halves' two vectors added first */
-                v128_t imin = wasm_i32x4_add(
-                    wasm_i32x4_dot_i16x8(wasm_i16x8_add(x0, x1), wasm_i16x8_splat(ks.mn[2 * j])),
-                    wasm_i32x4_dot_i16x8(wasm_i16x8_add(x2, x3), wasm_i16x8_splat(ks.mn[2 * j + 1])));
-                part = wasm_f32x4_sub(part, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(imin),
-                                                           wasm_f32x4_splat(ks.dmin * a->d)));
-            }
-            int k = nt == 1 ? (j & 1) : i;
-            acc[k] = wasm_f32x4_add(acc[k], part);
-            if (kq_min32(type)) msum[i] += ks.mf[j] * a->s;
+    if (nt == 1) {
+#pragma clang loop unroll(disable)
+        for (int j = 0; j < KQ_ACT_BLOCKS; j += 2) {
+            kq_block_simd(type, blk, &ks, j, xb, 1, &acc[0]);
+            kq_block_simd(type, blk, &ks, j + 1, xb, 1, &acc[1]);
         }
+    } else {
+#pragma clang loop unroll(disable)
+        for (int j = 0; j < KQ_ACT_BLOCKS; j++) kq_block_simd(type, blk, &ks, j, xb, nt, acc);
     }
+    for (int i = 0; kq_wide(type) && i < nt; i++) msum[i] += kq_mins(&ks, xb[i]);
 }
 
-/* Prompt batches go four rows at a time, sharing each unpacked super-block. */
+/* Prompt batches go four rows at a time, sharing each unpacked super-block; a lone row
+ * alternates two accumulators over the blocks to keep two float add chains in flight. */
 KQ_INLINE void kq_row_simd(uint32_t type, const void *row, const void *x, size_t x_row_bytes, int n_tok,
                            int cols, float *y, int ldy) {
     size_t block_bytes = kq_block_bytes(type);
