@@ -240,13 +240,6 @@ KQ_INLINE v128_t kq_quants16(const kq_fields *f, int half) {
     return f->offset ? wasm_i8x16_sub(q, wasm_i8x16_splat((int8_t)f->offset)) : q;
 }
 
-/* The scales as an opaque value: otherwise LLVM proves Q2_K's products (<= 3·15) fit in
- * 8 bits and narrows the multiplies to i8x16, which wasm lacks (they get scalarized). */
-KQ_INLINE v128_t kq_opaque(v128_t v) {
-    __asm__("" : "+r"(v));
-    return v;
-}
-
 static inline float kq_hsum(v128_t v) {
     v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
     v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
@@ -260,8 +253,8 @@ KQ_INLINE void kq_block_simd(uint32_t type, const uint8_t *blk, const kq_scales 
                              const pl_act_block *const *xb, int nt, v128_t *acc) {
     kq_fields f = kq_fields_of(type, blk, j);
     v128_t q0 = kq_quants16(&f, 0), q1 = kq_quants16(&f, 1);
-    v128_t s0 = kq_opaque(wasm_i16x8_splat(ks->sc[kq_sub(type, j, 0)]));
-    v128_t s1 = kq_opaque(wasm_i16x8_splat(ks->sc[kq_sub(type, j, 1)]));
+    v128_t s0 = wasm_i16x8_splat(ks->sc[kq_sub(type, j, 0)]);
+    v128_t s1 = wasm_i16x8_splat(ks->sc[kq_sub(type, j, 1)]);
     v128_t w0 = wasm_i16x8_mul(wasm_i16x8_extend_low_i8x16(q0), s0);
     v128_t w1 = wasm_i16x8_mul(wasm_i16x8_extend_high_i8x16(q0), s0);
     v128_t w2 = wasm_i16x8_mul(wasm_i16x8_extend_low_i8x16(q1), s1);
