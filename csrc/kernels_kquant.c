@@ -166,8 +166,8 @@ static const pl_act_block *kq_act(const void *x, size_t x_row_bytes, int t, int 
 /* --- scalar ------------------------------------------------------------------------- */
 
 KQ_INLINE int kq_quant(const kq_fields *f, int l) {
-    return (((f->lo[l] >> f->lo_shift) & f->lo_mask) | (((f->hi[l] >> f->hi_shift) & f->hi_mask) << f->hi_pos)) -
-           f->offset;
+    int lo = (f->lo[l] >> f->lo_shift) & f->lo_mask, hi = (f->hi[l] >> f->hi_shift) & f->hi_mask;
+    return (lo | hi << f->hi_pos) - f->offset;
 }
 
 KQ_INLINE void kq_row_scalar(uint32_t type, const void *row, const void *x, size_t x_row_bytes, int n_tok,
@@ -263,8 +263,9 @@ KQ_INLINE void kq_block_simd(uint32_t type, const uint8_t *blk, const kq_scales 
         const pl_act_block *a = &xb[i][j];
         v128_t x0 = wasm_v128_load(a->q), x1 = wasm_v128_load(a->q + 8);
         v128_t x2 = wasm_v128_load(a->q + 16), x3 = wasm_v128_load(a->q + 24);
-        v128_t isum = wasm_i32x4_add(wasm_i32x4_add(wasm_i32x4_dot_i16x8(w0, x0), wasm_i32x4_dot_i16x8(w1, x1)),
-                                     wasm_i32x4_add(wasm_i32x4_dot_i16x8(w2, x2), wasm_i32x4_dot_i16x8(w3, x3)));
+        v128_t isum = wasm_i32x4_add(
+            wasm_i32x4_add(wasm_i32x4_dot_i16x8(w0, x0), wasm_i32x4_dot_i16x8(w1, x1)),
+            wasm_i32x4_add(wasm_i32x4_dot_i16x8(w2, x2), wasm_i32x4_dot_i16x8(w3, x3)));
         v128_t part = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_splat(ks->d * a->d));
         if (kq_min16(type)) {
             /* Σ mn·q_x over each 16-value half: the halves' two vectors added first */
