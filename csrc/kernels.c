@@ -44,8 +44,10 @@ int pl_float_kernel(uint32_t type, pl_kernel *k) {
 }
 
 int pl_kernel_for(uint32_t type, int simd, pl_kernel *k) {
-    if (simd && (pl_float_kernel_simd(type, k) || pl_quant_kernel_simd(type, k))) return 1;
-    return pl_float_kernel(type, k) || pl_quant_kernel(type, k);
+    if (simd && (pl_float_kernel_simd(type, k) || pl_kquant_kernel_simd(type, k) ||
+                 pl_quant_kernel_simd(type, k)))
+        return 1;
+    return pl_float_kernel(type, k) || pl_kquant_kernel(type, k) || pl_quant_kernel(type, k);
 }
 
 size_t pl_matmul_workspace(int n_tok, int cols) {

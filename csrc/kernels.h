@@ -46,6 +46,9 @@ int pl_float_kernel(uint32_t type, pl_kernel *k);
 int pl_float_kernel_simd(uint32_t type, pl_kernel *k);   /* 0 in builds without SIMD */
 int pl_quant_kernel(uint32_t type, pl_kernel *k);
 int pl_quant_kernel_simd(uint32_t type, pl_kernel *k);
+/* Q2_K .. Q6_K integer kernels (kernels_kquant.c), tried before pl_quant_kernel*. */
+int pl_kquant_kernel(uint32_t type, pl_kernel *k);
+int pl_kquant_kernel_simd(uint32_t type, pl_kernel *k);   /* 0 in builds without SIMD */
 int pl_simd_available(void);
 /* The 4-row kernel of a type (kernels_x4.c), NULL when it has none. */
 pl_group_kernel pl_x4_kernel(uint32_t type, int simd);

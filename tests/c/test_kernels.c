@@ -1,6 +1,7 @@
 /* Kernels against straightforward double-precision math: matmul for every supported
  * weight type, batch sizes and column counts that hit every tail path, 1 vs 3 threads;
  * in SIMD builds the SIMD128 kernels too, and against the scalar ones. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -168,12 +169,28 @@ static void check_split(void) {
     }
 }
 
+/* Bytes of a K block's packed sub-block scales (none for other types). */
+static size_t k_scales_at(uint32_t type, size_t *len) {
+    switch (type) {
+    case PL_TYPE_Q2_K: *len = 16; return offsetof(pl_block_q2_K, scales);
+    case PL_TYPE_Q3_K: *len = 12; return offsetof(pl_block_q3_K, scales);
+    case PL_TYPE_Q4_K: *len = 12; return offsetof(pl_block_q4_K, scales);
+    case PL_TYPE_Q5_K: *len = 12; return offsetof(pl_block_q5_K, scales);
+    case PL_TYPE_Q6_K: *len = 16; return offsetof(pl_block_q6_K, scales);
+    default: *len = 0; return 0;
+    }
+}
+
 /* Quantized weights against dequantize-then-double math. Kernels that quantize the
  * activations to int8 (pl_kernel.act) are held to two bounds: against the dequantized
  * activations they are exact per block up to float rounding of block sums and scales,
  * (blocks + 3) · 2^-24 · Σ|w·x|; against the float activations they add at most
- * Σ|w_k| · |x_k - dequantized x_k|. Float-activation kernels get the plain float bound. */
-static void check_quant_matmul(uint32_t type, int n_tok, int rows, int cols, pl_compute *cx1, pl_compute *cx3) {
+ * Σ|w_k| · |x_k - dequantized x_k|. Float-activation kernels get the plain float bound.
+ * extreme: K sub-block scales (and mins) overwritten with all-ones / all-zero / 0x80 /
+ * 0x7f bytes, the extremes of every packing (63, 15, -32, 31, -128, 127, 0), by row; two
+ * all-zero activation blocks (d = 0). */
+static void check_quant_matmul(uint32_t type, int n_tok, int rows, int cols, pl_compute *cx1, pl_compute *cx3,
+                               int extreme) {
     size_t row_bytes = pl_row_bytes(type, cols), n_y = (size_t)n_tok * rows;
     uint8_t *wq = malloc(row_bytes * rows);
     float *w = malloc((size_t)rows * cols * sizeof(float)), *x = malloc((size_t)n_tok * cols * sizeof(float));
@@ -184,9 +201,17 @@ static void check_quant_matmul(uint32_t type, int n_tok, int rows, int cols, pl_
         float *wr = w + (size_t)r * cols;
         for (int k = 0; k < cols; k++) wr[k] = frand();
         pl_quantize_row(type, wr, wq + r * row_bytes, cols);
+        size_t scales_len, scales_at = k_scales_at(type, &scales_len);
+        const uint8_t fills[4] = {0xff, 0x00, 0x80, 0x7f};
+        for (int b = 0; extreme && scales_len && r % 5 < 4 && b < cols / PL_QK_K; b++)
+            memset(wq + r * row_bytes + b * row_bytes / (cols / PL_QK_K) + scales_at, fills[r % 5], scales_len);
         pl_dequantize_row(type, wq + r * row_bytes, wr, cols);   /* the weights as stored */
     }
     for (int i = 0; i < n_tok * cols; i++) x[i] = frand();
+    if (extreme) {
+        memset(x, 0, 32 * sizeof(float));
+        memset(x + (size_t)n_tok * cols - cols / 2, 0, 32 * sizeof(float));
+    }
     pl_quantize_activations(x, n_tok, cols, xblocks);
     for (int i = 0; i < n_tok * cols; i++) xq[i] = xblocks[i / 32].d * xblocks[i / 32].q[i % 32];
     pl_tensor t = {.name = "w", .name_len = 1, .type = type, .n_dims = 2, .ne = {cols, rows, 1, 1}, .data = wq};
@@ -247,9 +272,10 @@ int main(void) {
     const uint32_t quant_types[] = {PL_TYPE_Q8_0, PL_TYPE_Q4_0, PL_TYPE_Q4_1, PL_TYPE_Q5_0, PL_TYPE_Q5_1,
                                     PL_TYPE_Q2_K, PL_TYPE_Q3_K, PL_TYPE_Q4_K, PL_TYPE_Q5_K, PL_TYPE_Q6_K};
     for (size_t qi = 0; qi < sizeof quant_types / sizeof *quant_types; qi++) {
-        check_quant_matmul(quant_types[qi], 1, 13, 256, &cx1, &cx3);
-        check_quant_matmul(quant_types[qi], 5, 13, 512, &cx1, &cx3);
-        check_quant_matmul(quant_types[qi], 9, 300, 512, &cx1, &cx3);   /* shared by the pool */
+        check_quant_matmul(quant_types[qi], 1, 13, 256, &cx1, &cx3, 0);
+        check_quant_matmul(quant_types[qi], 5, 13, 512, &cx1, &cx3, 0);
+        check_quant_matmul(quant_types[qi], 9, 300, 512, &cx1, &cx3, 0);   /* shared by the pool */
+        check_quant_matmul(quant_types[qi], 5, 13, 512, &cx1, &cx3, 1);
     }
     pl_pool_destroy(cx1.pool);
     pl_pool_destroy(cx3.pool);
