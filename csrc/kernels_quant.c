@@ -77,11 +77,20 @@ static const int8_t *unpack_q5_1(const pl_block_q5_1 *w, int8_t *buf) {
     return buf;
 }
 
-/* A block's float result v: as is, or (w = d·q + m) plus m·Σx = m·s. */
-#define NO_OFFSET(v, blk, xb) (v)
-#define MIN_OFFSET(v, blk, xb) ((v) + pl_f16_to_f32_finite((blk)->m) * (xb)->s)
+/* Σ m·s over blocks b0 .. n_blocks - 1 of a row of an offset type (w = d·q + m adds m·Σx
+ * per block, Σx = s); m holds the first block's offset, stride the block size in halves. */
+static float min_sum(const uint16_t *m, int stride, const pl_act_block *xb, int b0, int n_blocks) {
+    float sum = 0;
+    for (int b = b0; b < n_blocks; b++) sum += pl_f16_to_f32_finite(m[b * stride]) * xb[b].s;
+    return sum;
+}
 
-/* Each block: (Σ q·xq in integers) · dw · dx, plus the offset term. */
+/* A row's sum of block results: as is, or plus the offset terms. */
+#define NO_OFFSET(sum, w, xb, n_blocks) (sum)
+#define MIN_OFFSET(sum, w, xb, n_blocks) \
+    ((sum) + min_sum(&(w)->m, sizeof *(w) / 2, xb, 0, n_blocks))
+
+/* Each block: (Σ q·xq in integers) · dw · dx; the offset terms are added per row. */
 #define DEFINE_Q_ROW(name, BLOCK, UNPACK, OFFSET)                                             \
     static void name(const void *row, const void *x, size_t x_row_bytes, int n_tok, int cols, \
                      float *y, int ldy) {                                                     \
@@ -92,10 +101,9 @@ static const int8_t *unpack_q5_1(const pl_block_q5_1 *w, int8_t *buf) {
             for (int b = 0; b < cols / PL_QK; b++) {                                          \
                 int8_t buf[PL_QK];                                                            \
                 float dw = pl_f16_to_f32_finite(w[b].d);                                      \
-                sum += OFFSET((float)dot_block(UNPACK(&w[b], buf), xb[b].q) * (dw * xb[b].d), \
-                              &w[b], &xb[b]);                                                 \
+                sum += (float)dot_block(UNPACK(&w[b], buf), xb[b].q) * (dw * xb[b].d);        \
             }                                                                                 \
-            y[(size_t)t * ldy] = sum;                                                         \
+            y[(size_t)t * ldy] = OFFSET(sum, w, xb, cols / PL_QK);                            \
         }                                                                                     \
     }
 
@@ -176,15 +184,38 @@ static inline v128_t block_dot(const v128_t w16[4], const pl_act_block *xb, floa
     return wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_splat(dw * xb->d));
 }
 
-/* The offset term m·s goes a quarter into each lane (exact: a power of 2), so hsum adds
- * it back whole and it partly cancels with the block's lanes before accumulating. */
-#define MIN_OFFSET_X4(v, blk, xb) \
-    wasm_f32x4_add(v, wasm_f32x4_splat(0.25f * pl_f16_to_f32_finite((blk)->m) * (xb)->s))
+/* min_sum for n_tok rows of activations (1 or 4), four blocks at a time: the blocks'
+ * halves m are gathered into lanes and converted once for all rows (as
+ * pl_f16_to_f32_finite does), each row's sums s gathered beside them. A pass of its own,
+ * rather than a term in every block's update, so one conversion serves four blocks. */
+static inline void min_sums_simd(const uint16_t *m, int stride, const pl_act_block *const *xb,
+                                 int n_tok, int n_blocks, float *out) {
+    v128_t zero = wasm_f32x4_splat(0), acc[4] = {zero, zero, zero, zero};
+    int b = 0;
+    for (; b + 4 <= n_blocks; b += 4) {
+        const uint16_t *mb = m + b * stride;
+        v128_t h = wasm_u32x4_make(mb[0], mb[stride], mb[2 * stride], mb[3 * stride]);
+        v128_t magnitude = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x7fff)), 13);
+        v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
+        v128_t mf = wasm_v128_or(wasm_f32x4_mul(magnitude, wasm_f32x4_splat(0x1p112f)), sign);
+        for (int t = 0; t < n_tok; t++) {
+            const pl_act_block *x = xb[t] + b;
+            v128_t s = wasm_f32x4_make(x[0].s, x[1].s, x[2].s, x[3].s);
+            acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(mf, s));
+        }
+    }
+    for (int t = 0; t < n_tok; t++) out[t] = hsum(acc[t]) + min_sum(m, stride, xb[t], b, n_blocks);
+}
+
+/* Each row's offset terms into off[0 .. n_tok - 1], which starts at zero. */
+#define NO_OFFSETS(w, xb, n_tok, n_blocks, off) (void)0
+#define MIN_OFFSETS(w, xb, n_tok, n_blocks, off) \
+    min_sums_simd(&(w)->m, sizeof *(w) / 2, xb, n_tok, n_blocks, off)
 
 /* Prompt batches go four tokens at a time, so each weight block is unpacked and widened
  * once for four dot products; a lone token alternates two accumulators over the blocks to
- * keep two float add chains in flight. */
-#define DEFINE_SIMD_Q_ROW(name, BLOCK, UNPACK, OFFSET)                                        \
+ * keep two float add chains in flight. Offset types add their m·s terms per row. */
+#define DEFINE_SIMD_Q_ROW(name, BLOCK, UNPACK, OFFSETS)                                        \
     static void name(const void *row, const void *x, size_t x_row_bytes, int n_tok, int cols, \
                      float *y, int ldy) {                                                     \
         const BLOCK *w = row;                                                                 \
@@ -201,12 +232,12 @@ static inline v128_t block_dot(const v128_t w16[4], const pl_act_block *xb, floa
                 UNPACK(&w[b], wq);                                                            \
                 widen(wq, w16);                                                               \
                 float dw = pl_f16_to_f32_finite(w[b].d);                                      \
-                for (int i = 0; i < 4; i++) {                                                 \
-                    v128_t lanes = OFFSET(block_dot(w16, &xb[i][b], dw), &w[b], &xb[i][b]);    \
-                    acc[i] = wasm_f32x4_add(acc[i], lanes);                                   \
-                }                                                                             \
+                for (int i = 0; i < 4; i++)                                                   \
+                    acc[i] = wasm_f32x4_add(acc[i], block_dot(w16, &xb[i][b], dw));           \
             }                                                                                 \
-            for (int i = 0; i < 4; i++) y[(size_t)(t + i) * ldy] = hsum(acc[i]);              \
+            float off[4] = {0, 0, 0, 0};                                                      \
+            OFFSETS(w, xb, 4, n_blocks, off);                                                 \
+            for (int i = 0; i < 4; i++) y[(size_t)(t + i) * ldy] = hsum(acc[i]) + off[i];     \
         }                                                                                     \
         for (; t < n_tok; t++) {                                                              \
             const pl_act_block *xb = act_row(x, x_row_bytes, t);                              \
@@ -216,29 +247,36 @@ static inline v128_t block_dot(const v128_t w16[4], const pl_act_block *xb, floa
                 UNPACK(&w[b], wq);                                                            \
                 widen(wq, w16);                                                               \
                 float dw = pl_f16_to_f32_finite(w[b].d);                                      \
-                v128_t lanes = OFFSET(block_dot(w16, &xb[b], dw), &w[b], &xb[b]);             \
-                acc[b & 1] = wasm_f32x4_add(acc[b & 1], lanes);                               \
+                acc[b & 1] = wasm_f32x4_add(acc[b & 1], block_dot(w16, &xb[b], dw));          \
             }                                                                                 \
-            y[(size_t)t * ldy] = hsum(wasm_f32x4_add(acc[0], acc[1]));                        \
+            float off = 0;                                                                    \
+            OFFSETS(w, &xb, 1, n_blocks, &off);                                               \
+            y[(size_t)t * ldy] = hsum(wasm_f32x4_add(acc[0], acc[1])) + off;                  \
         }                                                                                     \
     }
 
-/* Q4/Q5 low bits as unsigned 0..15: low nibbles are elements 0..15, high nibbles 16..31. */
+/* Q4/Q5 low bits as unsigned 0..15: low nibbles are elements 0..15, high nibbles 16..31.
+ * A 16-bit shift and a mask, not u8x16.shr: V8 rebuilds that one's byte mask on every
+ * use, while a v128 constant is loaded into a register once, outside the loop. */
 static inline void nibbles(const uint8_t *qs, v128_t w[2]) {
     v128_t packed = wasm_v128_load(qs);
     w[0] = wasm_v128_and(packed, wasm_i8x16_splat(15));
-    w[1] = wasm_u8x16_shr(packed, 4);
+    w[1] = wasm_v128_and(wasm_u16x8_shr(packed, 4), wasm_i8x16_splat(15));
 }
 
-/* Q5 fifth bits as byte masks (0xff where set), elements 0..15 and 16..31: byte k of qh
- * is copied into 8 lanes and each lane tests its own bit of it. */
+/* Q5 fifth bits as byte masks, 0xff where the bit is clear, elements 0..15 and 16..31:
+ * byte k of qh is copied into 8 lanes and each lane tests its own bit of it. Swizzles with
+ * constant indices, not i8x16.shuffle: V8 builds a shuffle's mask inside the loop (four
+ * instructions), a swizzle's indices are a constant kept in a register. The test is
+ * against 0: a test against the bit becomes i8x16.ne, three x64 instructions in V8. */
 static inline void fifth_bits(const uint8_t *qh, v128_t h[2]) {
     v128_t v = wasm_v128_load32_splat(qh);
     const v128_t bit = wasm_u8x16_const(1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
-    v128_t lo = wasm_i8x16_shuffle(v, v, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    v128_t hi = wasm_i8x16_shuffle(v, v, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
-    h[0] = wasm_i8x16_eq(wasm_v128_and(lo, bit), bit);
-    h[1] = wasm_i8x16_eq(wasm_v128_and(hi, bit), bit);
+    const v128_t bytes01 = wasm_i8x16_const(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const v128_t bytes23 = wasm_i8x16_const(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    v128_t lo = wasm_i8x16_swizzle(v, bytes01), hi = wasm_i8x16_swizzle(v, bytes23);
+    h[0] = wasm_i8x16_eq(wasm_v128_and(lo, bit), wasm_i8x16_splat(0));
+    h[1] = wasm_i8x16_eq(wasm_v128_and(hi, bit), wasm_i8x16_splat(0));
 }
 
 static inline void unpack_q8_0_simd(const pl_block_q8_0 *blk, v128_t w[2]) {
@@ -262,7 +300,7 @@ static inline void unpack_q5_0_simd(const pl_block_q5_0 *blk, v128_t w[2]) {
     nibbles(blk->qs, w);
     fifth_bits(blk->qh, h);
     for (int i = 0; i < 2; i++)
-        w[i] = wasm_v128_or(w[i], wasm_v128_andnot(wasm_i8x16_splat(-16), h[i]));
+        w[i] = wasm_v128_or(w[i], wasm_v128_and(h[i], wasm_i8x16_splat(-16)));
 }
 
 /* 0..31 */
@@ -271,14 +309,14 @@ static inline void unpack_q5_1_simd(const pl_block_q5_1 *blk, v128_t w[2]) {
     nibbles(blk->qs, w);
     fifth_bits(blk->qh, h);
     for (int i = 0; i < 2; i++)
-        w[i] = wasm_v128_or(w[i], wasm_v128_and(h[i], wasm_i8x16_splat(16)));
+        w[i] = wasm_v128_or(w[i], wasm_v128_andnot(wasm_i8x16_splat(16), h[i]));
 }
 
-DEFINE_SIMD_Q_ROW(row_q8_0_simd, pl_block_q8_0, unpack_q8_0_simd, NO_OFFSET)
-DEFINE_SIMD_Q_ROW(row_q4_0_simd, pl_block_q4_0, unpack_q4_0_simd, NO_OFFSET)
-DEFINE_SIMD_Q_ROW(row_q4_1_simd, pl_block_q4_1, unpack_q4_1_simd, MIN_OFFSET_X4)
-DEFINE_SIMD_Q_ROW(row_q5_0_simd, pl_block_q5_0, unpack_q5_0_simd, NO_OFFSET)
-DEFINE_SIMD_Q_ROW(row_q5_1_simd, pl_block_q5_1, unpack_q5_1_simd, MIN_OFFSET_X4)
+DEFINE_SIMD_Q_ROW(row_q8_0_simd, pl_block_q8_0, unpack_q8_0_simd, NO_OFFSETS)
+DEFINE_SIMD_Q_ROW(row_q4_0_simd, pl_block_q4_0, unpack_q4_0_simd, NO_OFFSETS)
+DEFINE_SIMD_Q_ROW(row_q4_1_simd, pl_block_q4_1, unpack_q4_1_simd, MIN_OFFSETS)
+DEFINE_SIMD_Q_ROW(row_q5_0_simd, pl_block_q5_0, unpack_q5_0_simd, NO_OFFSETS)
+DEFINE_SIMD_Q_ROW(row_q5_1_simd, pl_block_q5_1, unpack_q5_1_simd, MIN_OFFSETS)
 
 int pl_quant_kernel_simd(uint32_t type, pl_kernel *k) {
     switch (type) {
