@@ -264,9 +264,9 @@ int main(void) {
         check_quant_matmul(quant_types[qi], 6, 13, 512, 1, &cx1, &cx3);
         int block_elems, block_bytes;
         pl_type_block(quant_types[qi], &block_elems, &block_bytes);
-        if (block_elems == 32) {   /* rows of 3 blocks */
-            check_quant_matmul(quant_types[qi], 1, 13, 96, 0, &cx1, &cx3);
-            check_quant_matmul(quant_types[qi], 6, 13, 96, 1, &cx1, &cx3);
+        for (int c = 96; block_elems == 32 && c <= 224; c += 128) {   /* rows of 3 and 7 blocks */
+            check_quant_matmul(quant_types[qi], 1, 13, c, 0, &cx1, &cx3);
+            check_quant_matmul(quant_types[qi], 6, 13, c, 1, &cx1, &cx3);
         }
     }
     pl_pool_destroy(cx1.pool);
