@@ -46,7 +46,7 @@ static uint32_t le32(const uint8_t *b) {
 }
 
 /* Q4/Q5 quants as int8 minus zero (8 or 16 for the _0 types, 0 for the _1 types, whose
- * offset m is added per block): byte j of qs holds the low 4 bits of elements j (low
+ * offset m is added apart): byte j of qs holds the low 4 bits of elements j (low
  * nibble) and j + 16 (high nibble); bit j of qh is element j's fifth bit (Q5 only). */
 static void unpack_q(const uint8_t *qs, uint32_t qh, int zero, int8_t *q) {
     for (int j = 0; j < PL_QK / 2; j++) {
