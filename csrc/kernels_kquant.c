@@ -18,7 +18,7 @@
 #include "util.h"
 
 #ifdef __wasm_simd128__
-#include <wasm_simd128.h>
+#include "simd.h"
 #endif
 
 /* Helpers are written for any K type; each kernel passes a constant type, so after
@@ -240,12 +240,6 @@ KQ_INLINE v128_t kq_quants16(const kq_fields *f, int half) {
     return f->offset ? wasm_i8x16_sub(q, wasm_i8x16_splat((int8_t)f->offset)) : q;
 }
 
-static inline float kq_hsum(v128_t v) {
-    v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
-    v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
-    return wasm_f32x4_extract_lane(v, 0);
-}
-
 /* Activation block j of a super-block against nt activation rows (xb[i]: the row's 8
  * blocks for it, acc[i] its accumulator). The 32 weights are unpacked and multiplied by
  * their scales once (int16: |scale·q| <= 128·32), then serve all nt rows. */
@@ -313,7 +307,7 @@ KQ_INLINE void kq_row_simd(uint32_t type, const void *row, const void *x, size_t
             for (int i = 0; i < 4; i++) xb[i] = kq_act(x, x_row_bytes, t + i, sb);
             kq_superblock_simd(type, (const uint8_t *)row + sb * block_bytes, xb, 4, acc, msum);
         }
-        for (int i = 0; i < 4; i++) y[(size_t)(t + i) * ldy] = kq_hsum(acc[i]) - msum[i];
+        for (int i = 0; i < 4; i++) y[(size_t)(t + i) * ldy] = pl_hsum_f32x4(acc[i]) - msum[i];
     }
     for (; t < n_tok; t++) {
         v128_t acc[2] = {wasm_f32x4_splat(0), wasm_f32x4_splat(0)};
@@ -322,7 +316,7 @@ KQ_INLINE void kq_row_simd(uint32_t type, const void *row, const void *x, size_t
             const pl_act_block *xb = kq_act(x, x_row_bytes, t, sb);
             kq_superblock_simd(type, (const uint8_t *)row + sb * block_bytes, &xb, 1, acc, &msum);
         }
-        y[(size_t)t * ldy] = kq_hsum(wasm_f32x4_add(acc[0], acc[1])) - msum;
+        y[(size_t)t * ldy] = pl_hsum_f32x4(wasm_f32x4_add(acc[0], acc[1])) - msum;
     }
 }
 

@@ -1,10 +1,10 @@
 /* Row kernels for block-quantized weights.
  *
- * Q8_0 and Q4_0 (the common quantizations) take activations quantized to int8 once per
- * matmul (ggml's Q8_0 rule, pl_act_block) and compute each block's dot product in
- * integers: the scalar and SIMD128 versions give identical per-block sums and differ only
- * in the order the float block results are added. Every other type pl_dequantize_row knows takes float
- * activations and dequantizes one block at a time (a correct but slow path). */
+ * The 32-element types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1) take activations quantized to int8
+ * once per matmul (ggml's Q8_0 rule, pl_act_block) and compute each block's dot product
+ * in integers; the offset types (w = d·q + m) add m times the block's activation sum. The
+ * scalar and SIMD128 versions give identical integer block sums and differ only in the
+ * order the float block results are added. The K types have theirs in kernels_kquant.c. */
 #include "kernels.h"
 
 #include <math.h>
@@ -13,7 +13,7 @@
 #include "util.h"
 
 #ifdef __wasm_simd128__
-#include <wasm_simd128.h>
+#include "simd.h"
 #endif
 
 void pl_quantize_activations(const float *x, int n_tok, int cols, pl_act_block *out) {
@@ -40,85 +40,85 @@ static int dot_block(const int8_t *w, const int16_t *x) {
     return sum;
 }
 
-static void row_q8_0(const void *row, const void *x, size_t x_row_bytes, int n_tok, int cols,
-                     float *y, int ldy) {
-    const pl_block_q8_0 *w = row;
-    for (int t = 0; t < n_tok; t++) {
-        const pl_act_block *xb = act_row(x, x_row_bytes, t);
-        float sum = 0;
-        for (int b = 0; b < cols / PL_QK; b++)
-            sum += (float)dot_block(w[b].qs, xb[b].q) * (pl_f16_to_f32_finite(w[b].d) * xb[b].d);
-        y[(size_t)t * ldy] = sum;
-    }
+static uint32_t le32(const uint8_t *b) {
+    return b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 }
 
-/* Q4_0's nibbles as signed values -8..7: element j and j+16 share byte j. */
-static void unpack_q4_0(const pl_block_q4_0 *w, int8_t *q) {
+/* Q4/Q5 quants as int8 minus zero (8 or 16 for the _0 types, 0 for the _1 types, whose
+ * offset m is added apart): byte j of qs holds the low 4 bits of elements j (low
+ * nibble) and j + 16 (high nibble); bit j of qh is element j's fifth bit (Q5 only). */
+static void unpack_q(const uint8_t *qs, uint32_t qh, int zero, int8_t *q) {
     for (int j = 0; j < PL_QK / 2; j++) {
-        q[j] = (int8_t)((w->qs[j] & 15) - 8);
-        q[j + PL_QK / 2] = (int8_t)((w->qs[j] >> 4) - 8);
+        q[j] = (int8_t)(((qs[j] & 15) | (qh >> j & 1) << 4) - zero);
+        q[j + PL_QK / 2] = (int8_t)(((qs[j] >> 4) | (qh >> (j + PL_QK / 2) & 1) << 4) - zero);
     }
 }
 
-static void row_q4_0(const void *row, const void *x, size_t x_row_bytes, int n_tok, int cols,
-                     float *y, int ldy) {
-    const pl_block_q4_0 *w = row;
-    for (int t = 0; t < n_tok; t++) {
-        const pl_act_block *xb = act_row(x, x_row_bytes, t);
-        float sum = 0;
-        for (int b = 0; b < cols / PL_QK; b++) {
-            int8_t q[PL_QK];
-            unpack_q4_0(&w[b], q);
-            sum += (float)dot_block(q, xb[b].q) * (pl_f16_to_f32_finite(w[b].d) * xb[b].d);
-        }
-        y[(size_t)t * ldy] = sum;
-    }
+/* Each type's quants as int8: in its block (Q8_0) or unpacked into buf. */
+static const int8_t *unpack_q8_0(const pl_block_q8_0 *w, int8_t *buf) {
+    (void)buf;
+    return w->qs;
+}
+static const int8_t *unpack_q4_0(const pl_block_q4_0 *w, int8_t *buf) {
+    unpack_q(w->qs, 0, 8, buf);
+    return buf;
+}
+static const int8_t *unpack_q4_1(const pl_block_q4_1 *w, int8_t *buf) {
+    unpack_q(w->qs, 0, 0, buf);
+    return buf;
+}
+static const int8_t *unpack_q5_0(const pl_block_q5_0 *w, int8_t *buf) {
+    unpack_q(w->qs, le32(w->qh), 16, buf);
+    return buf;
+}
+static const int8_t *unpack_q5_1(const pl_block_q5_1 *w, int8_t *buf) {
+    unpack_q(w->qs, le32(w->qh), 0, buf);
+    return buf;
 }
 
-/* Any other type: dequantize a block of the row, then multiply with float activations. */
-static void row_dequantize(uint32_t type, const void *row, const void *x, size_t x_row_bytes,
-                           int n_tok, int cols, float *y, int ldy) {
-    int block_elems, block_bytes;
-    pl_type_block(type, &block_elems, &block_bytes);
-    for (int t = 0; t < n_tok; t++) y[(size_t)t * ldy] = 0;
-    for (int b = 0; b < cols / block_elems; b++) {
-        float w[PL_QK_K];
-        pl_dequantize_row(type, (const uint8_t *)row + (size_t)b * block_bytes, w, block_elems);
-        for (int t = 0; t < n_tok; t++) {
-            const float *xt = (const float *)((const uint8_t *)x + t * x_row_bytes) + b * block_elems;
-            float sum = 0;
-            for (int k = 0; k < block_elems; k++) sum += w[k] * xt[k];
-            y[(size_t)t * ldy] += sum;
-        }
-    }
+/* Σ m·s over blocks b0 .. n_blocks - 1 of a row of an offset type (w = d·q + m adds m·Σx
+ * per block, Σx = s); m holds the first block's offset, stride the block size in halves. */
+static float min_sum(const uint16_t *m, int stride, const pl_act_block *xb, int b0, int n_blocks) {
+    float sum = 0;
+    for (int b = b0; b < n_blocks; b++) sum += pl_f16_to_f32_finite(m[b * stride]) * xb[b].s;
+    return sum;
 }
 
-#define DEFINE_DEQUANTIZE_ROW(name, TYPE)                                                   \
+/* A row's sum of block results: as is, or plus the offset terms. */
+#define NO_OFFSET(sum, w, xb, n_blocks) (sum)
+#define MIN_OFFSET(sum, w, xb, n_blocks) \
+    ((sum) + min_sum(&(w)->m, sizeof *(w) / 2, xb, 0, n_blocks))
+
+/* Each block: (Σ q·xq in integers) · dw · dx; the offset terms are added per row. */
+#define DEFINE_Q_ROW(name, BLOCK, UNPACK, OFFSET)                                             \
     static void name(const void *row, const void *x, size_t x_row_bytes, int n_tok, int cols, \
                      float *y, int ldy) {                                                     \
-        row_dequantize(TYPE, row, x, x_row_bytes, n_tok, cols, y, ldy);                       \
+        const BLOCK *w = row;                                                                 \
+        for (int t = 0; t < n_tok; t++) {                                                     \
+            const pl_act_block *xb = act_row(x, x_row_bytes, t);                              \
+            float sum = 0;                                                                    \
+            for (int b = 0; b < cols / PL_QK; b++) {                                          \
+                int8_t buf[PL_QK];                                                            \
+                float dw = pl_f16_to_f32_finite(w[b].d);                                      \
+                sum += (float)dot_block(UNPACK(&w[b], buf), xb[b].q) * (dw * xb[b].d);        \
+            }                                                                                 \
+            y[(size_t)t * ldy] = OFFSET(sum, w, xb, cols / PL_QK);                            \
+        }                                                                                     \
     }
-DEFINE_DEQUANTIZE_ROW(row_q4_1, PL_TYPE_Q4_1)
-DEFINE_DEQUANTIZE_ROW(row_q5_0, PL_TYPE_Q5_0)
-DEFINE_DEQUANTIZE_ROW(row_q5_1, PL_TYPE_Q5_1)
-DEFINE_DEQUANTIZE_ROW(row_q2_K, PL_TYPE_Q2_K)
-DEFINE_DEQUANTIZE_ROW(row_q3_K, PL_TYPE_Q3_K)
-DEFINE_DEQUANTIZE_ROW(row_q4_K, PL_TYPE_Q4_K)
-DEFINE_DEQUANTIZE_ROW(row_q5_K, PL_TYPE_Q5_K)
-DEFINE_DEQUANTIZE_ROW(row_q6_K, PL_TYPE_Q6_K)
+
+DEFINE_Q_ROW(row_q8_0, pl_block_q8_0, unpack_q8_0, NO_OFFSET)
+DEFINE_Q_ROW(row_q4_0, pl_block_q4_0, unpack_q4_0, NO_OFFSET)
+DEFINE_Q_ROW(row_q4_1, pl_block_q4_1, unpack_q4_1, MIN_OFFSET)
+DEFINE_Q_ROW(row_q5_0, pl_block_q5_0, unpack_q5_0, NO_OFFSET)
+DEFINE_Q_ROW(row_q5_1, pl_block_q5_1, unpack_q5_1, MIN_OFFSET)
 
 int pl_quant_kernel(uint32_t type, pl_kernel *k) {
     switch (type) {
     case PL_TYPE_Q8_0: *k = (pl_kernel){row_q8_0, PL_ACT_Q8}; return 1;
     case PL_TYPE_Q4_0: *k = (pl_kernel){row_q4_0, PL_ACT_Q8}; return 1;
-    case PL_TYPE_Q4_1: *k = (pl_kernel){row_q4_1, PL_ACT_F32}; return 1;
-    case PL_TYPE_Q5_0: *k = (pl_kernel){row_q5_0, PL_ACT_F32}; return 1;
-    case PL_TYPE_Q5_1: *k = (pl_kernel){row_q5_1, PL_ACT_F32}; return 1;
-    case PL_TYPE_Q2_K: *k = (pl_kernel){row_q2_K, PL_ACT_F32}; return 1;
-    case PL_TYPE_Q3_K: *k = (pl_kernel){row_q3_K, PL_ACT_F32}; return 1;
-    case PL_TYPE_Q4_K: *k = (pl_kernel){row_q4_K, PL_ACT_F32}; return 1;
-    case PL_TYPE_Q5_K: *k = (pl_kernel){row_q5_K, PL_ACT_F32}; return 1;
-    case PL_TYPE_Q6_K: *k = (pl_kernel){row_q6_K, PL_ACT_F32}; return 1;
+    case PL_TYPE_Q4_1: *k = (pl_kernel){row_q4_1, PL_ACT_Q8}; return 1;
+    case PL_TYPE_Q5_0: *k = (pl_kernel){row_q5_0, PL_ACT_Q8}; return 1;
+    case PL_TYPE_Q5_1: *k = (pl_kernel){row_q5_1, PL_ACT_Q8}; return 1;
     default: return 0;
     }
 }
@@ -126,33 +126,56 @@ int pl_quant_kernel(uint32_t type, pl_kernel *k) {
 /* --- SIMD128 ------------------------------------------------------------------------ */
 #ifdef __wasm_simd128__
 
-static inline float hsum(v128_t v) {
-    return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) +
-           wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3);
+/* 32 int8 weights (w[0]: 0..15, w[1]: 16..31) widened to four int16 vectors. */
+static inline void widen(const v128_t w[2], v128_t w16[4]) {
+    w16[0] = wasm_i16x8_extend_low_i8x16(w[0]);
+    w16[1] = wasm_i16x8_extend_high_i8x16(w[0]);
+    w16[2] = wasm_i16x8_extend_low_i8x16(w[1]);
+    w16[3] = wasm_i16x8_extend_high_i8x16(w[1]);
 }
 
-/* 32 int8 weights (w0: 0..15, w1: 16..31) widened to four int16 vectors. */
-static inline void widen(v128_t w0, v128_t w1, v128_t w16[4]) {
-    w16[0] = wasm_i16x8_extend_low_i8x16(w0);
-    w16[1] = wasm_i16x8_extend_high_i8x16(w0);
-    w16[2] = wasm_i16x8_extend_low_i8x16(w1);
-    w16[3] = wasm_i16x8_extend_high_i8x16(w1);
-}
-
-/* acc += (Σ w·x over one block, in integers: i32x4.dot_i16x8_s) · dw · dx, lane-wise. */
-static inline v128_t block_madd(v128_t acc, const v128_t w16[4], const pl_act_block *xb, float dw) {
+/* One block's Σ w·x in integers (i32x4.dot_i16x8_s), times dw · dx: four lanes to add. */
+static inline v128_t block_dot(const v128_t w16[4], const pl_act_block *xb, float dw) {
     v128_t isum = wasm_i32x4_add(
         wasm_i32x4_add(wasm_i32x4_dot_i16x8(w16[0], wasm_v128_load(xb->q)),
                        wasm_i32x4_dot_i16x8(w16[1], wasm_v128_load(xb->q + 8))),
         wasm_i32x4_add(wasm_i32x4_dot_i16x8(w16[2], wasm_v128_load(xb->q + 16)),
                        wasm_i32x4_dot_i16x8(w16[3], wasm_v128_load(xb->q + 24))));
-    return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_splat(dw * xb->d)));
+    return wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_splat(dw * xb->d));
 }
+
+/* min_sum for n_tok rows of activations (1 or 4), four blocks at a time: the blocks'
+ * halves m are gathered into lanes and converted once for all rows (as
+ * pl_f16_to_f32_finite does), each row's sums s gathered beside them. A pass of its own,
+ * rather than a term in every block's update, so one conversion serves four blocks. */
+static inline void min_sums_simd(const uint16_t *m, int stride, const pl_act_block *const *xb,
+                                 int n_tok, int n_blocks, float *out) {
+    v128_t zero = wasm_f32x4_splat(0), acc[4] = {zero, zero, zero, zero};
+    int b = 0;
+    for (; b + 4 <= n_blocks; b += 4) {
+        const uint16_t *mb = m + b * stride;
+        v128_t h = wasm_u32x4_make(mb[0], mb[stride], mb[2 * stride], mb[3 * stride]);
+        v128_t magnitude = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x7fff)), 13);
+        v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
+        v128_t mf = wasm_v128_or(wasm_f32x4_mul(magnitude, wasm_f32x4_splat(0x1p112f)), sign);
+        for (int t = 0; t < n_tok; t++) {
+            const pl_act_block *x = xb[t] + b;
+            v128_t s = wasm_f32x4_make(x[0].s, x[1].s, x[2].s, x[3].s);
+            acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_mul(mf, s));
+        }
+    }
+    for (int t = 0; t < n_tok; t++) out[t] = pl_hsum_f32x4(acc[t]) + min_sum(m, stride, xb[t], b, n_blocks);
+}
+
+/* Each row's offset terms into off[0 .. n_tok - 1], which starts at zero. */
+#define NO_OFFSETS(w, xb, n_tok, n_blocks, off) (void)0
+#define MIN_OFFSETS(w, xb, n_tok, n_blocks, off) \
+    min_sums_simd(&(w)->m, sizeof *(w) / 2, xb, n_tok, n_blocks, off)
 
 /* Prompt batches go four tokens at a time, so each weight block is unpacked and widened
  * once for four dot products; a lone token alternates two accumulators over the blocks to
- * keep two float add chains in flight. */
-#define DEFINE_SIMD_Q_ROW(name, BLOCK, UNPACK)                                                \
+ * keep two float add chains in flight. Offset types add their m·s terms per row. */
+#define DEFINE_SIMD_Q_ROW(name, BLOCK, UNPACK, OFFSETS)                                        \
     static void name(const void *row, const void *x, size_t x_row_bytes, int n_tok, int cols, \
                      float *y, int ldy) {                                                     \
         const BLOCK *w = row;                                                                 \
@@ -165,43 +188,103 @@ static inline v128_t block_madd(v128_t acc, const v128_t w16[4], const pl_act_bl
                 acc[i] = wasm_f32x4_splat(0);                                                 \
             }                                                                                 \
             for (int b = 0; b < n_blocks; b++) {                                              \
-                v128_t w0, w1, w16[4];                                                        \
-                UNPACK(&w[b], w0, w1);                                                        \
-                widen(w0, w1, w16);                                                           \
+                v128_t wq[2], w16[4];                                                         \
+                UNPACK(&w[b], wq);                                                            \
+                widen(wq, w16);                                                               \
                 float dw = pl_f16_to_f32_finite(w[b].d);                                      \
-                for (int i = 0; i < 4; i++) acc[i] = block_madd(acc[i], w16, &xb[i][b], dw);  \
+                for (int i = 0; i < 4; i++)                                                   \
+                    acc[i] = wasm_f32x4_add(acc[i], block_dot(w16, &xb[i][b], dw));           \
             }                                                                                 \
-            for (int i = 0; i < 4; i++) y[(size_t)(t + i) * ldy] = hsum(acc[i]);              \
+            float off[4] = {0, 0, 0, 0};                                                      \
+            OFFSETS(w, xb, 4, n_blocks, off);                                                 \
+            for (int i = 0; i < 4; i++) y[(size_t)(t + i) * ldy] = pl_hsum_f32x4(acc[i]) + off[i];     \
         }                                                                                     \
         for (; t < n_tok; t++) {                                                              \
             const pl_act_block *xb = act_row(x, x_row_bytes, t);                              \
             v128_t acc[2] = {wasm_f32x4_splat(0), wasm_f32x4_splat(0)};                       \
             for (int b = 0; b < n_blocks; b++) {                                              \
-                v128_t w0, w1, w16[4];                                                        \
-                UNPACK(&w[b], w0, w1);                                                        \
-                widen(w0, w1, w16);                                                           \
-                acc[b & 1] = block_madd(acc[b & 1], w16, &xb[b], pl_f16_to_f32_finite(w[b].d)); \
+                v128_t wq[2], w16[4];                                                         \
+                UNPACK(&w[b], wq);                                                            \
+                widen(wq, w16);                                                               \
+                float dw = pl_f16_to_f32_finite(w[b].d);                                      \
+                acc[b & 1] = wasm_f32x4_add(acc[b & 1], block_dot(w16, &xb[b], dw));          \
             }                                                                                 \
-            y[(size_t)t * ldy] = hsum(wasm_f32x4_add(acc[0], acc[1]));                        \
+            float off = 0;                                                                    \
+            OFFSETS(w, &xb, 1, n_blocks, &off);                                               \
+            y[(size_t)t * ldy] = pl_hsum_f32x4(wasm_f32x4_add(acc[0], acc[1])) + off;                  \
         }                                                                                     \
     }
 
-#define UNPACK_Q8_0(blk, w0, w1) (w0 = wasm_v128_load((blk)->qs), w1 = wasm_v128_load((blk)->qs + 16))
-/* nibbles to -8..7: low nibbles are elements 0..15, high nibbles 16..31 */
-#define UNPACK_Q4_0(blk, w0, w1)                                                               \
-    do {                                                                                      \
-        v128_t packed = wasm_v128_load((blk)->qs);                                            \
-        w0 = wasm_i8x16_sub(wasm_v128_and(packed, wasm_i8x16_splat(15)), wasm_i8x16_splat(8)); \
-        w1 = wasm_i8x16_sub(wasm_u8x16_shr(packed, 4), wasm_i8x16_splat(8));                  \
-    } while (0)
+/* Q4/Q5 low bits as unsigned 0..15: low nibbles are elements 0..15, high nibbles 16..31.
+ * A 16-bit shift and a mask, not u8x16.shr: V8 rebuilds that one's byte mask on every
+ * use, while a v128 constant is loaded into a register once, outside the loop. */
+static inline void nibbles(const uint8_t *qs, v128_t w[2]) {
+    v128_t packed = wasm_v128_load(qs);
+    w[0] = wasm_v128_and(packed, wasm_i8x16_splat(15));
+    w[1] = wasm_v128_and(wasm_u16x8_shr(packed, 4), wasm_i8x16_splat(15));
+}
 
-DEFINE_SIMD_Q_ROW(row_q8_0_simd, pl_block_q8_0, UNPACK_Q8_0)
-DEFINE_SIMD_Q_ROW(row_q4_0_simd, pl_block_q4_0, UNPACK_Q4_0)
+/* Q5 fifth bits as byte masks, 0xff where the bit is clear, elements 0..15 and 16..31:
+ * byte k of qh is copied into 8 lanes and each lane tests its own bit of it. Swizzles with
+ * constant indices, not i8x16.shuffle: V8 builds a shuffle's mask inside the loop (four
+ * instructions), a swizzle's indices are a constant kept in a register. The test is
+ * against 0: a test against the bit becomes i8x16.ne, three x64 instructions in V8. */
+static inline void fifth_bits(const uint8_t *qh, v128_t h[2]) {
+    v128_t v = wasm_v128_load32_splat(qh);
+    const v128_t bit = wasm_u8x16_const(1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
+    const v128_t bytes01 = wasm_i8x16_const(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const v128_t bytes23 = wasm_i8x16_const(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    v128_t lo = wasm_i8x16_swizzle(v, bytes01), hi = wasm_i8x16_swizzle(v, bytes23);
+    h[0] = wasm_i8x16_eq(wasm_v128_and(lo, bit), wasm_i8x16_splat(0));
+    h[1] = wasm_i8x16_eq(wasm_v128_and(hi, bit), wasm_i8x16_splat(0));
+}
+
+static inline void unpack_q8_0_simd(const pl_block_q8_0 *blk, v128_t w[2]) {
+    w[0] = wasm_v128_load(blk->qs);
+    w[1] = wasm_v128_load(blk->qs + 16);
+}
+
+/* -8..7 */
+static inline void unpack_q4_0_simd(const pl_block_q4_0 *blk, v128_t w[2]) {
+    nibbles(blk->qs, w);
+    for (int i = 0; i < 2; i++) w[i] = wasm_i8x16_sub(w[i], wasm_i8x16_splat(8));
+}
+
+/* 0..15 */
+static inline void unpack_q4_1_simd(const pl_block_q4_1 *blk, v128_t w[2]) { nibbles(blk->qs, w); }
+
+/* -16..15: a clear fifth bit makes the byte nibble | 0xf0 = nibble - 16, a set one leaves
+ * nibble = (nibble + 16) - 16. */
+static inline void unpack_q5_0_simd(const pl_block_q5_0 *blk, v128_t w[2]) {
+    v128_t h[2];
+    nibbles(blk->qs, w);
+    fifth_bits(blk->qh, h);
+    for (int i = 0; i < 2; i++)
+        w[i] = wasm_v128_or(w[i], wasm_v128_and(h[i], wasm_i8x16_splat(-16)));
+}
+
+/* 0..31 */
+static inline void unpack_q5_1_simd(const pl_block_q5_1 *blk, v128_t w[2]) {
+    v128_t h[2];
+    nibbles(blk->qs, w);
+    fifth_bits(blk->qh, h);
+    for (int i = 0; i < 2; i++)
+        w[i] = wasm_v128_or(w[i], wasm_v128_andnot(wasm_i8x16_splat(16), h[i]));
+}
+
+DEFINE_SIMD_Q_ROW(row_q8_0_simd, pl_block_q8_0, unpack_q8_0_simd, NO_OFFSETS)
+DEFINE_SIMD_Q_ROW(row_q4_0_simd, pl_block_q4_0, unpack_q4_0_simd, NO_OFFSETS)
+DEFINE_SIMD_Q_ROW(row_q4_1_simd, pl_block_q4_1, unpack_q4_1_simd, MIN_OFFSETS)
+DEFINE_SIMD_Q_ROW(row_q5_0_simd, pl_block_q5_0, unpack_q5_0_simd, NO_OFFSETS)
+DEFINE_SIMD_Q_ROW(row_q5_1_simd, pl_block_q5_1, unpack_q5_1_simd, MIN_OFFSETS)
 
 int pl_quant_kernel_simd(uint32_t type, pl_kernel *k) {
     switch (type) {
     case PL_TYPE_Q8_0: *k = (pl_kernel){row_q8_0_simd, PL_ACT_Q8}; return 1;
     case PL_TYPE_Q4_0: *k = (pl_kernel){row_q4_0_simd, PL_ACT_Q8}; return 1;
+    case PL_TYPE_Q4_1: *k = (pl_kernel){row_q4_1_simd, PL_ACT_Q8}; return 1;
+    case PL_TYPE_Q5_0: *k = (pl_kernel){row_q5_0_simd, PL_ACT_Q8}; return 1;
+    case PL_TYPE_Q5_1: *k = (pl_kernel){row_q5_1_simd, PL_ACT_Q8}; return 1;
     default: return 0;
     }
 }
