@@ -20,11 +20,12 @@ enum {
 };
 
 /* 32 activations quantized to int8 (ggml's Q8_0 rule: d = max|x| / 127, q = round(x / d)),
- * stored widened to int16 with a float scale, so kernels widen only the weights. s = d·Σq,
- * the block's sum (ggml's Q8_1 keeps the same), serves weight types with an offset
- * (w = d·q + m adds m·s). */
+ * stored widened to int16 with a float scale, so kernels widen only the weights. sum = Σq
+ * and s = d·sum (ggml's Q8_1 keeps the same) serve weight types with an offset: integer
+ * zero points (q - 8) subtract 8·sum, float ones (w = d·q + m) add m·s. */
 typedef struct {
     float d, s;
+    int32_t sum;
     int16_t q[32];
 } pl_act_block;
 

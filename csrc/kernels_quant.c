@@ -24,6 +24,7 @@ void pl_quantize_activations(const float *x, int n_tok, int cols, pl_act_block *
         int sum = 0;
         for (int i = 0; i < PL_QK; i++) sum += out[b].q[i] = (int16_t)lrintf(x[i] * id);
         out[b].d = d;
+        out[b].sum = sum;
         out[b].s = d * (float)sum;
     }
 }

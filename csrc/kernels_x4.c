@@ -8,6 +8,11 @@
  * scaled and accumulated with one multiply and one add. The per-block float work, which
  * bounds a one-row kernel, is shared by 4 rows, and the weights stream as one sequence.
  *
+ * Q4_0's 16 quant bytes are also reordered, byte k of the first half then byte k of the
+ * second, so that each 16-bit lane holds the nibbles of elements k, k+8, k+16 and k+24:
+ * four shifts and masks give the 32 quants as int16, in order, with no byte shifts or
+ * widening (the -8 zero point is taken off the integer sum instead: 8·Σx).
+ *
  * The per-block integer sums are those of the row kernels (kernels_quant.c): the scalar
  * x4 kernels give the row kernels' results bit for bit, the SIMD ones differ only in the
  * order float block results are added. */
@@ -34,13 +39,36 @@ static const pl_act_block *act_row(const void *x, size_t x_row_bytes, int t) {
 
 /* --- layout ------------------------------------------------------------------------- */
 
+/* A block's quant bytes as the group keeps them (Q4_0: halves interleaved) and back. */
+static void pack_qs(const uint8_t *src, uint8_t *dst, int qs) {
+    if (qs == PL_QK) {
+        memcpy(dst, src, PL_QK);
+        return;
+    }
+    for (int k = 0; k < PL_QK / 4; k++) {
+        dst[2 * k] = src[k];
+        dst[2 * k + 1] = src[PL_QK / 4 + k];
+    }
+}
+
+static void unpack_qs(const uint8_t *src, uint8_t *dst, int qs) {
+    if (qs == PL_QK) {
+        memcpy(dst, src, PL_QK);
+        return;
+    }
+    for (int k = 0; k < PL_QK / 4; k++) {
+        dst[k] = src[2 * k];
+        dst[PL_QK / 4 + k] = src[2 * k + 1];
+    }
+}
+
 /* Interleaves the 4 plain rows in `rows` into group block order at dst. */
 static void interleave(const uint8_t *rows, uint8_t *dst, size_t row_bytes, int n_blocks, int qs) {
     int block = 2 + qs;
     for (int b = 0; b < n_blocks; b++) {
         for (int i = 0; i < GROUP; i++) memcpy(dst + 2 * i, rows + i * row_bytes + (size_t)b * block, 2);
         for (int i = 0; i < GROUP; i++)
-            memcpy(dst + 2 * GROUP + i * qs, rows + i * row_bytes + (size_t)b * block + 2, (size_t)qs);
+            pack_qs(rows + i * row_bytes + (size_t)b * block + 2, dst + 2 * GROUP + i * qs, qs);
         dst += GROUP * block;
     }
 }
@@ -75,19 +103,21 @@ void pl_x4_get_row(float *out, const pl_tensor *t, int r) {
     for (int b = 0; b < cols / PL_QK; b++, gb += GROUP * block) {
         uint8_t plain[2 + PL_QK];   /* block b of row r as the file had it */
         memcpy(plain, gb + 2 * i, 2);
-        memcpy(plain + 2, gb + 2 * GROUP + i * qs, (size_t)qs);
+        unpack_qs(gb + 2 * GROUP + i * qs, plain + 2, qs);
         pl_dequantize_row(t->type, plain, out + b * PL_QK, PL_QK);
     }
 }
 
 /* --- scalar ------------------------------------------------------------------------- */
 
-/* The quants of block i of a group block as int8 values. */
+/* The quants of one row's block in a group block as int8 values. */
 static void unpack_q8_0(const uint8_t *qs, int8_t *q) { memcpy(q, qs, PL_QK); }
 static void unpack_q4_0(const uint8_t *qs, int8_t *q) {
-    for (int j = 0; j < PL_QK / 2; j++) {
-        q[j] = (int8_t)((qs[j] & 15) - 8);
-        q[j + PL_QK / 2] = (int8_t)((qs[j] >> 4) - 8);
+    for (int k = 0; k < PL_QK / 4; k++) {   /* bytes 2k, 2k+1: elements k, k+8, k+16, k+24 */
+        q[k] = (int8_t)((qs[2 * k] & 15) - 8);
+        q[k + 8] = (int8_t)((qs[2 * k + 1] & 15) - 8);
+        q[k + 16] = (int8_t)((qs[2 * k] >> 4) - 8);
+        q[k + 24] = (int8_t)((qs[2 * k + 1] >> 4) - 8);
     }
 }
 
@@ -120,12 +150,22 @@ DEFINE_SCALAR_X4(group_q4_0, PL_QK / 2, unpack_q4_0)
 /* --- SIMD128 ------------------------------------------------------------------------ */
 #ifdef __wasm_simd128__
 
-/* 32 int8 weights (w0: 0..15, w1: 16..31) widened to four int16 vectors. */
-static inline void widen(v128_t w0, v128_t w1, v128_t w16[4]) {
+/* One row's block of quants as four int16 vectors (elements 0..7, 8..15, 16..23, 24..31).
+ * Q8_0: the bytes widened. Q4_0: the 16-bit lanes' four nibbles (see the top), 0..15. */
+static inline void unpack16_q8_0(const uint8_t *qs, v128_t w16[4]) {
+    v128_t w0 = wasm_v128_load(qs), w1 = wasm_v128_load(qs + 16);
     w16[0] = wasm_i16x8_extend_low_i8x16(w0);
     w16[1] = wasm_i16x8_extend_high_i8x16(w0);
     w16[2] = wasm_i16x8_extend_low_i8x16(w1);
     w16[3] = wasm_i16x8_extend_high_i8x16(w1);
+}
+
+static inline void unpack16_q4_0(const uint8_t *qs, v128_t w16[4]) {
+    v128_t v = wasm_v128_load(qs), nibble = wasm_i16x8_splat(15);
+    w16[0] = wasm_v128_and(v, nibble);
+    w16[1] = wasm_v128_and(wasm_u16x8_shr(v, 8), nibble);
+    w16[2] = wasm_v128_and(wasm_u16x8_shr(v, 4), nibble);
+    w16[3] = wasm_u16x8_shr(v, 12);
 }
 
 /* Σ w·x over one block as 4 int32 partial sums. */
@@ -144,35 +184,27 @@ static inline v128_t transpose_sum(v128_t a, v128_t b, v128_t c, v128_t d) {
     return wasm_i32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 1, 4, 5), wasm_i32x4_shuffle(ab, cd, 2, 3, 6, 7));
 }
 
-#define LOAD_Q8_0(qs, w0, w1) (w0 = wasm_v128_load(qs), w1 = wasm_v128_load((qs) + 16))
-/* nibbles to -8..7: low nibbles are elements 0..15, high nibbles 16..31 */
-#define LOAD_Q4_0(qs, w0, w1)                                                                  \
-    do {                                                                                      \
-        v128_t packed = wasm_v128_load(qs);                                                   \
-        w0 = wasm_i8x16_sub(wasm_v128_and(packed, wasm_i8x16_splat(15)), wasm_i8x16_splat(8)); \
-        w1 = wasm_i8x16_sub(wasm_u8x16_shr(packed, 4), wasm_i8x16_splat(8));                  \
-    } while (0)
-
-/* acc + the 4 rows' sums over one group block with one token's activation block. */
-#define DEFINE_GROUP_BLOCK(name, QS, LOAD)                                                      \
+/* acc + the 4 rows' sums over one group block with one token's activation block; ZERO is
+ * the quants' zero point (Q4_0: 8), taken off as ZERO·Σx. */
+#define DEFINE_GROUP_BLOCK(name, QS, UNPACK, ZERO)                                              \
     static inline v128_t name(v128_t acc, const uint8_t *gb, const pl_act_block *xb) {          \
         v128_t s[GROUP];                                                                        \
         for (int i = 0; i < GROUP; i++) {                                                       \
-            v128_t w0, w1, w16[4];                                                              \
-            LOAD(gb + 2 * GROUP + i * QS, w0, w1);                                              \
-            widen(w0, w1, w16);                                                                 \
+            v128_t w16[4];                                                                      \
+            UNPACK(gb + 2 * GROUP + i * QS, w16);                                               \
             s[i] = block_dot(w16, xb->q);                                                       \
         }                                                                                       \
-        v128_t sum = wasm_f32x4_convert_i32x4(transpose_sum(s[0], s[1], s[2], s[3]));           \
+        v128_t isum = wasm_i32x4_sub(transpose_sum(s[0], s[1], s[2], s[3]),                     \
+                                     wasm_i32x4_splat(ZERO * xb->sum));                         \
         v128_t scale = wasm_f32x4_mul(pl_f16x4_to_f32x4(wasm_u32x4_load16x4(gb)), wasm_f32x4_splat(xb->d)); \
-        return wasm_f32x4_add(acc, wasm_f32x4_mul(sum, scale));                                 \
+        return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), scale));      \
     }
 
 /* A lone token goes through the 4 rows at once, their sums lanes of one vector (stored
  * with one store), with two accumulators over alternate blocks. Prompt batches take the
- * rows one at a time, 4 tokens per widened weight block, as the row kernels do: the
+ * rows one at a time, 4 tokens per unpacked weight block, as the row kernels do: the
  * 4 x 4 tile of the one-token scheme needs more than V8's 16 vector registers. */
-#define DEFINE_SIMD_X4(name, QS, LOAD, GROUP_BLOCK)                                                         \
+#define DEFINE_SIMD_X4(name, QS, UNPACK, ZERO, GROUP_BLOCK)                                     \
     static void name(const void *group, const void *x, size_t x_row_bytes, int n_tok, int cols, \
                      float *y, int ldy) {                                                       \
         const int stride = GROUP * (2 + QS), n_blocks = cols / PL_QK;                           \
@@ -183,16 +215,17 @@ static inline v128_t transpose_sum(v128_t a, v128_t b, v128_t c, v128_t d) {
                 for (int j = 0; j < 4; j++) acc[j] = wasm_f32x4_splat(0);                       \
                 const uint8_t *gb = group;                                                      \
                 for (int b = 0; b < n_blocks; b++, gb += stride) {                              \
-                    v128_t w0, w1, w16[4];                                                      \
-                    LOAD(gb + 2 * GROUP + i * QS, w0, w1);                                      \
-                    widen(w0, w1, w16);                                                         \
+                    v128_t w16[4];                                                              \
+                    UNPACK(gb + 2 * GROUP + i * QS, w16);                                       \
                     uint16_t d;                                                                 \
                     memcpy(&d, gb + 2 * i, 2);                                                  \
                     float dw = pl_f16_to_f32_finite(d);                                         \
                     for (int j = 0; j < 4; j++) {                                               \
                         const pl_act_block *xb = act_row(x, x_row_bytes, t + j) + b;            \
-                        v128_t s = wasm_f32x4_convert_i32x4(block_dot(w16, xb->q));             \
-                        acc[j] = wasm_f32x4_add(acc[j], wasm_f32x4_mul(s, wasm_f32x4_splat(dw * xb->d))); \
+                        v128_t isum = wasm_i32x4_sub(block_dot(w16, xb->q),                     \
+                                                     wasm_i32x4_make(ZERO * xb->sum, 0, 0, 0)); \
+                        acc[j] = wasm_f32x4_add(acc[j], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), \
+                                                                       wasm_f32x4_splat(dw * xb->d))); \
                     }                                                                           \
                 }                                                                               \
                 for (int j = 0; j < 4; j++) y[(size_t)(t + j) * ldy + i] = pl_hsum_f32x4(acc[j]); \
@@ -204,18 +237,18 @@ static inline v128_t transpose_sum(v128_t a, v128_t b, v128_t c, v128_t d) {
             const uint8_t *gb = group;                                                          \
             int b = 0;                                                                          \
             for (; b + 2 <= n_blocks; b += 2, gb += 2 * stride) {                               \
-                acc0 = GROUP_BLOCK(acc0, gb, &xb[b]);                                 \
-                acc1 = GROUP_BLOCK(acc1, gb + stride, &xb[b + 1]);                    \
+                acc0 = GROUP_BLOCK(acc0, gb, &xb[b]);                                           \
+                acc1 = GROUP_BLOCK(acc1, gb + stride, &xb[b + 1]);                              \
             }                                                                                   \
-            if (b < n_blocks) acc0 = GROUP_BLOCK(acc0, gb, &xb[b]);                   \
+            if (b < n_blocks) acc0 = GROUP_BLOCK(acc0, gb, &xb[b]);                             \
             wasm_v128_store(y + (size_t)t * ldy, wasm_f32x4_add(acc0, acc1));                   \
         }                                                                                       \
     }
 
-DEFINE_GROUP_BLOCK(group_block_q8_0, PL_QK, LOAD_Q8_0)
-DEFINE_GROUP_BLOCK(group_block_q4_0, PL_QK / 2, LOAD_Q4_0)
-DEFINE_SIMD_X4(group_q8_0_simd, PL_QK, LOAD_Q8_0, group_block_q8_0)
-DEFINE_SIMD_X4(group_q4_0_simd, PL_QK / 2, LOAD_Q4_0, group_block_q4_0)
+DEFINE_GROUP_BLOCK(group_block_q8_0, PL_QK, unpack16_q8_0, 0)
+DEFINE_GROUP_BLOCK(group_block_q4_0, PL_QK / 2, unpack16_q4_0, 8)
+DEFINE_SIMD_X4(group_q8_0_simd, PL_QK, unpack16_q8_0, 0, group_block_q8_0)
+DEFINE_SIMD_X4(group_q4_0_simd, PL_QK / 2, unpack16_q4_0, 8, group_block_q4_0)
 
 #endif
 
