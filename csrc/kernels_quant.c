@@ -87,7 +87,7 @@ static float min_sum(const uint16_t *m, int stride, const pl_act_block *xb, int 
 
 /* A row's sum of block results: as is, or plus the offset terms. */
 #define NO_OFFSET(sum, w, xb, n_blocks) (sum)
-#define MIN_OFFSET(sum, w, xb, n_blocks) \
+#define MIN_OFFSET(sum, w, xb, n_blocks)                                                      \
     ((sum) + min_sum(&(w)->m, sizeof *(w) / 2, xb, 0, n_blocks))
 
 /* Each block: (Σ q·xq in integers) · dw · dx; the offset terms are added per row. */
@@ -127,21 +127,9 @@ int pl_quant_kernel(uint32_t type, pl_kernel *k) {
 /* --- SIMD128 ------------------------------------------------------------------------ */
 #ifdef __wasm_simd128__
 
-/* 32 int8 weights (w[0]: 0..15, w[1]: 16..31) widened to four int16 vectors. */
-static inline void widen(const v128_t w[2], v128_t w16[4]) {
-    w16[0] = wasm_i16x8_extend_low_i8x16(w[0]);
-    w16[1] = wasm_i16x8_extend_high_i8x16(w[0]);
-    w16[2] = wasm_i16x8_extend_low_i8x16(w[1]);
-    w16[3] = wasm_i16x8_extend_high_i8x16(w[1]);
-}
-
 /* One block's Σ w·x in integers (i32x4.dot_i16x8_s), times dw · dx: four lanes to add. */
 static inline v128_t block_dot(const v128_t w16[4], const pl_act_block *xb, float dw) {
-    v128_t isum = wasm_i32x4_add(
-        wasm_i32x4_add(wasm_i32x4_dot_i16x8(w16[0], wasm_v128_load(xb->q)),
-                       wasm_i32x4_dot_i16x8(w16[1], wasm_v128_load(xb->q + 8))),
-        wasm_i32x4_add(wasm_i32x4_dot_i16x8(w16[2], wasm_v128_load(xb->q + 16)),
-                       wasm_i32x4_dot_i16x8(w16[3], wasm_v128_load(xb->q + 24))));
+    v128_t isum = pl_dot_i16x32(w16, xb->q);
     return wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_splat(dw * xb->d));
 }
 
@@ -155,10 +143,7 @@ static inline void min_sums_simd(const uint16_t *m, int stride, const pl_act_blo
     int b = 0;
     for (; b + 4 <= n_blocks; b += 4) {
         const uint16_t *mb = m + b * stride;
-        v128_t h = wasm_u32x4_make(mb[0], mb[stride], mb[2 * stride], mb[3 * stride]);
-        v128_t magnitude = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x7fff)), 13);
-        v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
-        v128_t mf = wasm_v128_or(wasm_f32x4_mul(magnitude, wasm_f32x4_splat(0x1p112f)), sign);
+        v128_t mf = pl_f16x4_to_f32x4(wasm_u32x4_make(mb[0], mb[stride], mb[2 * stride], mb[3 * stride]));
         for (int t = 0; t < n_tok; t++) {
             const pl_act_block *x = xb[t] + b;
             v128_t s = wasm_f32x4_make(x[0].s, x[1].s, x[2].s, x[3].s);
@@ -170,13 +155,13 @@ static inline void min_sums_simd(const uint16_t *m, int stride, const pl_act_blo
 
 /* Each row's offset terms into off[0 .. n_tok - 1], which starts at zero. */
 #define NO_OFFSETS(w, xb, n_tok, n_blocks, off) (void)0
-#define MIN_OFFSETS(w, xb, n_tok, n_blocks, off) \
+#define MIN_OFFSETS(w, xb, n_tok, n_blocks, off)                                              \
     min_sums_simd(&(w)->m, sizeof *(w) / 2, xb, n_tok, n_blocks, off)
 
 /* Prompt batches go four tokens at a time, so each weight block is unpacked and widened
  * once for four dot products; a lone token alternates two accumulators over the blocks to
  * keep two float add chains in flight. Offset types add their m·s terms per row. */
-#define DEFINE_SIMD_Q_ROW(name, BLOCK, UNPACK, OFFSETS)                                        \
+#define DEFINE_SIMD_Q_ROW(name, BLOCK, UNPACK, OFFSETS)                                       \
     static void name(const void *row, const void *x, size_t x_row_bytes, int n_tok, int cols, \
                      float *y, int ldy) {                                                     \
         const BLOCK *w = row;                                                                 \
@@ -191,14 +176,14 @@ static inline void min_sums_simd(const uint16_t *m, int stride, const pl_act_blo
             for (int b = 0; b < n_blocks; b++) {                                              \
                 v128_t wq[2], w16[4];                                                         \
                 UNPACK(&w[b], wq);                                                            \
-                widen(wq, w16);                                                               \
+                pl_widen_i8x32(wq, w16);                                                      \
                 float dw = pl_f16_to_f32_finite(w[b].d);                                      \
                 for (int i = 0; i < 4; i++)                                                   \
                     acc[i] = wasm_f32x4_add(acc[i], block_dot(w16, &xb[i][b], dw));           \
             }                                                                                 \
             float off[4] = {0, 0, 0, 0};                                                      \
             OFFSETS(w, xb, 4, n_blocks, off);                                                 \
-            for (int i = 0; i < 4; i++) y[(size_t)(t + i) * ldy] = pl_hsum_f32x4(acc[i]) + off[i];     \
+            for (int i = 0; i < 4; i++) y[(size_t)(t + i) * ldy] = pl_hsum_f32x4(acc[i]) + off[i]; \
         }                                                                                     \
         for (; t < n_tok; t++) {                                                              \
             const pl_act_block *xb = act_row(x, x_row_bytes, t);                              \
@@ -206,13 +191,13 @@ static inline void min_sums_simd(const uint16_t *m, int stride, const pl_act_blo
             for (int b = 0; b < n_blocks; b++) {                                              \
                 v128_t wq[2], w16[4];                                                         \
                 UNPACK(&w[b], wq);                                                            \
-                widen(wq, w16);                                                               \
+                pl_widen_i8x32(wq, w16);                                                      \
                 float dw = pl_f16_to_f32_finite(w[b].d);                                      \
                 acc[b & 1] = wasm_f32x4_add(acc[b & 1], block_dot(w16, &xb[b], dw));          \
             }                                                                                 \
             float off = 0;                                                                    \
             OFFSETS(w, &xb, 1, n_blocks, &off);                                               \
-            y[(size_t)t * ldy] = pl_hsum_f32x4(wasm_f32x4_add(acc[0], acc[1])) + off;                  \
+            y[(size_t)t * ldy] = pl_hsum_f32x4(wasm_f32x4_add(acc[0], acc[1])) + off;         \
         }                                                                                     \
     }
 

@@ -121,7 +121,7 @@ static void unpack_q4_0(const uint8_t *qs, int8_t *q) {
     }
 }
 
-#define DEFINE_SCALAR_X4(name, QS, UNPACK)                                                    \
+#define DEFINE_SCALAR_X4(name, QS, UNPACK)                                                      \
     static void name(const void *group, const void *x, size_t x_row_bytes, int n_tok, int cols, \
                      float *y, int ldy) {                                                       \
         int stride = GROUP * (2 + QS);                                                          \
@@ -153,11 +153,8 @@ DEFINE_SCALAR_X4(group_q4_0, PL_QK / 2, unpack_q4_0)
 /* One row's block of quants as four int16 vectors (elements 0..7, 8..15, 16..23, 24..31).
  * Q8_0: the bytes widened. Q4_0: the 16-bit lanes' four nibbles (see the top), 0..15. */
 static inline void unpack16_q8_0(const uint8_t *qs, v128_t w16[4]) {
-    v128_t w0 = wasm_v128_load(qs), w1 = wasm_v128_load(qs + 16);
-    w16[0] = wasm_i16x8_extend_low_i8x16(w0);
-    w16[1] = wasm_i16x8_extend_high_i8x16(w0);
-    w16[2] = wasm_i16x8_extend_low_i8x16(w1);
-    w16[3] = wasm_i16x8_extend_high_i8x16(w1);
+    const v128_t w[2] = {wasm_v128_load(qs), wasm_v128_load(qs + 16)};
+    pl_widen_i8x32(w, w16);
 }
 
 static inline void unpack16_q4_0(const uint8_t *qs, v128_t w16[4]) {
@@ -166,15 +163,6 @@ static inline void unpack16_q4_0(const uint8_t *qs, v128_t w16[4]) {
     w16[1] = wasm_v128_and(wasm_u16x8_shr(v, 8), nibble);
     w16[2] = wasm_v128_and(wasm_u16x8_shr(v, 4), nibble);
     w16[3] = wasm_u16x8_shr(v, 12);
-}
-
-/* Σ w·x over one block as 4 int32 partial sums. */
-static inline v128_t block_dot(const v128_t w16[4], const int16_t *xq) {
-    v128_t a = wasm_i32x4_dot_i16x8(w16[0], wasm_v128_load(xq));
-    v128_t b = wasm_i32x4_dot_i16x8(w16[1], wasm_v128_load(xq + 8));
-    v128_t c = wasm_i32x4_dot_i16x8(w16[2], wasm_v128_load(xq + 16));
-    v128_t d = wasm_i32x4_dot_i16x8(w16[3], wasm_v128_load(xq + 24));
-    return wasm_i32x4_add(wasm_i32x4_add(a, b), wasm_i32x4_add(c, d));
 }
 
 /* {Σa, Σb, Σc, Σd}: the lanes of each vector summed, as one vector. */
@@ -192,7 +180,7 @@ static inline v128_t transpose_sum(v128_t a, v128_t b, v128_t c, v128_t d) {
         for (int i = 0; i < GROUP; i++) {                                                       \
             v128_t w16[4];                                                                      \
             UNPACK(gb + 2 * GROUP + i * QS, w16);                                               \
-            s[i] = block_dot(w16, xb->q);                                                       \
+            s[i] = pl_dot_i16x32(w16, xb->q);                                                   \
         }                                                                                       \
         v128_t isum = wasm_i32x4_sub(transpose_sum(s[0], s[1], s[2], s[3]),                     \
                                      wasm_i32x4_splat(ZERO * xb->sum));                         \
@@ -222,7 +210,7 @@ static inline v128_t transpose_sum(v128_t a, v128_t b, v128_t c, v128_t d) {
                     float dw = pl_f16_to_f32_finite(d);                                         \
                     for (int j = 0; j < 4; j++) {                                               \
                         const pl_act_block *xb = act_row(x, x_row_bytes, t + j) + b;            \
-                        v128_t isum = wasm_i32x4_sub(block_dot(w16, xb->q),                     \
+                        v128_t isum = wasm_i32x4_sub(pl_dot_i16x32(w16, xb->q),                 \
                                                      wasm_i32x4_make(ZERO * xb->sum, 0, 0, 0)); \
                         acc[j] = wasm_f32x4_add(acc[j], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), \
                                                                        wasm_f32x4_splat(dw * xb->d))); \

@@ -25,4 +25,21 @@ static inline v128_t pl_f16x4_to_f32x4(v128_t h) {
     return wasm_v128_or(value, wasm_v128_and(s, wasm_i32x4_splat((int32_t)0x80000000)));
 }
 
+/* 32 int8 weights (w[0]: 0..15, w[1]: 16..31) widened to four int16 vectors. */
+static inline void pl_widen_i8x32(const v128_t w[2], v128_t w16[4]) {
+    w16[0] = wasm_i16x8_extend_low_i8x16(w[0]);
+    w16[1] = wasm_i16x8_extend_high_i8x16(w[0]);
+    w16[2] = wasm_i16x8_extend_low_i8x16(w[1]);
+    w16[3] = wasm_i16x8_extend_high_i8x16(w[1]);
+}
+
+/* Σ w·x over 32 int16 pairs (i32x4.dot_i16x8_s) as 4 int32 partial sums. */
+static inline v128_t pl_dot_i16x32(const v128_t w16[4], const int16_t *xq) {
+    v128_t a = wasm_i32x4_dot_i16x8(w16[0], wasm_v128_load(xq));
+    v128_t b = wasm_i32x4_dot_i16x8(w16[1], wasm_v128_load(xq + 8));
+    v128_t c = wasm_i32x4_dot_i16x8(w16[2], wasm_v128_load(xq + 16));
+    v128_t d = wasm_i32x4_dot_i16x8(w16[3], wasm_v128_load(xq + 24));
+    return wasm_i32x4_add(wasm_i32x4_add(a, b), wasm_i32x4_add(c, d));
+}
+
 #endif
