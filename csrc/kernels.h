@@ -29,6 +29,18 @@ typedef struct {
     int16_t q[32];
 } pl_act_block;
 
+/* The blocks of activation row t, rows x_row_bytes apart. */
+static inline const pl_act_block *pl_act_row(const void *x, size_t x_row_bytes, int t) {
+    return (const pl_act_block *)((const uint8_t *)x + (size_t)t * x_row_bytes);
+}
+
+/* Σ w·x over one block of 32 int8 weights and its activations, in integers. */
+static inline int pl_act_dot(const int8_t *w, const int16_t *x) {
+    int sum = 0;
+    for (int i = 0; i < 32; i++) sum += w[i] * x[i];
+    return sum;
+}
+
 /* How a weight type is multiplied: its row kernel and the activation form it takes. */
 typedef struct {
     pl_row_kernel row;

@@ -160,7 +160,7 @@ KQ_INLINE kq_fields kq_fields_of(uint32_t type, const uint8_t *blk, int j) {
 }
 
 static const pl_act_block *kq_act(const void *x, size_t x_row_bytes, int t, int sb) {
-    return (const pl_act_block *)((const uint8_t *)x + (size_t)t * x_row_bytes) + sb * KQ_ACT_BLOCKS;
+    return pl_act_row(x, x_row_bytes, t) + sb * KQ_ACT_BLOCKS;
 }
 
 /* --- scalar ------------------------------------------------------------------------- */

@@ -31,16 +31,6 @@ void pl_quantize_activations(const float *x, int n_tok, int cols, pl_act_block *
 
 /* --- scalar ------------------------------------------------------------------------- */
 
-static const pl_act_block *act_row(const void *x, size_t x_row_bytes, int t) {
-    return (const pl_act_block *)((const uint8_t *)x + t * x_row_bytes);
-}
-
-static int dot_block(const int8_t *w, const int16_t *x) {
-    int sum = 0;
-    for (int i = 0; i < PL_QK; i++) sum += w[i] * x[i];
-    return sum;
-}
-
 static uint32_t le32(const uint8_t *b) {
     return b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 }
@@ -96,12 +86,12 @@ static float min_sum(const uint16_t *m, int stride, const pl_act_block *xb, int 
                      float *y, int ldy) {                                                     \
         const BLOCK *w = row;                                                                 \
         for (int t = 0; t < n_tok; t++) {                                                     \
-            const pl_act_block *xb = act_row(x, x_row_bytes, t);                              \
+            const pl_act_block *xb = pl_act_row(x, x_row_bytes, t);                           \
             float sum = 0;                                                                    \
             for (int b = 0; b < cols / PL_QK; b++) {                                          \
                 int8_t buf[PL_QK];                                                            \
                 float dw = pl_f16_to_f32_finite(w[b].d);                                      \
-                sum += (float)dot_block(UNPACK(&w[b], buf), xb[b].q) * (dw * xb[b].d);        \
+                sum += (float)pl_act_dot(UNPACK(&w[b], buf), xb[b].q) * (dw * xb[b].d);       \
             }                                                                                 \
             y[(size_t)t * ldy] = OFFSET(sum, w, xb, cols / PL_QK);                            \
         }                                                                                     \
@@ -170,7 +160,7 @@ static inline void min_sums_simd(const uint16_t *m, int stride, const pl_act_blo
             const pl_act_block *xb[4];                                                        \
             v128_t acc[4];                                                                    \
             for (int i = 0; i < 4; i++) {                                                     \
-                xb[i] = act_row(x, x_row_bytes, t + i);                                       \
+                xb[i] = pl_act_row(x, x_row_bytes, t + i);                                    \
                 acc[i] = wasm_f32x4_splat(0);                                                 \
             }                                                                                 \
             for (int b = 0; b < n_blocks; b++) {                                              \
@@ -186,7 +176,7 @@ static inline void min_sums_simd(const uint16_t *m, int stride, const pl_act_blo
             for (int i = 0; i < 4; i++) y[(size_t)(t + i) * ldy] = pl_hsum_f32x4(acc[i]) + off[i]; \
         }                                                                                     \
         for (; t < n_tok; t++) {                                                              \
-            const pl_act_block *xb = act_row(x, x_row_bytes, t);                              \
+            const pl_act_block *xb = pl_act_row(x, x_row_bytes, t);                           \
             v128_t acc[2] = {wasm_f32x4_splat(0), wasm_f32x4_splat(0)};                       \
             for (int b = 0; b < n_blocks; b++) {                                              \
                 v128_t wq[2], w16[4];                                                         \

@@ -33,10 +33,6 @@
 /* Bytes of the quants of one block (after its 2-byte scale). */
 static int qs_bytes(uint32_t type) { return type == PL_TYPE_Q8_0 ? PL_QK : PL_QK / 2; }
 
-static const pl_act_block *act_row(const void *x, size_t x_row_bytes, int t) {
-    return (const pl_act_block *)((const uint8_t *)x + t * x_row_bytes);
-}
-
 /* --- layout ------------------------------------------------------------------------- */
 
 /* A block's quant bytes as the group keeps them (Q4_0: halves interleaved) and back. */
@@ -126,7 +122,7 @@ static void unpack_q4_0(const uint8_t *qs, int8_t *q) {
                      float *y, int ldy) {                                                       \
         int stride = GROUP * (2 + QS);                                                          \
         for (int t = 0; t < n_tok; t++) {                                                       \
-            const pl_act_block *xb = act_row(x, x_row_bytes, t);                                \
+            const pl_act_block *xb = pl_act_row(x, x_row_bytes, t);                             \
             for (int i = 0; i < GROUP; i++) {                                                   \
                 const uint8_t *gb = group;                                                      \
                 float sum = 0;                                                                  \
@@ -135,9 +131,7 @@ static void unpack_q4_0(const uint8_t *qs, int8_t *q) {
                     uint16_t d;                                                                 \
                     memcpy(&d, gb + 2 * i, 2);                                                  \
                     UNPACK(gb + 2 * GROUP + i * QS, q);                                         \
-                    int isum = 0;                                                               \
-                    for (int k = 0; k < PL_QK; k++) isum += q[k] * xb[b].q[k];                  \
-                    sum += (float)isum * (pl_f16_to_f32_finite(d) * xb[b].d);                   \
+                    sum += (float)pl_act_dot(q, xb[b].q) * (pl_f16_to_f32_finite(d) * xb[b].d); \
                 }                                                                               \
                 y[(size_t)t * ldy + i] = sum;                                                   \
             }                                                                                   \
@@ -209,7 +203,7 @@ static inline v128_t transpose_sum(v128_t a, v128_t b, v128_t c, v128_t d) {
                     memcpy(&d, gb + 2 * i, 2);                                                  \
                     float dw = pl_f16_to_f32_finite(d);                                         \
                     for (int j = 0; j < 4; j++) {                                               \
-                        const pl_act_block *xb = act_row(x, x_row_bytes, t + j) + b;            \
+                        const pl_act_block *xb = pl_act_row(x, x_row_bytes, t + j) + b;         \
                         v128_t isum = wasm_i32x4_sub(pl_dot_i16x32(w16, xb->q),                 \
                                                      wasm_i32x4_make(ZERO * xb->sum, 0, 0, 0)); \
                         acc[j] = wasm_f32x4_add(acc[j], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), \
@@ -219,7 +213,7 @@ static inline v128_t transpose_sum(v128_t a, v128_t b, v128_t c, v128_t d) {
                 for (int j = 0; j < 4; j++) y[(size_t)(t + j) * ldy + i] = pl_hsum_f32x4(acc[j]); \
             }                                                                                   \
         for (; t < n_tok; t++) {                                                                \
-            const pl_act_block *xb = act_row(x, x_row_bytes, t);                                \
+            const pl_act_block *xb = pl_act_row(x, x_row_bytes, t);                             \
             /* two accumulators, named: an indexed pair would live in memory */                 \
             v128_t acc0 = wasm_f32x4_splat(0), acc1 = acc0;                                     \
             const uint8_t *gb = group;                                                          \
