@@ -13,6 +13,11 @@
  * four shifts and masks give the 32 quants as int16, in order, with no byte shifts or
  * widening (the -8 zero point is taken off the integer sum instead: 8·Σx).
  *
+ * Prompt tokens go through a group two at a time: the 4 x 2 integer sums of a block stay
+ * in registers while each weight vector is read once for both tokens and each activation
+ * vector once for the 4 rows. The 4 steps of a block run as a loop, not unrolled, so
+ * that V8 cannot hoist all 16 weight loads of a block ahead of their use and spill them.
+ *
  * The per-block integer sums are those of the row kernels (kernels_quant.c): the scalar
  * x4 kernels give the row kernels' results bit for bit, the SIMD ones differ only in the
  * order float block results are added. */
@@ -182,36 +187,66 @@ static inline v128_t transpose_sum(v128_t a, v128_t b, v128_t c, v128_t d) {
         return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), scale));      \
     }
 
-/* A lone token goes through the 4 rows at once, their sums lanes of one vector (stored
- * with one store), with two accumulators over alternate blocks. Prompt batches take the
- * rows one at a time, 4 tokens per unpacked weight block, as the row kernels do: the
- * 4 x 4 tile of the one-token scheme needs more than V8's 16 vector registers. */
-#define DEFINE_SIMD_X4(name, QS, UNPACK, ZERO, GROUP_BLOCK)                                     \
+/* Step j of a tile over one row's block: the weight vector as int16 and where its
+ * activations start. Q8_0: elements 8j..8j+7. Q4_0: the nibbles 4j..4j+3 of each 16-bit
+ * lane, which hold elements 0..7, 16..23, 8..15, 24..31 for j = 0..3 (see the top). */
+static inline v128_t step16_q8_0(const uint8_t *qs, int j) { return wasm_i16x8_load8x8(qs + 8 * j); }
+static inline int step_x_q8_0(int j) { return 8 * j; }
+static inline v128_t step16_q4_0(const uint8_t *qs, int j) {
+    return wasm_v128_and(wasm_u16x8_shr(wasm_v128_load(qs), 4 * j), wasm_i16x8_splat(15));
+}
+static inline int step_x_q4_0(int j) { return (j & 1) * 16 + (j >> 1) * 8; }
+
+/* Two tokens through one group block (see the top): 8 dot products per 2 activation
+ * loads and 4 weight vectors. */
+#define DEFINE_GROUP_BLOCK2(name, QS, VEC, XOFF, ZERO)                                          \
+    static inline void name(v128_t *acc0, v128_t *acc1, const uint8_t *gb, const pl_act_block *x0, \
+                            const pl_act_block *x1) {                                            \
+        const uint8_t *qs = gb + 2 * GROUP;                                                     \
+        v128_t a0 = wasm_v128_load(x0->q), a1 = wasm_v128_load(x1->q), w;                        \
+        w = VEC(qs, 0);          v128_t s00 = wasm_i32x4_dot_i16x8(w, a0), s01 = wasm_i32x4_dot_i16x8(w, a1); \
+        w = VEC(qs + QS, 0);     v128_t s10 = wasm_i32x4_dot_i16x8(w, a0), s11 = wasm_i32x4_dot_i16x8(w, a1); \
+        w = VEC(qs + 2 * QS, 0); v128_t s20 = wasm_i32x4_dot_i16x8(w, a0), s21 = wasm_i32x4_dot_i16x8(w, a1); \
+        w = VEC(qs + 3 * QS, 0); v128_t s30 = wasm_i32x4_dot_i16x8(w, a0), s31 = wasm_i32x4_dot_i16x8(w, a1); \
+        _Pragma("clang loop unroll(disable)")                                                   \
+        for (int k = 1; k < 4; k++) {                                                           \
+            a0 = wasm_v128_load(x0->q + XOFF(k));                                               \
+            a1 = wasm_v128_load(x1->q + XOFF(k));                                               \
+            w = VEC(qs, k);                                                                     \
+            s00 = wasm_i32x4_add(s00, wasm_i32x4_dot_i16x8(w, a0));                             \
+            s01 = wasm_i32x4_add(s01, wasm_i32x4_dot_i16x8(w, a1));                             \
+            w = VEC(qs + QS, k);                                                                \
+            s10 = wasm_i32x4_add(s10, wasm_i32x4_dot_i16x8(w, a0));                             \
+            s11 = wasm_i32x4_add(s11, wasm_i32x4_dot_i16x8(w, a1));                             \
+            w = VEC(qs + 2 * QS, k);                                                            \
+            s20 = wasm_i32x4_add(s20, wasm_i32x4_dot_i16x8(w, a0));                             \
+            s21 = wasm_i32x4_add(s21, wasm_i32x4_dot_i16x8(w, a1));                             \
+            w = VEC(qs + 3 * QS, k);                                                            \
+            s30 = wasm_i32x4_add(s30, wasm_i32x4_dot_i16x8(w, a0));                             \
+            s31 = wasm_i32x4_add(s31, wasm_i32x4_dot_i16x8(w, a1));                             \
+        }                                                                                       \
+        v128_t dw = pl_f16x4_to_f32x4(wasm_u32x4_load16x4(gb));                                 \
+        v128_t i0 = wasm_i32x4_sub(transpose_sum(s00, s10, s20, s30), wasm_i32x4_splat(ZERO * x0->sum)); \
+        v128_t i1 = wasm_i32x4_sub(transpose_sum(s01, s11, s21, s31), wasm_i32x4_splat(ZERO * x1->sum)); \
+        *acc0 = wasm_f32x4_add(*acc0, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(i0), wasm_f32x4_mul(dw, wasm_f32x4_splat(x0->d)))); \
+        *acc1 = wasm_f32x4_add(*acc1, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(i1), wasm_f32x4_mul(dw, wasm_f32x4_splat(x1->d)))); \
+    }
+
+/* Tokens go two at a time through the 4 rows (a 4 x 2 tile, above); a last odd token
+ * takes the 4 rows alone, with two accumulators over alternate blocks. */
+#define DEFINE_SIMD_X4(name, QS, GROUP_BLOCK, GROUP_BLOCK2)                                     \
     static void name(const void *group, const void *x, size_t x_row_bytes, int n_tok, int cols, \
                      float *y, int ldy) {                                                       \
         const int stride = GROUP * (2 + QS), n_blocks = cols / PL_QK;                           \
         int t = 0;                                                                              \
-        for (; t + 4 <= n_tok; t += 4)                                                          \
-            for (int i = 0; i < GROUP; i++) {                                                   \
-                v128_t acc[4];                                                                  \
-                for (int j = 0; j < 4; j++) acc[j] = wasm_f32x4_splat(0);                       \
-                const uint8_t *gb = group;                                                      \
-                for (int b = 0; b < n_blocks; b++, gb += stride) {                              \
-                    v128_t w16[4];                                                              \
-                    UNPACK(gb + 2 * GROUP + i * QS, w16);                                       \
-                    uint16_t d;                                                                 \
-                    memcpy(&d, gb + 2 * i, 2);                                                  \
-                    float dw = pl_f16_to_f32_finite(d);                                         \
-                    for (int j = 0; j < 4; j++) {                                               \
-                        const pl_act_block *xb = pl_act_row(x, x_row_bytes, t + j) + b;         \
-                        v128_t isum = wasm_i32x4_sub(pl_dot_i16x32(w16, xb->q),                 \
-                                                     wasm_i32x4_make(ZERO * xb->sum, 0, 0, 0)); \
-                        acc[j] = wasm_f32x4_add(acc[j], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), \
-                                                                       wasm_f32x4_splat(dw * xb->d))); \
-                    }                                                                           \
-                }                                                                               \
-                for (int j = 0; j < 4; j++) y[(size_t)(t + j) * ldy + i] = pl_hsum_f32x4(acc[j]); \
-            }                                                                                   \
+        for (; t + 2 <= n_tok; t += 2) {                                                        \
+            const pl_act_block *x0 = pl_act_row(x, x_row_bytes, t), *x1 = pl_act_row(x, x_row_bytes, t + 1); \
+            v128_t acc0 = wasm_f32x4_splat(0), acc1 = acc0;                                     \
+            const uint8_t *gb = group;                                                          \
+            for (int b = 0; b < n_blocks; b++, gb += stride) GROUP_BLOCK2(&acc0, &acc1, gb, &x0[b], &x1[b]); \
+            wasm_v128_store(y + (size_t)t * ldy, acc0);                                         \
+            wasm_v128_store(y + (size_t)(t + 1) * ldy, acc1);                                   \
+        }                                                                                       \
         for (; t < n_tok; t++) {                                                                \
             const pl_act_block *xb = pl_act_row(x, x_row_bytes, t);                             \
             /* two accumulators, named: an indexed pair would live in memory */                 \
@@ -229,8 +264,10 @@ static inline v128_t transpose_sum(v128_t a, v128_t b, v128_t c, v128_t d) {
 
 DEFINE_GROUP_BLOCK(group_block_q8_0, PL_QK, unpack16_q8_0, 0)
 DEFINE_GROUP_BLOCK(group_block_q4_0, PL_QK / 2, unpack16_q4_0, 8)
-DEFINE_SIMD_X4(group_q8_0_simd, PL_QK, unpack16_q8_0, 0, group_block_q8_0)
-DEFINE_SIMD_X4(group_q4_0_simd, PL_QK / 2, unpack16_q4_0, 8, group_block_q4_0)
+DEFINE_GROUP_BLOCK2(group_block2_q8_0, PL_QK, step16_q8_0, step_x_q8_0, 0)
+DEFINE_GROUP_BLOCK2(group_block2_q4_0, PL_QK / 2, step16_q4_0, step_x_q4_0, 8)
+DEFINE_SIMD_X4(group_q8_0_simd, PL_QK, group_block_q8_0, group_block2_q8_0)
+DEFINE_SIMD_X4(group_q4_0_simd, PL_QK / 2, group_block_q4_0, group_block2_q4_0)
 
 #endif
 
