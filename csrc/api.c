@@ -110,7 +110,10 @@ static void repack_weights(pl_model *m) {
         if (L->wqkv.data && q_dim % 4 == 0 && kv_dim % 4 == 0) pl_repack_x4(&L->wqkv);
         if (L->w_gate_up.data && hp->hidden_dim % 4 == 0) pl_repack_x4(&L->w_gate_up);
     }
-    if (pl_repack_x4(&m->output) && m->tied_output) m->tok_embd.layout = m->output.layout;
+    if (pl_repack_x4(&m->output) && m->tied_output) {
+        m->tok_embd.layout = m->output.layout;
+        m->tok_embd.scale_shift = m->output.scale_shift;
+    }
 }
 
 static int load_model(pl_ctx *ctx, uint8_t *buf, size_t size, const void *tok, size_t tok_size,

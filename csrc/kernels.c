@@ -75,9 +75,11 @@ static void matmul_rows(void *p, int ith, int nth) {
     pl_split(n_groups + rows - 4 * n_groups, ith, nth, &u0, &u1);
     for (int u = u0; u < u1; u++) {
         int r = u < n_groups ? 4 * u : u + 3 * n_groups;
-        pl_row_kernel kernel = u < n_groups ? m->group : m->row;
-        kernel((const uint8_t *)m->w->data + (size_t)r * row_bytes, m->x, m->x_row_bytes,
-               m->n_tok, cols, m->y + r, rows);
+        const uint8_t *w = (const uint8_t *)m->w->data + (size_t)r * row_bytes;
+        if (u < n_groups)
+            m->group(w, m->x, m->x_row_bytes, m->n_tok, cols, m->y + r, rows, m->w->scale_shift);
+        else
+            m->row(w, m->x, m->x_row_bytes, m->n_tok, cols, m->y + r, rows);
     }
 }
 

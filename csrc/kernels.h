@@ -47,9 +47,10 @@ typedef struct {
     int act;      /* PL_ACT_* */
 } pl_kernel;
 
-/* The same signature for a group of 4 rows in PL_LAYOUT_X4: y[t * ldy + i] for rows
- * i = 0..3. Takes the activation form of the type's row kernel. */
-typedef pl_row_kernel pl_group_kernel;
+/* The same for a group of 4 rows in PL_LAYOUT_X4, y[t * ldy + i] for rows i = 0..3, with
+ * the matrix's scale_shift. Takes the activation form of the type's row kernel. */
+typedef void (*pl_group_kernel)(const void *group, const void *x, size_t x_row_bytes, int n_tok,
+                                int cols, float *y, int ldy, int scale_shift);
 
 /* Kernel for a weight type: 1 with *k set, 0 when the type has none. simd=1 asks for the
  * SIMD128 version where one exists (scalar otherwise). */
@@ -68,7 +69,10 @@ pl_group_kernel pl_x4_kernel(uint32_t type, int simd);
 
 /* Reorders a weight matrix in place into PL_LAYOUT_X4 when its type has a 4-row kernel
  * and it has at least 4 rows; rows past the last multiple of 4 stay as they are. The
- * data must be writable (the model's own file buffer). Returns 1 if it was repacked. */
+ * grouped rows' block scales are multiplied by a power of two (scale_shift) that makes
+ * every nonzero one a normal half; a matrix whose scales span more than the normal halves
+ * do stays as it is. The data must be writable (the model's own file buffer). Returns 1
+ * if it was repacked. */
 int pl_repack_x4(pl_tensor *t);
 /* pl_get_row for a PL_LAYOUT_X4 matrix. */
 void pl_x4_get_row(float *out, const pl_tensor *t, int r);

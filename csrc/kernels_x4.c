@@ -13,6 +13,13 @@
  * four shifts and masks give the 32 quants as int16, in order, with no byte shifts or
  * widening (the -8 zero point is taken off the integer sum instead: 8·Σx).
  *
+ * The scales: a half's bits shifted into a float's place give its value times 2^-112,
+ * exactly, when the half is normal (or zero) -- three instructions for 4 scales, against
+ * about fifteen for a conversion that must also handle subnormal halves without forming a
+ * subnormal float (simd.h). So the repack multiplies a matrix's grouped scales by the
+ * power of two that makes the smallest nonzero one normal (scale_shift, often 0) and the
+ * kernels multiply by 2^(112 - shift): the same floats as the file's scales, bit for bit.
+ *
  * Prompt tokens go through a group two at a time: the 4 x 2 integer sums of a block stay
  * in registers while each weight vector is read once for both tokens and each activation
  * vector once for the 4 rows. The 4 steps of a block run as a loop, not unrolled, so
@@ -74,20 +81,63 @@ static void interleave(const uint8_t *rows, uint8_t *dst, size_t row_bytes, int 
     }
 }
 
+/* 2^e as a float, for -126 <= e <= 127. */
+static float pow2(int e) {
+    union { uint32_t u; float f; } v = {(uint32_t)(e + 127) << 23};
+    return v.f;
+}
+
+/* floor(log2 |h|) of a nonzero half; above 15 for infinities and NaNs. */
+static int half_exponent(uint16_t h) {
+    int e = (h >> 10) & 31, m = h & 0x3ff;
+    if (e) return e - 15 + (e == 31);
+    int k = -25;   /* a subnormal is m·2^-24 */
+    for (; m; m >>= 1) k++;
+    return k;
+}
+
+/* The power of two that makes every nonzero block scale of the grouped rows a normal half
+ * (2^-14 and up) without passing the largest half; -1 when there is none. */
+static int scale_shift(const uint8_t *data, size_t grouped_bytes, int block) {
+    int lo = 16, hi = -25;
+    for (size_t off = 0; off < grouped_bytes; off += (size_t)block) {
+        uint16_t h;
+        memcpy(&h, data + off, 2);
+        if ((h & 0x7fff) == 0) continue;
+        int e = half_exponent(h);
+        if (e < lo) lo = e;
+        if (e > hi) hi = e;
+    }
+    int shift = lo < -14 ? -14 - lo : 0;
+    return hi + shift <= 15 ? shift : -1;
+}
+
+/* The block scales of the grouped rows times 2^shift (exact: the results are halves). */
+static void rescale(uint8_t *data, size_t grouped_bytes, int block, int shift) {
+    for (size_t off = 0; off < grouped_bytes; off += (size_t)block) {
+        uint16_t h;
+        memcpy(&h, data + off, 2);
+        h = pl_f32_to_f16(pl_f16_to_f32_finite(h) * pow2(shift));
+        memcpy(data + off, &h, 2);
+    }
+}
+
 int pl_repack_x4(pl_tensor *t) {
-    int cols = (int)t->ne[0], rows = (int)t->ne[1];
+    int cols = (int)t->ne[0], rows = (int)t->ne[1], block = 2 + qs_bytes(t->type);
     if (t->layout != PL_LAYOUT_ROWS || !pl_x4_kernel(t->type, 0) || rows < GROUP) return 0;
-    size_t row_bytes = pl_row_bytes(t->type, cols);
-    uint8_t *rows4 = malloc(GROUP * row_bytes);
-    if (!rows4) return 0;   /* the plain layout works too, only slower */
+    size_t row_bytes = pl_row_bytes(t->type, cols), grouped = (size_t)(rows / GROUP) * GROUP * row_bytes;
     uint8_t *data = (uint8_t *)t->data;   /* the model's own buffer */
-    for (int g = 0; g + GROUP <= rows; g += GROUP) {
-        uint8_t *group = data + (size_t)g * row_bytes;
-        memcpy(rows4, group, GROUP * row_bytes);
-        interleave(rows4, group, row_bytes, cols / PL_QK, qs_bytes(t->type));
+    int shift = scale_shift(data, grouped, block);
+    uint8_t *rows4 = shift < 0 ? NULL : malloc(GROUP * row_bytes);
+    if (!rows4) return 0;   /* the plain layout works too, only slower */
+    if (shift) rescale(data, grouped, block, shift);
+    for (size_t off = 0; off < grouped; off += GROUP * row_bytes) {
+        memcpy(rows4, data + off, GROUP * row_bytes);
+        interleave(rows4, data + off, row_bytes, cols / PL_QK, qs_bytes(t->type));
     }
     free(rows4);
     t->layout = PL_LAYOUT_X4;
+    t->scale_shift = shift;
     return 1;
 }
 
@@ -103,7 +153,10 @@ void pl_x4_get_row(float *out, const pl_tensor *t, int r) {
     const uint8_t *gb = src - (size_t)i * row_bytes;   /* the group's first block */
     for (int b = 0; b < cols / PL_QK; b++, gb += GROUP * block) {
         uint8_t plain[2 + PL_QK];   /* block b of row r as the file had it */
-        memcpy(plain, gb + 2 * i, 2);
+        uint16_t d;
+        memcpy(&d, gb + 2 * i, 2);
+        d = pl_f32_to_f16(pl_f16_to_f32_finite(d) * pow2(-t->scale_shift));
+        memcpy(plain, &d, 2);
         unpack_qs(gb + 2 * GROUP + i * qs, plain + 2, qs);
         pl_dequantize_row(t->type, plain, out + b * PL_QK, PL_QK);
     }
@@ -124,8 +177,9 @@ static void unpack_q4_0(const uint8_t *qs, int8_t *q) {
 
 #define DEFINE_SCALAR_X4(name, QS, UNPACK)                                                      \
     static void name(const void *group, const void *x, size_t x_row_bytes, int n_tok, int cols, \
-                     float *y, int ldy) {                                                       \
+                     float *y, int ldy, int shift) {                                            \
         int stride = GROUP * (2 + QS);                                                          \
+        float unscale = pow2(-shift);                                                           \
         for (int t = 0; t < n_tok; t++) {                                                       \
             const pl_act_block *xb = pl_act_row(x, x_row_bytes, t);                             \
             for (int i = 0; i < GROUP; i++) {                                                   \
@@ -136,7 +190,8 @@ static void unpack_q4_0(const uint8_t *qs, int8_t *q) {
                     uint16_t d;                                                                 \
                     memcpy(&d, gb + 2 * i, 2);                                                  \
                     UNPACK(gb + 2 * GROUP + i * QS, q);                                         \
-                    sum += (float)pl_act_dot(q, xb[b].q) * (pl_f16_to_f32_finite(d) * xb[b].d); \
+                    float dw = pl_f16_to_f32_finite(d) * unscale;   /* the file's scale */      \
+                    sum += (float)pl_act_dot(q, xb[b].q) * (dw * xb[b].d);                      \
                 }                                                                               \
                 y[(size_t)t * ldy + i] = sum;                                                   \
             }                                                                                   \
@@ -171,10 +226,18 @@ static inline v128_t transpose_sum(v128_t a, v128_t b, v128_t c, v128_t d) {
     return wasm_i32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 1, 4, 5), wasm_i32x4_shuffle(ab, cd, 2, 3, 6, 7));
 }
 
+/* The 4 rows' scales of a group block as floats (normal halves or zeros, see the top):
+ * the sign-extended halves shifted into a float's sign, exponent and fraction, times
+ * fix = 2^(112 - scale_shift). */
+static inline v128_t group_scales(const uint8_t *gb, v128_t fix) {
+    v128_t bits = wasm_i32x4_shl(wasm_i32x4_load16x4(gb), 13);
+    return wasm_f32x4_mul(wasm_v128_and(bits, wasm_i32x4_splat((int32_t)0x8fffe000)), fix);
+}
+
 /* acc + the 4 rows' sums over one group block with one token's activation block; ZERO is
  * the quants' zero point (Q4_0: 8), taken off as ZERO·Σx. */
 #define DEFINE_GROUP_BLOCK(name, QS, UNPACK, ZERO)                                              \
-    static inline v128_t name(v128_t acc, const uint8_t *gb, const pl_act_block *xb) {          \
+    static inline v128_t name(v128_t acc, const uint8_t *gb, const pl_act_block *xb, v128_t fix) { \
         v128_t s[GROUP];                                                                        \
         for (int i = 0; i < GROUP; i++) {                                                       \
             v128_t w16[4];                                                                      \
@@ -183,7 +246,7 @@ static inline v128_t transpose_sum(v128_t a, v128_t b, v128_t c, v128_t d) {
         }                                                                                       \
         v128_t isum = wasm_i32x4_sub(transpose_sum(s[0], s[1], s[2], s[3]),                     \
                                      wasm_i32x4_splat(ZERO * xb->sum));                         \
-        v128_t scale = wasm_f32x4_mul(pl_f16x4_to_f32x4(wasm_u32x4_load16x4(gb)), wasm_f32x4_splat(xb->d)); \
+        v128_t scale = wasm_f32x4_mul(group_scales(gb, fix), wasm_f32x4_splat(xb->d));          \
         return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), scale));      \
     }
 
@@ -201,7 +264,7 @@ static inline int step_x_q4_0(int j) { return (j & 1) * 16 + (j >> 1) * 8; }
  * loads and 4 weight vectors. */
 #define DEFINE_GROUP_BLOCK2(name, QS, VEC, XOFF, ZERO)                                          \
     static inline void name(v128_t *acc0, v128_t *acc1, const uint8_t *gb, const pl_act_block *x0, \
-                            const pl_act_block *x1) {                                            \
+                            const pl_act_block *x1, v128_t fix) {                                \
         const uint8_t *qs = gb + 2 * GROUP;                                                     \
         v128_t a0 = wasm_v128_load(x0->q), a1 = wasm_v128_load(x1->q), w;                        \
         w = VEC(qs, 0);          v128_t s00 = wasm_i32x4_dot_i16x8(w, a0), s01 = wasm_i32x4_dot_i16x8(w, a1); \
@@ -225,7 +288,7 @@ static inline int step_x_q4_0(int j) { return (j & 1) * 16 + (j >> 1) * 8; }
             s30 = wasm_i32x4_add(s30, wasm_i32x4_dot_i16x8(w, a0));                             \
             s31 = wasm_i32x4_add(s31, wasm_i32x4_dot_i16x8(w, a1));                             \
         }                                                                                       \
-        v128_t dw = pl_f16x4_to_f32x4(wasm_u32x4_load16x4(gb));                                 \
+        v128_t dw = group_scales(gb, fix);                                                      \
         v128_t i0 = wasm_i32x4_sub(transpose_sum(s00, s10, s20, s30), wasm_i32x4_splat(ZERO * x0->sum)); \
         v128_t i1 = wasm_i32x4_sub(transpose_sum(s01, s11, s21, s31), wasm_i32x4_splat(ZERO * x1->sum)); \
         *acc0 = wasm_f32x4_add(*acc0, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(i0), wasm_f32x4_mul(dw, wasm_f32x4_splat(x0->d)))); \
@@ -236,14 +299,15 @@ static inline int step_x_q4_0(int j) { return (j & 1) * 16 + (j >> 1) * 8; }
  * takes the 4 rows alone, with two accumulators over alternate blocks. */
 #define DEFINE_SIMD_X4(name, QS, GROUP_BLOCK, GROUP_BLOCK2)                                     \
     static void name(const void *group, const void *x, size_t x_row_bytes, int n_tok, int cols, \
-                     float *y, int ldy) {                                                       \
+                     float *y, int ldy, int shift) {                                            \
         const int stride = GROUP * (2 + QS), n_blocks = cols / PL_QK;                           \
+        const v128_t fix = wasm_f32x4_splat(pow2(112 - shift));                                 \
         int t = 0;                                                                              \
         for (; t + 2 <= n_tok; t += 2) {                                                        \
             const pl_act_block *x0 = pl_act_row(x, x_row_bytes, t), *x1 = pl_act_row(x, x_row_bytes, t + 1); \
             v128_t acc0 = wasm_f32x4_splat(0), acc1 = acc0;                                     \
             const uint8_t *gb = group;                                                          \
-            for (int b = 0; b < n_blocks; b++, gb += stride) GROUP_BLOCK2(&acc0, &acc1, gb, &x0[b], &x1[b]); \
+            for (int b = 0; b < n_blocks; b++, gb += stride) GROUP_BLOCK2(&acc0, &acc1, gb, &x0[b], &x1[b], fix); \
             wasm_v128_store(y + (size_t)t * ldy, acc0);                                         \
             wasm_v128_store(y + (size_t)(t + 1) * ldy, acc1);                                   \
         }                                                                                       \
@@ -254,10 +318,10 @@ static inline int step_x_q4_0(int j) { return (j & 1) * 16 + (j >> 1) * 8; }
             const uint8_t *gb = group;                                                          \
             int b = 0;                                                                          \
             for (; b + 2 <= n_blocks; b += 2, gb += 2 * stride) {                               \
-                acc0 = GROUP_BLOCK(acc0, gb, &xb[b]);                                           \
-                acc1 = GROUP_BLOCK(acc1, gb + stride, &xb[b + 1]);                              \
+                acc0 = GROUP_BLOCK(acc0, gb, &xb[b], fix);                                           \
+                acc1 = GROUP_BLOCK(acc1, gb + stride, &xb[b + 1], fix);                              \
             }                                                                                   \
-            if (b < n_blocks) acc0 = GROUP_BLOCK(acc0, gb, &xb[b]);                             \
+            if (b < n_blocks) acc0 = GROUP_BLOCK(acc0, gb, &xb[b], fix);                             \
             wasm_v128_store(y + (size_t)t * ldy, wasm_f32x4_add(acc0, acc1));                   \
         }                                                                                       \
     }

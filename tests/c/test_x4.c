@@ -1,7 +1,8 @@
 /* The 4-row interleaved layout (csrc/kernels_x4.c) against the plain row layout:
  * - kernels: the scalar x4 kernels give the plain scalar kernels' outputs bit for bit; the
  *   SIMD ones stay within the float-summation bound of them; 1 and 3 threads agree bit for
- *   bit; rows past the last group of 4 and every row of pl_get_row come out unchanged.
+ *   bit; rows past the last group of 4 and every row of pl_get_row come out unchanged;
+ *   subnormal block scales (rescaled at the repack) included.
  * - a whole model: synthetic Q8_0 and Q4_0 models (all matrices repacked at load, the
  *   output with rows past the groups) give logits close to the same weights in F32, the
  *   same at 1 and 3 threads. */
@@ -28,7 +29,7 @@ static void check_kernels(uint32_t type, int n_tok, int rows, int cols, pl_compu
     float *row_a = malloc(cols * sizeof(float)), *row_b = malloc(cols * sizeof(float));
     pl_act_block *xq = malloc(pl_matmul_workspace(n_tok, cols));
     for (int r = 0; r < rows; r++) {
-        for (int k = 0; k < cols; k++) w[(size_t)r * cols + k] = frand() * (r % 5 ? 1.0f : 1e-3f);   /* subnormal scales too */
+        for (int k = 0; k < cols; k++) w[(size_t)r * cols + k] = frand() * (r % 5 ? 1.0f : 1e-4f);   /* subnormal scales too */
         pl_quantize_row(type, w + (size_t)r * cols, plain + r * row_bytes, cols);
         pl_dequantize_row(type, plain + r * row_bytes, w + (size_t)r * cols, cols);
     }
@@ -42,6 +43,7 @@ static void check_kernels(uint32_t type, int n_tok, int rows, int cols, pl_compu
     CHECK_EQ_INT(pl_repack_x4(&tx), 1);
     CHECK_EQ_INT(tx.layout, PL_LAYOUT_X4);
     CHECK_EQ_INT(pl_repack_x4(&tx), 0);   /* once only */
+    CHECK(tx.scale_shift > 0);            /* row 0's scales are subnormal halves */
     /* rows past the last group keep their bytes */
     int tail = rows / 4 * 4;
     CHECK(memcmp(plain + tail * row_bytes, packed + tail * row_bytes, (rows - tail) * row_bytes) == 0);
@@ -91,6 +93,16 @@ static void check_not_repacked(void) {
     pl_tensor tf = {.type = PL_TYPE_F32, .n_dims = 2, .ne = {32, 4, 1, 1}, .data = f};
     CHECK_EQ_INT(pl_repack_x4(&tf), 0);  /* a type without a 4-row kernel */
     CHECK(pl_x4_kernel(PL_TYPE_F32, 0) == NULL && pl_x4_kernel(PL_TYPE_Q8_0, 0) != NULL);
+    /* scales from the smallest subnormal half to the largest half: no power of two makes
+     * them all normal, so the matrix keeps its bytes and its plain layout */
+    uint8_t wide[4 * 34] = {0}, before[sizeof wide];
+    const uint16_t d_small = 0x0001, d_large = 0x7bff;
+    memcpy(wide, &d_small, 2);
+    memcpy(wide + 3 * 34, &d_large, 2);
+    memcpy(before, wide, sizeof wide);
+    pl_tensor tw = {.type = PL_TYPE_Q8_0, .n_dims = 2, .ne = {32, 4, 1, 1}, .data = wide};
+    CHECK_EQ_INT(pl_repack_x4(&tw), 0);
+    CHECK(tw.layout == PL_LAYOUT_ROWS && memcmp(wide, before, sizeof wide) == 0);
 }
 
 /* --- a whole model -------------------------------------------------------------------- */
