@@ -54,51 +54,116 @@ size_t pl_matmul_workspace(int n_tok, int cols) {
     return (size_t)n_tok * (size_t)(cols / 32) * sizeof(pl_act_block);
 }
 
+/* One matrix of a matmul task: its output, its kernels and the activations in their form. */
 typedef struct {
     float *y;
-    const pl_tensor *w;
-    const void *x;           /* activations in the kernel's form */
-    size_t x_row_bytes;
-    int n_tok;
+    pl_tensor w;
     pl_row_kernel row;
     pl_group_kernel group;   /* for PL_LAYOUT_X4 */
+    const void *x;
+    size_t x_row_bytes;
+} matmul_part;
+
+/* Matrices sharing one input (q, k and v; or gate and up), n_tok tokens. Work is shared
+ * out in units of 4 rows: a 4-row group of a PL_LAYOUT_X4 matrix, else 4 single rows. */
+typedef struct {
+    int n_parts, n_tok;
+    matmul_part part[PL_MATMUL_MAX_PARTS];
 } matmul_task;
 
-/* Threads share out units of work: the 4-row groups of a PL_LAYOUT_X4 matrix (each a run
- * of 4 * row_bytes), then single rows. */
-static void matmul_rows(void *p, int ith, int nth) {
-    const matmul_task *m = p;
-    int cols = (int)m->w->ne[0], rows = (int)m->w->ne[1];
-    size_t row_bytes = pl_row_bytes(m->w->type, cols);
-    int n_groups = m->w->layout == PL_LAYOUT_X4 ? rows / 4 : 0;
+static int units_of(const pl_tensor *w) { return (int)((w->ne[1] + 3) / 4); }
+
+/* Rows 4u .. 4u+3 of a part (fewer in a last partial unit). */
+static void matmul_unit(const matmul_part *p, int u, int n_tok) {
+    int cols = (int)p->w.ne[0], rows = (int)p->w.ne[1], r = 4 * u;
+    int end = r + 4 < rows ? r + 4 : rows;
+    size_t row_bytes = pl_row_bytes(p->w.type, cols);
+    const uint8_t *w = (const uint8_t *)p->w.data + (size_t)r * row_bytes;
+    if (p->w.layout == PL_LAYOUT_X4 && end - r == 4) {
+        p->group(w, p->x, p->x_row_bytes, n_tok, cols, p->y + r, rows, p->w.scale_shift);
+        return;
+    }
+    for (; r < end; r++, w += row_bytes) p->row(w, p->x, p->x_row_bytes, n_tok, cols, p->y + r, rows);
+}
+
+/* The parts' units one after another, shared out evenly. */
+static void matmul_parts(void *arg, int ith, int nth) {
+    const matmul_task copy = *(const matmul_task *)arg, *m = &copy;
+    int total = 0;
+    for (int i = 0; i < m->n_parts; i++) total += units_of(&m->part[i].w);
     int u0, u1;
-    pl_split(n_groups + rows - 4 * n_groups, ith, nth, &u0, &u1);
-    for (int u = u0; u < u1; u++) {
-        int r = u < n_groups ? 4 * u : u + 3 * n_groups;
-        const uint8_t *w = (const uint8_t *)m->w->data + (size_t)r * row_bytes;
-        if (u < n_groups)
-            m->group(w, m->x, m->x_row_bytes, m->n_tok, cols, m->y + r, rows, m->w->scale_shift);
-        else
-            m->row(w, m->x, m->x_row_bytes, m->n_tok, cols, m->y + r, rows);
+    pl_split(total, ith, nth, &u0, &u1);
+    for (int i = 0, first = 0; i < m->n_parts; first += units_of(&m->part[i].w), i++) {
+        int n = units_of(&m->part[i].w);
+        for (int u = u0 > first ? u0 - first : 0; u < n && first + u < u1; u++)
+            matmul_unit(&m->part[i], u, m->n_tok);
     }
 }
 
-void pl_matmul(float *y, const pl_tensor *w, const float *x, int n_tok, const pl_compute *cx) {
-    int cols = (int)w->ne[0];
-    pl_kernel k;
-    pl_kernel_for(w->type, cx->simd, &k);   /* loaders accept only types that have one */
-    matmul_task task = {y, w, x, (size_t)cols * sizeof(float), n_tok, k.row,
-                        pl_x4_kernel(w->type, cx->simd)};
-    if (k.act == PL_ACT_Q8) {
-        /* quantized once here, read by every thread; the workspace was sized at load */
-        pl_quantize_activations(x, n_tok, cols, cx->act);
-        task.x = cx->act;
-        task.x_row_bytes = (size_t)(cols / 32) * sizeof(pl_act_block);
+/* Gate and up, unit by unit, and silu(gate) * up on the rows just computed, by the same
+ * thread, so the expf pass runs in parallel too. */
+static void matmul_swiglu_units(void *arg, int ith, int nth) {
+    const matmul_task copy = *(const matmul_task *)arg, *m = &copy;
+    const matmul_part *gate = &m->part[0], *up = &m->part[1];
+    int rows = (int)gate->w.ne[1], u0, u1;
+    pl_split(units_of(&gate->w), ith, nth, &u0, &u1);
+    for (int u = u0; u < u1; u++) {
+        matmul_unit(gate, u, m->n_tok);
+        matmul_unit(up, u, m->n_tok);
+        int end = 4 * u + 4 < rows ? 4 * u + 4 : rows;
+        for (int t = 0; t < m->n_tok; t++)
+            for (int r = 4 * u; r < end; r++) {
+                float g = gate->y[(size_t)t * rows + r];
+                g *= 1.0f / (1.0f + expf(-g));
+                gate->y[(size_t)t * rows + r] = g * up->y[(size_t)t * rows + r];
+            }
     }
-    if ((double)n_tok * cols * w->ne[1] < PL_MIN_PARALLEL_WORK)
-        matmul_rows(&task, 0, 1);   /* waking the other threads would cost more */
-    else
-        pl_pool_run(cx->pool, matmul_rows, &task);
+}
+
+/* Kernels for the parts; x quantized once (into the workspace) if any kernel wants it. */
+static void prepare(matmul_task *task, int n, float *const y[], const pl_tensor *const w[],
+                    const float *x, int n_tok, const pl_compute *cx) {
+    int cols = (int)w[0]->ne[0], quantized = 0;
+    task->n_parts = n;
+    task->n_tok = n_tok;
+    for (int i = 0; i < n; i++) {
+        pl_kernel k;
+        pl_kernel_for(w[i]->type, cx->simd, &k);   /* loaders accept only types that have one */
+        task->part[i] = (matmul_part){y[i], *w[i], k.row, pl_x4_kernel(w[i]->type, cx->simd), x,
+                                      (size_t)cols * sizeof(float)};
+        if (k.act == PL_ACT_Q8) {
+            /* quantized once here, read by every thread; the workspace was sized at load */
+            if (!quantized++) pl_quantize_activations(x, n_tok, cols, cx->act);
+            task->part[i].x = cx->act;
+            task->part[i].x_row_bytes = (size_t)(cols / 32) * sizeof(pl_act_block);
+        }
+    }
+}
+
+static void run(pl_task_fn fn, matmul_task *task, const pl_compute *cx) {
+    double work = 0;
+    for (int i = 0; i < task->n_parts; i++)
+        work += (double)task->n_tok * task->part[i].w.ne[0] * task->part[i].w.ne[1];
+    if (work < PL_MIN_PARALLEL_WORK) fn(task, 0, 1);   /* waking the other threads would cost more */
+    else pl_pool_run(cx->pool, fn, task);
+}
+
+void pl_matmul_n(int n, float *const y[], const pl_tensor *const w[], const float *x, int n_tok,
+                 const pl_compute *cx) {
+    matmul_task task;
+    prepare(&task, n, y, w, x, n_tok, cx);
+    run(matmul_parts, &task, cx);
+}
+
+void pl_matmul(float *y, const pl_tensor *w, const float *x, int n_tok, const pl_compute *cx) {
+    pl_matmul_n(1, &y, &w, x, n_tok, cx);
+}
+
+void pl_matmul_swiglu(float *gate, float *up, const pl_tensor *w_gate, const pl_tensor *w_up,
+                      const float *x, int n_tok, const pl_compute *cx) {
+    matmul_task task;
+    prepare(&task, 2, (float *const[]){gate, up}, (const pl_tensor *const[]){w_gate, w_up}, x, n_tok, cx);
+    run(matmul_swiglu_units, &task, cx);
 }
 
 void pl_get_row(float *out, const pl_tensor *t, int row) {

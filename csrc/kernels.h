@@ -97,6 +97,16 @@ size_t pl_matmul_workspace(int n_tok, int cols);
 
 /* y[n_tok][rows] = x[n_tok][cols] · Wᵀ where W has ne = {cols, rows}; a type with a kernel. */
 void pl_matmul(float *y, const pl_tensor *w, const float *x, int n_tok, const pl_compute *cx);
+/* y[i] = x · W[i]ᵀ for up to PL_MATMUL_MAX_PARTS matrices of one input (q, k and v): x is
+ * quantized once and the threads take one task for all of them. */
+#define PL_MATMUL_MAX_PARTS 3
+void pl_matmul_n(int n, float *const y[], const pl_tensor *const w[], const float *x, int n_tok,
+                 const pl_compute *cx);
+/* SwiGLU's first half, gate = silu(x · W_gateᵀ) * (x · W_upᵀ) elementwise (up is scratch),
+ * as one task: each thread applies silu to the rows it has just computed. W_gate and W_up
+ * have the same shape. */
+void pl_matmul_swiglu(float *gate, float *up, const pl_tensor *w_gate, const pl_tensor *w_up,
+                      const float *x, int n_tok, const pl_compute *cx);
 
 /* One row of an embedding table as floats (any type pl_dequantize_row knows). */
 void pl_get_row(float *out, const pl_tensor *t, int row);

@@ -53,11 +53,12 @@ typedef struct {
     pl_state *s;
     int layer;
     int n;                   /* tokens in the batch */
+    pl_row_kernel dot;       /* the F32 row kernel: q·k as one row of the cache times q */
 } attention_task;
 
 /* One (token, head) pair at a time: causal softmax(q·k / sqrt(d)) · v over the cache. */
 static void attention_heads(void *p, int ith, int nth) {
-    const attention_task *a = p;
+    const attention_task copy = *(const attention_task *)p, *a = &copy;   /* not the caller's stack line */
     const pl_hparams *hp = a->hp;
     pl_state *s = a->s;
     int hd = hp->head_dim, kv_dim = hp->n_kv_heads * hd, q_dim = hp->n_heads * hd;
@@ -74,10 +75,8 @@ static void attention_heads(void *p, int ith, int nth) {
         const float *q = s->q + (size_t)t * q_dim + h * hd;
         int kv_off = (h / group) * hd;
         for (int j = 0; j <= pos; j++) {
-            const float *k = layer_k + (size_t)j * kv_dim + kv_off;
-            float score = 0.0f;
-            for (int d = 0; d < hd; d++) score += q[d] * k[d];
-            att[j] = score / scale;
+            a->dot(layer_k + (size_t)j * kv_dim + kv_off, q, (size_t)hd * sizeof(float), 1, hd, &att[j], 1);
+            att[j] /= scale;
         }
         pl_softmax(att, pos + 1);
         float *out = s->att_out + (size_t)t * q_dim + h * hd;
@@ -90,8 +89,11 @@ static void attention_heads(void *p, int ith, int nth) {
 }
 
 void pl_attention(const pl_hparams *hp, pl_state *s, int layer, int n, const pl_compute *cx) {
-    attention_task task = {hp, s, layer, n};
-    if ((double)n * (s->pos + n) * hp->n_heads * hp->head_dim < PL_MIN_PARALLEL_WORK)
+    pl_kernel f32;
+    pl_kernel_for(PL_TYPE_F32, cx->simd, &f32);
+    attention_task task = {hp, s, layer, n, f32.row};
+    /* float multiply-adds (scores and values) cost several times a matmul's int8 ones */
+    if (8.0 * n * (s->pos + n) * hp->n_heads * hp->head_dim < PL_MIN_PARALLEL_WORK)
         attention_heads(&task, 0, 1);   /* too little work to share */
     else
         pl_pool_run(cx->pool, attention_heads, &task);
@@ -135,9 +137,8 @@ void pl_llama_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int
             wk = row_range(&L->wqkv, q_dim, kv_dim);
             wv = row_range(&L->wqkv, q_dim + kv_dim, kv_dim);
         }
-        pl_matmul(s->q, &wq, s->xb, n, cx);
-        pl_matmul(k_new, &wk, s->xb, n, cx);
-        pl_matmul(v_new, &wv, s->xb, n, cx);
+        pl_matmul_n(3, (float *const[]){s->q, k_new, v_new}, (const pl_tensor *const[]){&wq, &wk, &wv},
+                    s->xb, n, cx);
         if (L->bq.data) pl_add_bias(s->q, L->bq.data, n, q_dim);
         if (L->bk.data) pl_add_bias(k_new, L->bk.data, n, kv_dim);
         if (L->bv.data) pl_add_bias(v_new, L->bv.data, n, kv_dim);
@@ -160,13 +161,7 @@ void pl_llama_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int
             w_gate = row_range(&L->w_gate_up, 0, hidden);
             w_up = row_range(&L->w_gate_up, hidden, hidden);
         }
-        pl_matmul(s->hb, &w_gate, s->xb, n, cx);
-        pl_matmul(s->hb2, &w_up, s->xb, n, cx);
-        for (size_t i = 0; i < (size_t)n * hidden; i++) {
-            float g = s->hb[i];
-            g *= 1.0f / (1.0f + expf(-g));
-            s->hb[i] = g * s->hb2[i];
-        }
+        pl_matmul_swiglu(s->hb, s->hb2, &w_gate, &w_up, s->xb, n, cx);
         pl_matmul(s->xb, &L->w_down, s->hb, n, cx);
         for (size_t i = 0; i < (size_t)n * dim; i++) s->x[i] += s->xb[i];
     }

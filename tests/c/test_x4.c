@@ -105,6 +105,59 @@ static void check_not_repacked(void) {
     CHECK(tw.layout == PL_LAYOUT_ROWS && memcmp(wide, before, sizeof wide) == 0);
 }
 
+/* A random matrix of a type, quantized, repacked when pack is set. */
+static pl_tensor random_matrix(uint32_t type, int rows, int cols, int pack) {
+    size_t row_bytes = pl_row_bytes(type, cols);
+    uint8_t *data = malloc(row_bytes * rows);
+    float *w = malloc((size_t)cols * sizeof(float));
+    for (int r = 0; r < rows; r++) {
+        for (int k = 0; k < cols; k++) w[k] = frand();
+        pl_quantize_row(type, w, data + r * row_bytes, cols);
+    }
+    free(w);
+    pl_tensor t = {.name = "w", .name_len = 1, .type = type, .n_dims = 2, .ne = {cols, rows, 1, 1},
+                   .data = data, .nbytes = row_bytes * rows};
+    if (pack) pl_repack_x4(&t);
+    return t;
+}
+
+/* pl_matmul_n and pl_matmul_swiglu against pl_matmul one matrix at a time (and run.c's
+ * silu): the same kernels on the same rows, so bit for bit, at 1 and 3 threads; mixed
+ * types and layouts, rows that are not multiples of 4. */
+static void check_fused(pl_compute *cx1, pl_compute *cx3) {
+    enum { COLS = 256, N_TOK = 5 };
+    const int rows[3] = {44, 13, 7};
+    pl_tensor w[3] = {random_matrix(PL_TYPE_Q8_0, rows[0], COLS, 1), random_matrix(PL_TYPE_Q4_0, rows[1], COLS, 1),
+                      random_matrix(PL_TYPE_Q4_1, rows[2], COLS, 0)};
+    pl_tensor gate = random_matrix(PL_TYPE_Q4_0, 30, COLS, 1), up = random_matrix(PL_TYPE_Q8_0, 30, COLS, 0);
+    float x[N_TOK * COLS], ref[3][N_TOK * 44], out[3][N_TOK * 44], g_ref[N_TOK * 30], u_ref[N_TOK * 30],
+        g[N_TOK * 30], u[N_TOK * 30];
+    for (int i = 0; i < N_TOK * COLS; i++) x[i] = frand();
+    for (int simd = 0; simd <= pl_simd_available(); simd++)
+        for (int n_tok = 1; n_tok <= N_TOK; n_tok += N_TOK - 1) {
+            cx1->simd = cx3->simd = simd;
+            for (int i = 0; i < 3; i++) pl_matmul(ref[i], &w[i], x, n_tok, cx1);
+            pl_matmul(g_ref, &gate, x, n_tok, cx1);
+            pl_matmul(u_ref, &up, x, n_tok, cx1);
+            for (int i = 0; i < n_tok * 30; i++) {
+                float v = g_ref[i];
+                v *= 1.0f / (1.0f + expf(-v));
+                g_ref[i] = v * u_ref[i];
+            }
+            for (int threads = 1; threads <= 3; threads += 2) {
+                pl_compute *cx = threads == 1 ? cx1 : cx3;
+                pl_matmul_n(3, (float *const[]){out[0], out[1], out[2]},
+                            (const pl_tensor *const[]){&w[0], &w[1], &w[2]}, x, n_tok, cx);
+                for (int i = 0; i < 3; i++) CHECK(memcmp(out[i], ref[i], (size_t)n_tok * rows[i] * sizeof(float)) == 0);
+                pl_matmul_swiglu(g, u, &gate, &up, x, n_tok, cx);
+                CHECK(memcmp(g, g_ref, (size_t)n_tok * 30 * sizeof(float)) == 0);
+            }
+        }
+    for (int i = 0; i < 3; i++) free((void *)w[i].data);
+    free((void *)gate.data);
+    free((void *)up.data);
+}
+
 /* --- a whole model -------------------------------------------------------------------- */
 
 typedef struct {
@@ -179,6 +232,7 @@ int main(void) {
     pl_compute cx1 = {pl_pool_create(1), 0, malloc(pl_matmul_workspace(MAX_TOK, MAX_COLS))};
     pl_compute cx3 = {pl_pool_create(3), 0, malloc(pl_matmul_workspace(MAX_TOK, MAX_COLS))};
     check_not_repacked();
+    check_fused(&cx1, &cx3);
     const uint32_t types[] = {PL_TYPE_Q8_0, PL_TYPE_Q4_0};
     const int n_toks[] = {1, 3, 4, 5, 9};
     const int shapes[][2] = {{4, 32}, {7, 96}, {13, 512}, {301, 256}};   /* rows, cols */
