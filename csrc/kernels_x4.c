@@ -22,8 +22,10 @@
  *
  * Prompt tokens go through a group two at a time: the 4 x 2 integer sums of a block stay
  * in registers while each weight vector is read once for both tokens and each activation
- * vector once for the 4 rows. The 4 steps of a block run as a loop, not unrolled, so
- * that V8 cannot hoist all 16 weight loads of a block ahead of their use and spill them.
+ * vector once for the 4 rows. The weights come from a panel on the stack, the group's
+ * blocks unpacked to int16 once for all token pairs. The 4 steps of a block run as a
+ * loop, not unrolled, so that V8 cannot hoist all 16 weight loads of a block ahead of
+ * their use and spill them.
  *
  * The per-block integer sums are those of the row kernels (kernels_quant.c): the scalar
  * x4 kernels give the row kernels' results bit for bit, the SIMD ones differ only in the
@@ -250,88 +252,105 @@ static inline v128_t group_scales(const uint8_t *gb, v128_t fix) {
         return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), scale));      \
     }
 
-/* Step j of a tile over one row's block: the weight vector as int16 and where its
- * activations start. Q8_0: elements 8j..8j+7. Q4_0: the nibbles 4j..4j+3 of each 16-bit
- * lane, which hold elements 0..7, 16..23, 8..15, 24..31 for j = 0..3 (see the top). */
-static inline v128_t step16_q8_0(const uint8_t *qs, int j) { return wasm_i16x8_load8x8(qs + 8 * j); }
-static inline int step_x_q8_0(int j) { return 8 * j; }
-static inline v128_t step16_q4_0(const uint8_t *qs, int j) {
-    return wasm_v128_and(wasm_u16x8_shr(wasm_v128_load(qs), 4 * j), wasm_i16x8_splat(15));
-}
-static inline int step_x_q4_0(int j) { return (j & 1) * 16 + (j >> 1) * 8; }
+/* Prompt tokens (see the top) read a group's weights from a panel on the stack: up to
+ * PANEL_BLOCKS blocks of the group's 4 rows unpacked to int16, in element order, once for
+ * all token pairs, so the tile's inner loop loads weight vectors as they are. */
+#define PANEL_BLOCKS 64   /* 64 blocks x 4 rows x 32 int16: 16 KiB */
 
-/* Two tokens through one group block (see the top): 8 dot products per 2 activation
- * loads and 4 weight vectors. */
-#define DEFINE_GROUP_BLOCK2(name, QS, VEC, XOFF, ZERO)                                          \
-    static inline void name(v128_t *acc0, v128_t *acc1, const uint8_t *gb, const pl_act_block *x0, \
-                            const pl_act_block *x1, v128_t fix) {                                \
-        const uint8_t *qs = gb + 2 * GROUP;                                                     \
-        v128_t a0 = wasm_v128_load(x0->q), a1 = wasm_v128_load(x1->q), w;                        \
-        w = VEC(qs, 0);          v128_t s00 = wasm_i32x4_dot_i16x8(w, a0), s01 = wasm_i32x4_dot_i16x8(w, a1); \
-        w = VEC(qs + QS, 0);     v128_t s10 = wasm_i32x4_dot_i16x8(w, a0), s11 = wasm_i32x4_dot_i16x8(w, a1); \
-        w = VEC(qs + 2 * QS, 0); v128_t s20 = wasm_i32x4_dot_i16x8(w, a0), s21 = wasm_i32x4_dot_i16x8(w, a1); \
-        w = VEC(qs + 3 * QS, 0); v128_t s30 = wasm_i32x4_dot_i16x8(w, a0), s31 = wasm_i32x4_dot_i16x8(w, a1); \
-        _Pragma("clang loop unroll(disable)")                                                   \
-        for (int k = 1; k < 4; k++) {                                                           \
-            a0 = wasm_v128_load(x0->q + XOFF(k));                                               \
-            a1 = wasm_v128_load(x1->q + XOFF(k));                                               \
-            w = VEC(qs, k);                                                                     \
-            s00 = wasm_i32x4_add(s00, wasm_i32x4_dot_i16x8(w, a0));                             \
-            s01 = wasm_i32x4_add(s01, wasm_i32x4_dot_i16x8(w, a1));                             \
-            w = VEC(qs + QS, k);                                                                \
-            s10 = wasm_i32x4_add(s10, wasm_i32x4_dot_i16x8(w, a0));                             \
-            s11 = wasm_i32x4_add(s11, wasm_i32x4_dot_i16x8(w, a1));                             \
-            w = VEC(qs + 2 * QS, k);                                                            \
-            s20 = wasm_i32x4_add(s20, wasm_i32x4_dot_i16x8(w, a0));                             \
-            s21 = wasm_i32x4_add(s21, wasm_i32x4_dot_i16x8(w, a1));                             \
-            w = VEC(qs + 3 * QS, k);                                                            \
-            s30 = wasm_i32x4_add(s30, wasm_i32x4_dot_i16x8(w, a0));                             \
-            s31 = wasm_i32x4_add(s31, wasm_i32x4_dot_i16x8(w, a1));                             \
-        }                                                                                       \
-        v128_t dw = group_scales(gb, fix);                                                      \
-        v128_t i0 = wasm_i32x4_sub(transpose_sum(s00, s10, s20, s30), wasm_i32x4_splat(ZERO * x0->sum)); \
-        v128_t i1 = wasm_i32x4_sub(transpose_sum(s01, s11, s21, s31), wasm_i32x4_splat(ZERO * x1->sum)); \
-        *acc0 = wasm_f32x4_add(*acc0, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(i0), wasm_f32x4_mul(dw, wasm_f32x4_splat(x0->d)))); \
-        *acc1 = wasm_f32x4_add(*acc1, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(i1), wasm_f32x4_mul(dw, wasm_f32x4_splat(x1->d)))); \
+#define DEFINE_PANEL(name, QS, UNPACK)                                                          \
+    static void name(const uint8_t *group, int b0, int n, int16_t *panel) {                     \
+        const uint8_t *gb = group + (size_t)b0 * GROUP * (2 + QS);                              \
+        for (int b = 0; b < n; b++, gb += GROUP * (2 + QS))                                     \
+            for (int i = 0; i < GROUP; i++) {                                                   \
+                v128_t w16[4];                                                                  \
+                UNPACK(gb + 2 * GROUP + i * QS, w16);                                           \
+                for (int k = 0; k < 4; k++)                                                     \
+                    wasm_v128_store(panel + (b * GROUP + i) * PL_QK + 8 * k, w16[k]);           \
+            }                                                                                   \
     }
 
-/* Tokens go two at a time through the 4 rows (a 4 x 2 tile, above); a last odd token
- * takes the 4 rows alone, with two accumulators over alternate blocks. */
-#define DEFINE_SIMD_X4(name, QS, GROUP_BLOCK, GROUP_BLOCK2)                                     \
+/* Two tokens through one group block (see the top), its scales at gb and its 4 rows'
+ * weights in the panel at p: 8 dot products per 2 activation loads and 4 weight loads. */
+static inline void group_block2(v128_t *acc0, v128_t *acc1, const uint8_t *gb, const int16_t *p,
+                                const pl_act_block *x0, const pl_act_block *x1, v128_t fix, int zero) {
+    v128_t a0 = wasm_v128_load(x0->q), a1 = wasm_v128_load(x1->q), w;
+    w = wasm_v128_load(p);      v128_t s00 = wasm_i32x4_dot_i16x8(w, a0), s01 = wasm_i32x4_dot_i16x8(w, a1);
+    w = wasm_v128_load(p + 32); v128_t s10 = wasm_i32x4_dot_i16x8(w, a0), s11 = wasm_i32x4_dot_i16x8(w, a1);
+    w = wasm_v128_load(p + 64); v128_t s20 = wasm_i32x4_dot_i16x8(w, a0), s21 = wasm_i32x4_dot_i16x8(w, a1);
+    w = wasm_v128_load(p + 96); v128_t s30 = wasm_i32x4_dot_i16x8(w, a0), s31 = wasm_i32x4_dot_i16x8(w, a1);
+    #pragma clang loop unroll(disable)
+    for (int k = 1; k < 4; k++) {
+        a0 = wasm_v128_load(x0->q + 8 * k);
+        a1 = wasm_v128_load(x1->q + 8 * k);
+        w = wasm_v128_load(p + 8 * k);
+        s00 = wasm_i32x4_add(s00, wasm_i32x4_dot_i16x8(w, a0));
+        s01 = wasm_i32x4_add(s01, wasm_i32x4_dot_i16x8(w, a1));
+        w = wasm_v128_load(p + 32 + 8 * k);
+        s10 = wasm_i32x4_add(s10, wasm_i32x4_dot_i16x8(w, a0));
+        s11 = wasm_i32x4_add(s11, wasm_i32x4_dot_i16x8(w, a1));
+        w = wasm_v128_load(p + 64 + 8 * k);
+        s20 = wasm_i32x4_add(s20, wasm_i32x4_dot_i16x8(w, a0));
+        s21 = wasm_i32x4_add(s21, wasm_i32x4_dot_i16x8(w, a1));
+        w = wasm_v128_load(p + 96 + 8 * k);
+        s30 = wasm_i32x4_add(s30, wasm_i32x4_dot_i16x8(w, a0));
+        s31 = wasm_i32x4_add(s31, wasm_i32x4_dot_i16x8(w, a1));
+    }
+    v128_t dw = group_scales(gb, fix);
+    v128_t i0 = wasm_i32x4_sub(transpose_sum(s00, s10, s20, s30), wasm_i32x4_splat(zero * x0->sum));
+    v128_t i1 = wasm_i32x4_sub(transpose_sum(s01, s11, s21, s31), wasm_i32x4_splat(zero * x1->sum));
+    *acc0 = wasm_f32x4_add(*acc0, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(i0), wasm_f32x4_mul(dw, wasm_f32x4_splat(x0->d))));
+    *acc1 = wasm_f32x4_add(*acc1, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(i1), wasm_f32x4_mul(dw, wasm_f32x4_splat(x1->d))));
+}
+
+/* Four or more tokens go two at a time through the 4 rows (a 4 x 2 tile, above),
+ * PANEL_BLOCKS blocks at a time, each pair's sums carried in y from one run of blocks to
+ * the next (stored and reloaded floats: the same additions in the same order). A last odd
+ * token, or fewer than 4, takes the 4 rows alone, with two accumulators over alternate
+ * blocks. */
+#define DEFINE_SIMD_X4(name, QS, ZERO, GROUP_BLOCK, PANEL)                                      \
     static void name(const void *group, const void *x, size_t x_row_bytes, int n_tok, int cols, \
                      float *y, int ldy, int shift) {                                            \
         const int stride = GROUP * (2 + QS), n_blocks = cols / PL_QK;                           \
         const v128_t fix = wasm_f32x4_splat(pow2(112 - shift));                                 \
-        int t = 0;                                                                              \
-        for (; t + 2 <= n_tok; t += 2) {                                                        \
-            const pl_act_block *x0 = pl_act_row(x, x_row_bytes, t), *x1 = pl_act_row(x, x_row_bytes, t + 1); \
-            v128_t acc0 = wasm_f32x4_splat(0), acc1 = acc0;                                     \
-            const uint8_t *gb = group;                                                          \
-            for (int b = 0; b < n_blocks; b++, gb += stride) GROUP_BLOCK2(&acc0, &acc1, gb, &x0[b], &x1[b], fix); \
-            wasm_v128_store(y + (size_t)t * ldy, acc0);                                         \
-            wasm_v128_store(y + (size_t)(t + 1) * ldy, acc1);                                   \
+        int16_t panel[PANEL_BLOCKS * GROUP * PL_QK];                                            \
+        int paired = n_tok >= 4 ? n_tok & ~1 : 0;   /* fewer: the panel costs more than it saves */ \
+        for (int b0 = 0; paired && b0 < n_blocks; b0 += PANEL_BLOCKS) {                         \
+            int n = n_blocks - b0 < PANEL_BLOCKS ? n_blocks - b0 : PANEL_BLOCKS;                \
+            PANEL((const uint8_t *)group, b0, n, panel);                                        \
+            for (int t = 0; t < paired; t += 2) {                                               \
+                const pl_act_block *x0 = pl_act_row(x, x_row_bytes, t) + b0;                    \
+                const pl_act_block *x1 = pl_act_row(x, x_row_bytes, t + 1) + b0;                \
+                float *y0 = y + (size_t)t * ldy, *y1 = y0 + ldy;                                \
+                v128_t acc0 = b0 ? wasm_v128_load(y0) : wasm_f32x4_splat(0);                    \
+                v128_t acc1 = b0 ? wasm_v128_load(y1) : wasm_f32x4_splat(0);                    \
+                const uint8_t *gb = (const uint8_t *)group + (size_t)b0 * stride;               \
+                for (int b = 0; b < n; b++, gb += stride)                                       \
+                    group_block2(&acc0, &acc1, gb, panel + b * GROUP * PL_QK, &x0[b], &x1[b], fix, ZERO); \
+                wasm_v128_store(y0, acc0);                                                      \
+                wasm_v128_store(y1, acc1);                                                      \
+            }                                                                                   \
         }                                                                                       \
-        for (; t < n_tok; t++) {                                                                \
+        for (int t = paired; t < n_tok; t++) {                                                  \
             const pl_act_block *xb = pl_act_row(x, x_row_bytes, t);                             \
             /* two accumulators, named: an indexed pair would live in memory */                 \
             v128_t acc0 = wasm_f32x4_splat(0), acc1 = acc0;                                     \
             const uint8_t *gb = group;                                                          \
             int b = 0;                                                                          \
             for (; b + 2 <= n_blocks; b += 2, gb += 2 * stride) {                               \
-                acc0 = GROUP_BLOCK(acc0, gb, &xb[b], fix);                                           \
-                acc1 = GROUP_BLOCK(acc1, gb + stride, &xb[b + 1], fix);                              \
+                acc0 = GROUP_BLOCK(acc0, gb, &xb[b], fix);                                      \
+                acc1 = GROUP_BLOCK(acc1, gb + stride, &xb[b + 1], fix);                         \
             }                                                                                   \
-            if (b < n_blocks) acc0 = GROUP_BLOCK(acc0, gb, &xb[b], fix);                             \
+            if (b < n_blocks) acc0 = GROUP_BLOCK(acc0, gb, &xb[b], fix);                        \
             wasm_v128_store(y + (size_t)t * ldy, wasm_f32x4_add(acc0, acc1));                   \
         }                                                                                       \
     }
 
 DEFINE_GROUP_BLOCK(group_block_q8_0, PL_QK, unpack16_q8_0, 0)
 DEFINE_GROUP_BLOCK(group_block_q4_0, PL_QK / 2, unpack16_q4_0, 8)
-DEFINE_GROUP_BLOCK2(group_block2_q8_0, PL_QK, step16_q8_0, step_x_q8_0, 0)
-DEFINE_GROUP_BLOCK2(group_block2_q4_0, PL_QK / 2, step16_q4_0, step_x_q4_0, 8)
-DEFINE_SIMD_X4(group_q8_0_simd, PL_QK, group_block_q8_0, group_block2_q8_0)
-DEFINE_SIMD_X4(group_q4_0_simd, PL_QK / 2, group_block_q4_0, group_block2_q4_0)
+DEFINE_PANEL(panel_q8_0, PL_QK, unpack16_q8_0)
+DEFINE_PANEL(panel_q4_0, PL_QK / 2, unpack16_q4_0)
+DEFINE_SIMD_X4(group_q8_0_simd, PL_QK, 0, group_block_q8_0, panel_q8_0)
+DEFINE_SIMD_X4(group_q4_0_simd, PL_QK / 2, 8, group_block_q4_0, panel_q4_0)
 
 #endif
 

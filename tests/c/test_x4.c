@@ -228,17 +228,18 @@ static void check_model(const char *type, double rel_tol) {
 }
 
 int main(void) {
-    enum { MAX_TOK = 9, MAX_COLS = 512 };
+    enum { MAX_TOK = 9, MAX_COLS = 2080 };
     pl_compute cx1 = {pl_pool_create(1), 0, malloc(pl_matmul_workspace(MAX_TOK, MAX_COLS))};
     pl_compute cx3 = {pl_pool_create(3), 0, malloc(pl_matmul_workspace(MAX_TOK, MAX_COLS))};
     check_not_repacked();
     check_fused(&cx1, &cx3);
     const uint32_t types[] = {PL_TYPE_Q8_0, PL_TYPE_Q4_0};
     const int n_toks[] = {1, 3, 4, 5, 9};
-    const int shapes[][2] = {{4, 32}, {7, 96}, {13, 512}, {301, 256}};   /* rows, cols */
+    /* rows, cols; 2080 columns: more blocks than one prompt-token panel (PANEL_BLOCKS) */
+    const int shapes[][2] = {{4, 32}, {7, 96}, {13, 512}, {301, 256}, {5, 2080}};
     for (int ti = 0; ti < 2; ti++)
         for (int ni = 0; ni < 5; ni++)
-            for (int si = 0; si < 4; si++)
+            for (int si = 0; si < 5; si++)
                 check_kernels(types[ti], n_toks[ni], shapes[si][0], shapes[si][1], &cx1, &cx3);
     /* quantization error only: measured 0.04% (Q8_0) and 0.1% (Q4_0) of the largest logit;
      * a row mixed up with another is off by the logits' own size */
