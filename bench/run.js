@@ -17,6 +17,7 @@
 //            resident set (VmHWM: the page, the engine's worker and its threads)
 //   node     pocketlm with the Node API in a child process, --node-prompt and --node-gen
 //            (peak RSS of that process)
+// Every run starts once the machine is nearly idle (up to 20 s of waiting).
 // The browser workload is smaller than Node's by default because wllama 3.13.0 runs the
 // 365m model at about 2 tokens/s here: 128 + 128 tokens, 3 times, 4 configurations would
 // take over half an hour (--prompt 128 --gen 128 runs it).
@@ -130,6 +131,26 @@ async function waitForExit(cdp, pids) {
   }
 }
 
+// Busy and total CPU time of the machine so far (/proc/stat's first line, in ticks).
+function cpuTicks() {
+  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  const idle = fields[3] + fields[4];   // idle + iowait
+  const total = fields.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
+// Waits (up to 20 s) until the machine is nearly idle over 300 ms: a browser process still
+// winding down (wllama's spinning threads) can otherwise eat the next run's core.
+async function waitForIdle() {
+  if (!existsSync('/proc/stat')) return;
+  for (let i = 0; i < 60; i++) {
+    const a = cpuTicks();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const b = cpuTicks();
+    if ((b.busy - a.busy) < 0.15 * (b.total - a.total)) return;
+  }
+}
+
 /** One engine in a fresh context (so a renderer process of its own); its result and peak. */
 async function browserRun(browser, cdp, server, engine, args) {
   const context = await browser.newContext();
@@ -170,6 +191,7 @@ async function browserBench(o, prompt) {
             url: `/${modelPath(o.shape, type)}`, threads, context: contextFor(o), maxTokens: o.gen, reps: o.reps,
             prompt: prompt.text, promptTokens: prompt.ids.length, warmup: prompt.warmup,
           };
+          await waitForIdle();
           const r = await browserRun(browser, cdp, server, engine, args);
           if (!r.error) r.summary = summarize(r.runs);
           config.engines[engine] = r;
@@ -204,6 +226,7 @@ async function nodeBench(o, prompt) {
         promptTokens: prompt.ids.length, warmup: prompt.warmup, maxTokens: o.nodeGen, reps: o.reps,
       };
       let r;
+      await waitForIdle();
       try {
         r = JSON.parse(await run(process.execPath, [join(ROOT, 'bench/node.js'), JSON.stringify(args)]));
         r.summary = summarize(r.runs);
