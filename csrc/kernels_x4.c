@@ -23,9 +23,9 @@
  * Prompt tokens go through a group two at a time: the 4 x 2 integer sums of a block stay
  * in registers while each weight vector is read once for both tokens and each activation
  * vector once for the 4 rows. The weights come from a panel on the stack, the group's
- * blocks unpacked to int16 once for all token pairs. The 4 steps of a block run as a
- * loop, not unrolled, so that V8 cannot hoist all 16 weight loads of a block ahead of
- * their use and spill them.
+ * blocks unpacked to int16 once for all token pairs. The 4 steps of a block (8 elements
+ * of each row each) run as a loop, not unrolled, here and for a lone token: unrolled, V8
+ * hoists all of a block's weight loads ahead of their use and spills them.
  *
  * The per-block integer sums are those of the row kernels (kernels_quant.c): the scalar
  * x4 kernels give the row kernels' results bit for bit, the SIMD ones differ only in the
@@ -236,21 +236,56 @@ static inline v128_t group_scales(const uint8_t *gb, v128_t fix) {
     return wasm_f32x4_mul(wasm_v128_and(bits, wasm_i32x4_splat((int32_t)0x8fffe000)), fix);
 }
 
-/* acc + the 4 rows' sums over one group block with one token's activation block; ZERO is
- * the quants' zero point (Q4_0: 8), taken off as ZERO·Σx. */
-#define DEFINE_GROUP_BLOCK(name, QS, UNPACK, ZERO)                                              \
-    static inline v128_t name(v128_t acc, const uint8_t *gb, const pl_act_block *xb, v128_t fix) { \
-        v128_t s[GROUP];                                                                        \
-        for (int i = 0; i < GROUP; i++) {                                                       \
-            v128_t w16[4];                                                                      \
-            UNPACK(gb + 2 * GROUP + i * QS, w16);                                               \
-            s[i] = pl_dot_i16x32(w16, xb->q);                                                   \
-        }                                                                                       \
-        v128_t isum = wasm_i32x4_sub(transpose_sum(s[0], s[1], s[2], s[3]),                     \
-                                     wasm_i32x4_splat(ZERO * xb->sum));                         \
-        v128_t scale = wasm_f32x4_mul(group_scales(gb, fix), wasm_f32x4_splat(xb->d));          \
-        return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), scale));      \
+/* acc + the 4 Q4_0 rows' sums over one group block with one token's activation block, in
+ * 4 steps (a loop, so that V8 does not hoist and spill the loads): step j takes nibble j
+ * of every 16-bit lane, elements 8j'..8j'+7 with j' = 0, 2, 1, 3 (see the top); the zero
+ * point comes off as 8·Σx. */
+static inline v128_t group_block_q4_0(v128_t acc, const uint8_t *gb, const pl_act_block *xb, v128_t fix) {
+    const uint8_t *qs = gb + 2 * GROUP;
+    v128_t v0 = wasm_v128_load(qs), v1 = wasm_v128_load(qs + 16), v2 = wasm_v128_load(qs + 32),
+           v3 = wasm_v128_load(qs + 48), nibble = wasm_i16x8_splat(15);
+    v128_t a = wasm_v128_load(xb->q);
+    v128_t s0 = wasm_i32x4_dot_i16x8(wasm_v128_and(v0, nibble), a);
+    v128_t s1 = wasm_i32x4_dot_i16x8(wasm_v128_and(v1, nibble), a);
+    v128_t s2 = wasm_i32x4_dot_i16x8(wasm_v128_and(v2, nibble), a);
+    v128_t s3 = wasm_i32x4_dot_i16x8(wasm_v128_and(v3, nibble), a);
+#pragma clang loop unroll(disable)
+    for (int j = 1; j < 4; j++) {
+        v0 = wasm_u16x8_shr(v0, 4);
+        v1 = wasm_u16x8_shr(v1, 4);
+        v2 = wasm_u16x8_shr(v2, 4);
+        v3 = wasm_u16x8_shr(v3, 4);
+        a = wasm_v128_load(xb->q + (j & 1) * 16 + (j >> 1) * 8);
+        s0 = wasm_i32x4_add(s0, wasm_i32x4_dot_i16x8(wasm_v128_and(v0, nibble), a));
+        s1 = wasm_i32x4_add(s1, wasm_i32x4_dot_i16x8(wasm_v128_and(v1, nibble), a));
+        s2 = wasm_i32x4_add(s2, wasm_i32x4_dot_i16x8(wasm_v128_and(v2, nibble), a));
+        s3 = wasm_i32x4_add(s3, wasm_i32x4_dot_i16x8(wasm_v128_and(v3, nibble), a));
     }
+    v128_t isum = wasm_i32x4_sub(transpose_sum(s0, s1, s2, s3), wasm_i32x4_splat(8 * xb->sum));
+    v128_t scale = wasm_f32x4_mul(group_scales(gb, fix), wasm_f32x4_splat(xb->d));
+    return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), scale));
+}
+
+/* The same for Q8_0: step j widens elements 8j..8j+7 of each row in its load. */
+static inline v128_t group_block_q8_0(v128_t acc, const uint8_t *gb, const pl_act_block *xb, v128_t fix) {
+    const uint8_t *qs = gb + 2 * GROUP;
+    v128_t a = wasm_v128_load(xb->q);
+    v128_t s0 = wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(qs), a);
+    v128_t s1 = wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(qs + 32), a);
+    v128_t s2 = wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(qs + 64), a);
+    v128_t s3 = wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(qs + 96), a);
+#pragma clang loop unroll(disable)
+    for (int j = 1; j < 4; j++) {
+        a = wasm_v128_load(xb->q + 8 * j);
+        s0 = wasm_i32x4_add(s0, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(qs + 8 * j), a));
+        s1 = wasm_i32x4_add(s1, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(qs + 32 + 8 * j), a));
+        s2 = wasm_i32x4_add(s2, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(qs + 64 + 8 * j), a));
+        s3 = wasm_i32x4_add(s3, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(qs + 96 + 8 * j), a));
+    }
+    v128_t isum = transpose_sum(s0, s1, s2, s3);
+    v128_t scale = wasm_f32x4_mul(group_scales(gb, fix), wasm_f32x4_splat(xb->d));
+    return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), scale));
+}
 
 /* Prompt tokens (see the top) read a group's weights from a panel on the stack: up to
  * PANEL_BLOCKS blocks of the group's 4 rows unpacked to int16, in element order, once for
@@ -345,8 +380,6 @@ static inline void group_block2(v128_t *acc0, v128_t *acc1, const uint8_t *gb, c
         }                                                                                       \
     }
 
-DEFINE_GROUP_BLOCK(group_block_q8_0, PL_QK, unpack16_q8_0, 0)
-DEFINE_GROUP_BLOCK(group_block_q4_0, PL_QK / 2, unpack16_q4_0, 8)
 DEFINE_PANEL(panel_q8_0, PL_QK, unpack16_q8_0)
 DEFINE_PANEL(panel_q4_0, PL_QK / 2, unpack16_q4_0)
 DEFINE_SIMD_X4(group_q8_0_simd, PL_QK, 0, group_block_q8_0, panel_q8_0)
