@@ -88,7 +88,7 @@ static void matmul_unit(const matmul_part *p, int u, int n_tok) {
 
 /* The parts' units one after another, shared out evenly. */
 static void matmul_parts(void *arg, int ith, int nth) {
-    const matmul_task copy = *(const matmul_task *)arg, *m = &copy;
+    const matmul_task copy = *(const matmul_task *)arg, *m = &copy;   /* see pl_pool_run */
     int total = 0;
     for (int i = 0; i < m->n_parts; i++) total += units_of(&m->part[i].w);
     int u0, u1;
@@ -103,7 +103,7 @@ static void matmul_parts(void *arg, int ith, int nth) {
 /* Gate and up, unit by unit, and silu(gate) * up on the rows just computed, by the same
  * thread, so the expf pass runs in parallel too. */
 static void matmul_swiglu_units(void *arg, int ith, int nth) {
-    const matmul_task copy = *(const matmul_task *)arg, *m = &copy;
+    const matmul_task copy = *(const matmul_task *)arg, *m = &copy;   /* see pl_pool_run */
     const matmul_part *gate = &m->part[0], *up = &m->part[1];
     int rows = (int)gate->w.ne[1], u0, u1;
     pl_split(units_of(&gate->w), ith, nth, &u0, &u1);

@@ -58,7 +58,7 @@ typedef struct {
 
 /* One (token, head) pair at a time: causal softmax(q·k / sqrt(d)) · v over the cache. */
 static void attention_heads(void *p, int ith, int nth) {
-    const attention_task copy = *(const attention_task *)p, *a = &copy;   /* not the caller's stack line */
+    const attention_task copy = *(const attention_task *)p, *a = &copy;   /* see pl_pool_run */
     const pl_hparams *hp = a->hp;
     pl_state *s = a->s;
     int hd = hp->head_dim, kv_dim = hp->n_kv_heads * hd, q_dim = hp->n_heads * hd;

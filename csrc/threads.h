@@ -13,7 +13,10 @@ typedef void (*pl_task_fn)(void *arg, int ith, int nth);
 pl_pool *pl_pool_create(int n_threads);
 void pl_pool_destroy(pl_pool *pool);
 int pl_pool_size(const pl_pool *pool);
-/* Runs fn on every thread and returns when all are done. */
+/* Runs fn on every thread and returns when all are done. When arg lives on the caller's
+ * stack, fn should copy it before its loops: the caller (thread 0) writes its own frames
+ * next to it meanwhile, and reading that cache line from another thread throughout cost
+ * 2 threads ~25 % of a decode step. */
 void pl_pool_run(pl_pool *pool, pl_task_fn fn, void *arg);
 
 /* The [begin, end) share of thread ith when n items are split nth ways. */
