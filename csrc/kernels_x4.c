@@ -89,6 +89,11 @@ static float pow2(int e) {
     return v.f;
 }
 
+/* A finite half times 2^e, as a half (exact when the result is one). */
+static uint16_t half_times_pow2(uint16_t h, int e) {
+    return pl_f32_to_f16(pl_f16_to_f32_finite(h) * pow2(e));
+}
+
 /* floor(log2 |h|) of a nonzero half; above 15 for infinities and NaNs. */
 static int half_exponent(uint16_t h) {
     int e = (h >> 10) & 31, m = h & 0x3ff;
@@ -119,7 +124,7 @@ static void rescale(uint8_t *data, size_t grouped_bytes, int block, int shift) {
     for (size_t off = 0; off < grouped_bytes; off += (size_t)block) {
         uint16_t h;
         memcpy(&h, data + off, 2);
-        h = pl_f32_to_f16(pl_f16_to_f32_finite(h) * pow2(shift));
+        h = half_times_pow2(h, shift);
         memcpy(data + off, &h, 2);
     }
 }
@@ -157,7 +162,7 @@ void pl_x4_get_row(float *out, const pl_tensor *t, int r) {
         uint8_t plain[2 + PL_QK];   /* block b of row r as the file had it */
         uint16_t d;
         memcpy(&d, gb + 2 * i, 2);
-        d = pl_f32_to_f16(pl_f16_to_f32_finite(d) * pow2(-t->scale_shift));
+        d = half_times_pow2(d, -t->scale_shift);
         memcpy(plain, &d, 2);
         unpack_qs(gb + 2 * GROUP + i * qs, plain + 2, qs);
         pl_dequantize_row(t->type, plain, out + b * PL_QK, PL_QK);
