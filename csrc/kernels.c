@@ -208,6 +208,27 @@ void pl_softmax(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] /= sum;
 }
 
+/* Columns at a time: their sums stay in registers (clang vectorizes the fixed-length inner
+ * loop) while the rows stream past, instead of a load and store of out per row. */
+#define SUM_COLS 16
+
+void pl_weighted_sum(float *out, const float *w, const float *rows, size_t stride, int n, int cols) {
+    int d0 = 0;
+    for (; d0 + SUM_COLS <= cols; d0 += SUM_COLS) {
+        float acc[SUM_COLS] = {0};
+        for (int j = 0; j < n; j++) {
+            const float *r = rows + (size_t)j * stride + d0;
+            for (int d = 0; d < SUM_COLS; d++) acc[d] += w[j] * r[d];
+        }
+        memcpy(out + d0, acc, sizeof acc);
+    }
+    for (; d0 < cols; d0++) {
+        float acc = 0.0f;
+        for (int j = 0; j < n; j++) acc += w[j] * rows[(size_t)j * stride + d0];
+        out[d0] = acc;
+    }
+}
+
 void pl_gelu(float *x, size_t n) {
     const float sqrt_2_over_pi = 0.7978845608028654f;
     for (size_t i = 0; i < n; i++) {

@@ -118,6 +118,9 @@ void pl_layernorm(float *o, const float *x, const float *weight, const float *bi
                   float eps);
 /* In place, over n values. */
 void pl_softmax(float *x, int n);
+/* out[d] = Σ_j w[j]·rows[j][d] for d < cols, j = 0..n-1 in order (attention's weighted sum
+ * of value rows), rows `stride` floats apart. */
+void pl_weighted_sum(float *out, const float *w, const float *rows, size_t stride, int n, int cols);
 /* In place: GELU with the tanh approximation (GPT-2, minGPT's NewGELU). */
 void pl_gelu(float *x, size_t n);
 /* y[t][j] += bias[j] for t < n_tok, j < cols. */

@@ -53,7 +53,7 @@ typedef struct {
     pl_state *s;
     int layer;
     int n;                   /* tokens in the batch */
-    pl_row_kernel dot;       /* the F32 row kernel: q·k as one row of the cache times q */
+    pl_row_kernel dot;       /* the F32 row kernel: q as a row, the cached keys as its inputs */
 } attention_task;
 
 /* One (token, head) pair at a time: causal softmax(q·k / sqrt(d)) · v over the cache. */
@@ -74,17 +74,11 @@ static void attention_heads(void *p, int ith, int nth) {
         int pos = s->pos + t;              /* this token attends to positions 0..pos */
         const float *q = s->q + (size_t)t * q_dim + h * hd;
         int kv_off = (h / group) * hd;
-        for (int j = 0; j <= pos; j++) {
-            a->dot(layer_k + (size_t)j * kv_dim + kv_off, q, (size_t)hd * sizeof(float), 1, hd, &att[j], 1);
-            att[j] /= scale;
-        }
+        /* one call for all pos + 1 scores: the kernel shares each q vector among 4 keys */
+        a->dot(q, layer_k + kv_off, (size_t)kv_dim * sizeof(float), pos + 1, hd, att, 1);
+        for (int j = 0; j <= pos; j++) att[j] /= scale;
         pl_softmax(att, pos + 1);
-        float *out = s->att_out + (size_t)t * q_dim + h * hd;
-        memset(out, 0, (size_t)hd * sizeof(float));
-        for (int j = 0; j <= pos; j++) {
-            const float *v = layer_v + (size_t)j * kv_dim + kv_off;
-            for (int d = 0; d < hd; d++) out[d] += att[j] * v[d];
-        }
+        pl_weighted_sum(s->att_out + (size_t)t * q_dim + h * hd, att, layer_v + kv_off, kv_dim, pos + 1, hd);
     }
 }
 
