@@ -9,16 +9,20 @@
  * bounds a one-row kernel, is shared by 4 rows, and the weights stream as one sequence.
  *
  * Q4_0's 16 quant bytes are also reordered, byte k of the first half then byte k of the
- * second, so that each 16-bit lane holds the nibbles of elements k, k+8, k+16 and k+24:
- * four shifts and masks give the 32 quants as int16, in order, with no byte shifts or
- * widening (the -8 zero point is taken off the integer sum instead: 8·Σx).
+ * second, so that each 16-bit lane holds the nibbles of elements k, k+16, k+8 and k+24
+ * (low bits first), and every nibble is stored XOR 8: as a 4-bit two's complement number
+ * it is then the quant minus its zero point 8. A nibble moved to the top of its lane is
+ * that value times 4096, an int16, in one shift or one mask: the 32 quants need no byte
+ * shifts, widening or zero-point correction, and the kernels take the 4096 off with the
+ * scales (an exact power of two).
  *
  * The scales: a half's bits shifted into a float's place give its value times 2^-112,
  * exactly, when the half is normal (or zero) -- three instructions for 4 scales, against
  * about fifteen for a conversion that must also handle subnormal halves without forming a
  * subnormal float (simd.h). So the repack multiplies a matrix's grouped scales by the
  * power of two that makes the smallest nonzero one normal (scale_shift, often 0) and the
- * kernels multiply by 2^(112 - shift): the same floats as the file's scales, bit for bit.
+ * kernels multiply by 2^(112 - shift): the same floats as the file's scales, bit for bit
+ * (for Q4_0, times 2^-12 as well: its integer sums carry the 4096).
  *
  * Prompt tokens go through a group two at a time: the 4 x 2 integer sums of a block stay
  * in registers while each weight vector is read once for both tokens and each activation
@@ -29,7 +33,8 @@
  *
  * The per-block integer sums are those of the row kernels (kernels_quant.c): the scalar
  * x4 kernels give the row kernels' results bit for bit, the SIMD ones differ only in the
- * order float block results are added. */
+ * order float block results are added (and, for Q4_0, where a block's scale times the
+ * activations' scale times 2^-12 would be a subnormal float). */
 #include "kernels.h"
 
 #include <stdlib.h>
@@ -49,15 +54,16 @@ static int qs_bytes(uint32_t type) { return type == PL_TYPE_Q8_0 ? PL_QK : PL_QK
 
 /* --- layout ------------------------------------------------------------------------- */
 
-/* A block's quant bytes as the group keeps them (Q4_0: halves interleaved) and back. */
+/* A block's quant bytes as the group keeps them (Q4_0: halves interleaved, nibbles XOR 8)
+ * and back. */
 static void pack_qs(const uint8_t *src, uint8_t *dst, int qs) {
     if (qs == PL_QK) {
         memcpy(dst, src, PL_QK);
         return;
     }
     for (int k = 0; k < PL_QK / 4; k++) {
-        dst[2 * k] = src[k];
-        dst[2 * k + 1] = src[PL_QK / 4 + k];
+        dst[2 * k] = src[k] ^ 0x88;
+        dst[2 * k + 1] = src[PL_QK / 4 + k] ^ 0x88;
     }
 }
 
@@ -67,8 +73,8 @@ static void unpack_qs(const uint8_t *src, uint8_t *dst, int qs) {
         return;
     }
     for (int k = 0; k < PL_QK / 4; k++) {
-        dst[k] = src[2 * k];
-        dst[PL_QK / 4 + k] = src[2 * k + 1];
+        dst[k] = src[2 * k] ^ 0x88;
+        dst[PL_QK / 4 + k] = src[2 * k + 1] ^ 0x88;
     }
 }
 
@@ -175,10 +181,10 @@ void pl_x4_get_row(float *out, const pl_tensor *t, int r) {
 static void unpack_q8_0(const uint8_t *qs, int8_t *q) { memcpy(q, qs, PL_QK); }
 static void unpack_q4_0(const uint8_t *qs, int8_t *q) {
     for (int k = 0; k < PL_QK / 4; k++) {   /* bytes 2k, 2k+1: elements k, k+8, k+16, k+24 */
-        q[k] = (int8_t)((qs[2 * k] & 15) - 8);
-        q[k + 8] = (int8_t)((qs[2 * k + 1] & 15) - 8);
-        q[k + 16] = (int8_t)((qs[2 * k] >> 4) - 8);
-        q[k + 24] = (int8_t)((qs[2 * k + 1] >> 4) - 8);
+        q[k] = (int8_t)(((qs[2 * k] & 15) ^ 8) - 8);
+        q[k + 8] = (int8_t)(((qs[2 * k + 1] & 15) ^ 8) - 8);
+        q[k + 16] = (int8_t)(((qs[2 * k] >> 4) ^ 8) - 8);
+        q[k + 24] = (int8_t)(((qs[2 * k + 1] >> 4) ^ 8) - 8);
     }
 }
 
@@ -211,19 +217,23 @@ DEFINE_SCALAR_X4(group_q4_0, PL_QK / 2, unpack_q4_0)
 /* --- SIMD128 ------------------------------------------------------------------------ */
 #ifdef __wasm_simd128__
 
+/* log2 of the factor the SIMD kernels' Q4_0 quants carry (see the top). */
+#define Q4_0_UNIT 12
+
 /* One row's block of quants as four int16 vectors (elements 0..7, 8..15, 16..23, 24..31).
- * Q8_0: the bytes widened. Q4_0: the 16-bit lanes' four nibbles (see the top), 0..15. */
+ * Q8_0: the bytes widened. Q4_0: the 16-bit lanes' four nibbles (see the top) moved to
+ * the top of the lane, (q - 8)·4096. */
 static inline void unpack16_q8_0(const uint8_t *qs, v128_t w16[4]) {
     const v128_t w[2] = {wasm_v128_load(qs), wasm_v128_load(qs + 16)};
     pl_widen_i8x32(w, w16);
 }
 
 static inline void unpack16_q4_0(const uint8_t *qs, v128_t w16[4]) {
-    v128_t v = wasm_v128_load(qs), nibble = wasm_i16x8_splat(15);
-    w16[0] = wasm_v128_and(v, nibble);
-    w16[1] = wasm_v128_and(wasm_u16x8_shr(v, 8), nibble);
-    w16[2] = wasm_v128_and(wasm_u16x8_shr(v, 4), nibble);
-    w16[3] = wasm_u16x8_shr(v, 12);
+    v128_t v = wasm_v128_load(qs), top = wasm_i16x8_splat((int16_t)0xf000);
+    w16[0] = wasm_i16x8_shl(v, 12);
+    w16[1] = wasm_v128_and(wasm_i16x8_shl(v, 4), top);
+    w16[2] = wasm_v128_and(wasm_i16x8_shl(v, 8), top);
+    w16[3] = wasm_v128_and(v, top);
 }
 
 /* {Σa, Σb, Σc, Σd}: the lanes of each vector summed, as one vector. */
@@ -235,40 +245,44 @@ static inline v128_t transpose_sum(v128_t a, v128_t b, v128_t c, v128_t d) {
 
 /* The 4 rows' scales of a group block as floats (normal halves or zeros, see the top):
  * the sign-extended halves shifted into a float's sign, exponent and fraction, times
- * fix = 2^(112 - scale_shift). */
+ * fix = 2^(112 - scale_shift), times 2^-12 more for Q4_0. */
 static inline v128_t group_scales(const uint8_t *gb, v128_t fix) {
     v128_t bits = wasm_i32x4_shl(wasm_i32x4_load16x4(gb), 13);
     return wasm_f32x4_mul(wasm_v128_and(bits, wasm_i32x4_splat((int32_t)0x8fffe000)), fix);
 }
 
 /* acc + the 4 Q4_0 rows' sums over one group block with one token's activation block, in
- * 4 steps (a loop, so that V8 does not hoist and spill the loads): step j takes nibble j
- * of every 16-bit lane, elements 8j'..8j'+7 with j' = 0, 2, 1, 3 (see the top); the zero
- * point comes off as 8·Σx. */
+ * 4 steps (a loop, so that V8 does not hoist and spill the loads): each step takes the top
+ * nibble of every 16-bit lane, then shifts the next one up: nibbles 3, 2, 1, 0, elements
+ * 24.., 8.., 16.., 0.. (see the top). The last step needs no mask. */
 static inline v128_t group_block_q4_0(v128_t acc, const uint8_t *gb, const pl_act_block *xb, v128_t fix) {
     const uint8_t *qs = gb + 2 * GROUP;
     v128_t v0 = wasm_v128_load(qs), v1 = wasm_v128_load(qs + 16), v2 = wasm_v128_load(qs + 32),
-           v3 = wasm_v128_load(qs + 48), nibble = wasm_i16x8_splat(15);
-    v128_t a = wasm_v128_load(xb->q);
-    v128_t s0 = wasm_i32x4_dot_i16x8(wasm_v128_and(v0, nibble), a);
-    v128_t s1 = wasm_i32x4_dot_i16x8(wasm_v128_and(v1, nibble), a);
-    v128_t s2 = wasm_i32x4_dot_i16x8(wasm_v128_and(v2, nibble), a);
-    v128_t s3 = wasm_i32x4_dot_i16x8(wasm_v128_and(v3, nibble), a);
+           v3 = wasm_v128_load(qs + 48), top = wasm_i16x8_splat((int16_t)0xf000);
+    v128_t a = wasm_v128_load(xb->q + 24);
+    v128_t s0 = wasm_i32x4_dot_i16x8(wasm_v128_and(v0, top), a);
+    v128_t s1 = wasm_i32x4_dot_i16x8(wasm_v128_and(v1, top), a);
+    v128_t s2 = wasm_i32x4_dot_i16x8(wasm_v128_and(v2, top), a);
+    v128_t s3 = wasm_i32x4_dot_i16x8(wasm_v128_and(v3, top), a);
 #pragma clang loop unroll(disable)
-    for (int j = 1; j < 4; j++) {
-        v0 = wasm_u16x8_shr(v0, 4);
-        v1 = wasm_u16x8_shr(v1, 4);
-        v2 = wasm_u16x8_shr(v2, 4);
-        v3 = wasm_u16x8_shr(v3, 4);
-        a = wasm_v128_load(xb->q + (j & 1) * 16 + (j >> 1) * 8);
-        s0 = wasm_i32x4_add(s0, wasm_i32x4_dot_i16x8(wasm_v128_and(v0, nibble), a));
-        s1 = wasm_i32x4_add(s1, wasm_i32x4_dot_i16x8(wasm_v128_and(v1, nibble), a));
-        s2 = wasm_i32x4_add(s2, wasm_i32x4_dot_i16x8(wasm_v128_and(v2, nibble), a));
-        s3 = wasm_i32x4_add(s3, wasm_i32x4_dot_i16x8(wasm_v128_and(v3, nibble), a));
+    for (int j = 1; j < 3; j++) {   /* nibble 3 - j: elements from 8 (j = 1), 16 (j = 2) */
+        v0 = wasm_i16x8_shl(v0, 4);
+        v1 = wasm_i16x8_shl(v1, 4);
+        v2 = wasm_i16x8_shl(v2, 4);
+        v3 = wasm_i16x8_shl(v3, 4);
+        a = wasm_v128_load(xb->q + 8 * j);
+        s0 = wasm_i32x4_add(s0, wasm_i32x4_dot_i16x8(wasm_v128_and(v0, top), a));
+        s1 = wasm_i32x4_add(s1, wasm_i32x4_dot_i16x8(wasm_v128_and(v1, top), a));
+        s2 = wasm_i32x4_add(s2, wasm_i32x4_dot_i16x8(wasm_v128_and(v2, top), a));
+        s3 = wasm_i32x4_add(s3, wasm_i32x4_dot_i16x8(wasm_v128_and(v3, top), a));
     }
-    v128_t isum = wasm_i32x4_sub(transpose_sum(s0, s1, s2, s3), wasm_i32x4_splat(8 * xb->sum));
+    a = wasm_v128_load(xb->q);
+    s0 = wasm_i32x4_add(s0, wasm_i32x4_dot_i16x8(wasm_i16x8_shl(v0, 4), a));
+    s1 = wasm_i32x4_add(s1, wasm_i32x4_dot_i16x8(wasm_i16x8_shl(v1, 4), a));
+    s2 = wasm_i32x4_add(s2, wasm_i32x4_dot_i16x8(wasm_i16x8_shl(v2, 4), a));
+    s3 = wasm_i32x4_add(s3, wasm_i32x4_dot_i16x8(wasm_i16x8_shl(v3, 4), a));
     v128_t scale = wasm_f32x4_mul(group_scales(gb, fix), wasm_f32x4_splat(xb->d));
-    return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), scale));
+    return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(transpose_sum(s0, s1, s2, s3)), scale));
 }
 
 /* The same for Q8_0: step j widens elements 8j..8j+7 of each row in its load. */
@@ -312,7 +326,7 @@ static inline v128_t group_block_q8_0(v128_t acc, const uint8_t *gb, const pl_ac
 /* Two tokens through one group block (see the top), its scales at gb and its 4 rows'
  * weights in the panel at p: 8 dot products per 2 activation loads and 4 weight loads. */
 static inline void group_block2(v128_t *acc0, v128_t *acc1, const uint8_t *gb, const int16_t *p,
-                                const pl_act_block *x0, const pl_act_block *x1, v128_t fix, int zero) {
+                                const pl_act_block *x0, const pl_act_block *x1, v128_t fix) {
     v128_t a0 = wasm_v128_load(x0->q), a1 = wasm_v128_load(x1->q), w;
     w = wasm_v128_load(p);      v128_t s00 = wasm_i32x4_dot_i16x8(w, a0), s01 = wasm_i32x4_dot_i16x8(w, a1);
     w = wasm_v128_load(p + 32); v128_t s10 = wasm_i32x4_dot_i16x8(w, a0), s11 = wasm_i32x4_dot_i16x8(w, a1);
@@ -336,8 +350,7 @@ static inline void group_block2(v128_t *acc0, v128_t *acc1, const uint8_t *gb, c
         s31 = wasm_i32x4_add(s31, wasm_i32x4_dot_i16x8(w, a1));
     }
     v128_t dw = group_scales(gb, fix);
-    v128_t i0 = wasm_i32x4_sub(transpose_sum(s00, s10, s20, s30), wasm_i32x4_splat(zero * x0->sum));
-    v128_t i1 = wasm_i32x4_sub(transpose_sum(s01, s11, s21, s31), wasm_i32x4_splat(zero * x1->sum));
+    v128_t i0 = transpose_sum(s00, s10, s20, s30), i1 = transpose_sum(s01, s11, s21, s31);
     *acc0 = wasm_f32x4_add(*acc0, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(i0), wasm_f32x4_mul(dw, wasm_f32x4_splat(x0->d))));
     *acc1 = wasm_f32x4_add(*acc1, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(i1), wasm_f32x4_mul(dw, wasm_f32x4_splat(x1->d))));
 }
@@ -347,11 +360,11 @@ static inline void group_block2(v128_t *acc0, v128_t *acc1, const uint8_t *gb, c
  * the next (stored and reloaded floats: the same additions in the same order). A last odd
  * token, or fewer than 4, takes the 4 rows alone, with two accumulators over alternate
  * blocks. */
-#define DEFINE_SIMD_X4(name, QS, ZERO, GROUP_BLOCK, PANEL)                                      \
+#define DEFINE_SIMD_X4(name, QS, UNIT, GROUP_BLOCK, PANEL)                                      \
     static void name(const void *group, const void *x, size_t x_row_bytes, int n_tok, int cols, \
                      float *y, int ldy, int shift) {                                            \
         const int stride = GROUP * (2 + QS), n_blocks = cols / PL_QK;                           \
-        const v128_t fix = wasm_f32x4_splat(pow2(112 - shift));                                 \
+        const v128_t fix = wasm_f32x4_splat(pow2(112 - shift - UNIT));   /* quants times 2^UNIT */ \
         int16_t panel[PANEL_BLOCKS * GROUP * PL_QK];                                            \
         int paired = n_tok >= 4 ? n_tok & ~1 : 0;   /* fewer: the panel costs more than it saves */ \
         for (int b0 = 0; paired && b0 < n_blocks; b0 += PANEL_BLOCKS) {                         \
@@ -365,7 +378,7 @@ static inline void group_block2(v128_t *acc0, v128_t *acc1, const uint8_t *gb, c
                 v128_t acc1 = b0 ? wasm_v128_load(y1) : wasm_f32x4_splat(0);                    \
                 const uint8_t *gb = (const uint8_t *)group + (size_t)b0 * stride;               \
                 for (int b = 0; b < n; b++, gb += stride)                                       \
-                    group_block2(&acc0, &acc1, gb, panel + b * GROUP * PL_QK, &x0[b], &x1[b], fix, ZERO); \
+                    group_block2(&acc0, &acc1, gb, panel + b * GROUP * PL_QK, &x0[b], &x1[b], fix);     \
                 wasm_v128_store(y0, acc0);                                                      \
                 wasm_v128_store(y1, acc1);                                                      \
             }                                                                                   \
@@ -388,7 +401,7 @@ static inline void group_block2(v128_t *acc0, v128_t *acc1, const uint8_t *gb, c
 DEFINE_PANEL(panel_q8_0, PL_QK, unpack16_q8_0)
 DEFINE_PANEL(panel_q4_0, PL_QK / 2, unpack16_q4_0)
 DEFINE_SIMD_X4(group_q8_0_simd, PL_QK, 0, group_block_q8_0, panel_q8_0)
-DEFINE_SIMD_X4(group_q4_0_simd, PL_QK / 2, 8, group_block_q4_0, panel_q4_0)
+DEFINE_SIMD_X4(group_q4_0_simd, PL_QK / 2, Q4_0_UNIT, group_block_q4_0, panel_q4_0)
 
 #endif
 
