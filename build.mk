@@ -70,8 +70,8 @@ build/wasm/exports.json: csrc/pocketlm.h
 	{ printf '['; sed -n 's/^PL_API[^(]*[* ]\(pl_[A-Za-z0-9_]*\) *(.*/"_\1",/p' $< | tr -d '\n'; \
 	  printf '"_malloc","_free"]\n'; } > $@
 
-# The pthread worker is a CommonJS script; the repository's package.json says "module".
-build/wasm/package.json:
+# The pthread workers are CommonJS scripts; the repository's package.json says "module".
+build/wasm/package.json build/bench/package.json:
 	@mkdir -p $(@D)
 	echo '{ "type": "commonjs" }' > $@
 
@@ -121,13 +121,16 @@ build/wasm/test_%.cjs: tests/c/test_%.c $(ST_OBJS) build/wasm/package.json
 	$(EMCC) $(WASM_CFLAGS) -Icsrc -Itests/c -MMD -MP -MF $@.d $< $(ST_OBJS) \
 		-sSINGLE_FILE=1 -sNODERAWFS=1 -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB -o $@
 
-# The roofline microbenchmark links the single-thread objects: the kernels as shipped.
+# The roofline microbenchmark links the pthread objects, the kernels as shipped, with one
+# worker for its two-thread figures; EXIT_RUNTIME ends the process (and that worker) at the
+# end of main.
 bench: build/bench/roofline.cjs
-build/bench/roofline.cjs: bench/roofline.c $(ST_OBJS)
+build/bench/roofline.cjs: bench/roofline.c $(MT_OBJS) build/bench/package.json
 	@mkdir -p $(@D)
-	@echo '  emcc     $@'
-	$(EMCC) $(WASM_CFLAGS) -Icsrc -MMD -MP -MF $@.d $< $(ST_OBJS) \
-		-sSINGLE_FILE=1 -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB -o $@
+	@echo '  emcc -mt $@'
+	$(EMCC) $(WASM_CFLAGS) $(MT_FLAGS) -Icsrc -MMD -MP -MF $@.d $< $(MT_OBJS) \
+		-sSINGLE_FILE=1 -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB -sPTHREAD_POOL_SIZE=1 \
+		-sEXIT_RUNTIME=1 -Wno-pthreads-mem-growth -o $@
 
 clean:
 	rm -rf build

@@ -1,9 +1,10 @@
-/* Kernel roofline for npm run bench: in one wasm process (Node, SIMD128, one thread), first
- * what the machine can do — streaming read bandwidth with v128 loads, f32x4 multiply-add
- * throughput, i32x4.dot_i16x8_s throughput — then what pocketlm's matmul kernels achieve on
- * the benchmark model's matrix shapes: GB/s of weights read and GOP/s (2 per multiply-add)
- * for one token (decode) and for a chunk of prompt tokens (prefill). The weights of every
- * layer are distinct, so decode streams them from memory as the model does.
+/* Kernel roofline for npm run bench: in one wasm process (Node, SIMD128, pthreads build),
+ * first what the machine can do — streaming read bandwidth with v128 loads on one thread
+ * and on two, f32x4 multiply-add throughput, i32x4.dot_i16x8_s throughput — then what
+ * pocketlm's matmul kernels achieve on the benchmark model's matrix shapes: GB/s of
+ * weights read and GOP/s (2 per multiply-add) for one token (decode, on one thread and on
+ * two) and for a chunk of prompt tokens (prefill, one thread). The weights of every layer
+ * are distinct, so decode streams them from memory as the model does.
  *
  *   node build/bench/roofline.cjs DIM FFN KV_DIM VOCAB LAYERS PREFILL_TOKENS TYPE...
  *   (TYPE: Q4_0, Q8_0, F16 or F32)
@@ -45,15 +46,29 @@ __attribute__((noinline)) static void stream_read(const uint8_t *buf, size_t n) 
     consume(wasm_v128_xor(wasm_v128_xor(a0, a1), wasm_v128_xor(a2, a3)));
 }
 
-/* GB/s reading n bytes of buf over and over, best of the passes. */
-static double read_bandwidth(const uint8_t *buf, size_t n) {
+typedef struct {
+    const uint8_t *buf;
+    size_t n;
+    int reps;
+} read_task;
+
+/* Each thread reads its share of the buffer (64-byte lines), reps times. */
+static void read_share(void *arg, int ith, int nth) {
+    read_task t = *(const read_task *)arg;
+    int begin, end;
+    pl_split((int)(t.n / 64), ith, nth, &begin, &end);
+    for (int r = 0; r < t.reps; r++) stream_read(t.buf + (size_t)begin * 64, (size_t)(end - begin) * 64);
+}
+
+/* GB/s reading n bytes of buf over and over with the pool's threads, best of the passes. */
+static double read_bandwidth(pl_pool *pool, const uint8_t *buf, size_t n) {
     double best = 1e30, start = now_ms();
     int passes = 0;
+    read_task task = {buf, n, n < (1u << 20) ? 1000 : 1};   /* small buffers: many reads at once */
     while (now_ms() - start < MIN_TIME_MS || passes < 3) {
         double t0 = now_ms();
-        int reps = n < (1u << 20) ? 1000 : 1;   /* small buffers: time many reads at once */
-        for (int r = 0; r < reps; r++) stream_read(buf, n);
-        double ms = (now_ms() - t0) / reps;
+        pl_pool_run(pool, read_share, &task);
+        double ms = (now_ms() - t0) / task.reps;
         if (ms < best) best = ms;
         passes++;
     }
@@ -129,8 +144,8 @@ static const char *const KIND_NAME[N_KINDS] = {"attn_q", "attn_k", "attn_v", "at
                                                "ffn_gate", "ffn_up", "ffn_down", "output"};
 
 typedef struct {
-    int cols, rows;               /* ne = {cols, rows} */
-    double decode_ms, prefill_ms; /* per call */
+    int cols, rows;                          /* ne = {cols, rows} */
+    double decode_ms[2], prefill_ms;         /* per call; decode on 1 and 2 threads */
 } kind_stats;
 
 /* Random blocks with a small, finite f16 scale in each (timing only: values are irrelevant). */
@@ -154,31 +169,36 @@ static void fill_floats(float *x, size_t n, uint32_t *rng) {
     }
 }
 
-static void print_kernels(uint32_t type, int prefill, const kind_stats *ks, double bandwidth,
+/* bandwidth[t]: the streaming read rate on t + 1 threads. */
+static void print_kernels(uint32_t type, int prefill, const kind_stats *ks, const double bandwidth[2],
                           double dot_rate, int *first) {
     for (int k = 0; k < N_KINDS; k++) {
         double bytes = (double)pl_row_bytes(type, ks[k].cols) * ks[k].rows;
         double ops = 2.0 * ks[k].cols * ks[k].rows;
-        double dms = ks[k].decode_ms, pms = ks[k].prefill_ms;
-        double gbs = bytes / (dms * 1e6), dgops = ops / (dms * 1e6), pgops = ops * prefill / (pms * 1e6);
-        printf("%s\n    {\"type\": \"%s\", \"kernel\": \"%s\", \"rows\": %d, \"cols\": %d, \"weight_bytes\": %.0f, "
-               "\"decode\": {\"ms\": %.4f, \"weight_gbs\": %.3f, \"gops\": %.3f, \"of_bandwidth\": %.3f}, "
-               "\"prefill\": {\"tokens\": %d, \"ms\": %.4f, \"gops\": %.3f, \"of_dot_rate\": %.3f}}",
-               *first ? "" : ",", pl_type_name(type), KIND_NAME[k], ks[k].rows, ks[k].cols, bytes, dms, gbs,
-               dgops, gbs / bandwidth, prefill, pms, pgops, pgops / dot_rate);
+        double pms = ks[k].prefill_ms, pgops = ops * prefill / (pms * 1e6);
+        printf("%s\n    {\"type\": \"%s\", \"kernel\": \"%s\", \"rows\": %d, \"cols\": %d, \"weight_bytes\": %.0f",
+               *first ? "" : ",", pl_type_name(type), KIND_NAME[k], ks[k].rows, ks[k].cols, bytes);
+        for (int t = 0; t < 2; t++) {
+            double dms = ks[k].decode_ms[t], gbs = bytes / (dms * 1e6);
+            printf(", \"decode%s\": {\"ms\": %.4f, \"weight_gbs\": %.3f, \"gops\": %.3f, \"of_bandwidth\": %.3f}",
+                   t ? "_2t" : "", dms, gbs, ops / (dms * 1e6), gbs / bandwidth[t]);
+        }
+        printf(", \"prefill\": {\"tokens\": %d, \"ms\": %.4f, \"gops\": %.3f, \"of_dot_rate\": %.3f}}",
+               prefill, pms, pgops, pgops / dot_rate);
         *first = 0;
     }
 }
 
-/* One type: every layer's matrices, timed for one token and for prefill tokens. */
-static int bench_type(uint32_t type, const int shape[4], int layers, int prefill, kind_stats *ks,
-                      double *decode_ms, double *prefill_ms) {
+/* One type: every layer's matrices, timed for one token (on pools[0], one thread, and
+ * pools[1], two) and for prefill tokens (one thread). */
+static int bench_type(uint32_t type, const int shape[4], int layers, int prefill, pl_pool *const pools[2],
+                      kind_stats *ks, double decode_ms[2], double *prefill_ms) {
     int dim = shape[0], ffn = shape[1], kv = shape[2], vocab = shape[3];
     int dims[N_KINDS][2] = {{dim, dim}, {dim, kv}, {dim, kv}, {dim, dim},
                             {dim, ffn}, {dim, ffn}, {ffn, dim}, {dim, vocab}};
     size_t total = 0, offset[N_KINDS];
     for (int k = 0; k < N_KINDS; k++) {
-        ks[k] = (kind_stats){dims[k][0], dims[k][1], 0, 0};
+        ks[k] = (kind_stats){dims[k][0], dims[k][1], {0, 0}, 0};
         offset[k] = total;
         total += pl_row_bytes(type, dims[k][0]) * dims[k][1] * (size_t)(k == K_OUT ? 1 : layers);
     }
@@ -187,15 +207,13 @@ static int bench_type(uint32_t type, const int shape[4], int layers, int prefill
     float *x = malloc((size_t)prefill * widest * sizeof(float));
     float *y = malloc((size_t)prefill * widest * sizeof(float));
     void *act = malloc(pl_matmul_workspace(prefill, widest));
-    pl_pool *pool = pl_pool_create(1);
-    if (!weights || !x || !y || !act || !pool) {
+    if (!weights || !x || !y || !act) {
         fprintf(stderr, "roofline: out of memory for %zu bytes of %s weights\n", total, pl_type_name(type));
         return 0;
     }
     uint32_t rng = 12345;
     fill_blocks(weights, total, type, &rng);
     fill_floats(x, (size_t)prefill * widest, &rng);
-    pl_compute cx = {pool, 1, act};
     /* the layout the engine gives these matrices at load (4-row groups for Q8_0, Q4_0) */
     uint32_t layout[N_KINDS];
     int32_t shift[N_KINDS];   /* the same for every layer: every block scale is 2^-8 */
@@ -211,10 +229,12 @@ static int bench_type(uint32_t type, const int shape[4], int layers, int prefill
     }
 
     /* Decode streams every layer's weights from memory; prefill is compute-bound, so the
-     * first PREFILL_LAYERS layers stand for all. Best pass kept per kernel. */
-    for (int phase = 0; phase < 2; phase++) {
-        int n_tok = phase == 0 ? 1 : prefill;
-        int timed_layers = phase == 0 ? layers : (layers < PREFILL_LAYERS ? layers : PREFILL_LAYERS);
+     * first PREFILL_LAYERS layers stand for all. Best pass kept per kernel. Phases: decode
+     * on one thread, on two, prefill on one. */
+    for (int phase = 0; phase < 3; phase++) {
+        int n_tok = phase < 2 ? 1 : prefill;
+        int timed_layers = phase < 2 ? layers : (layers < PREFILL_LAYERS ? layers : PREFILL_LAYERS);
+        pl_compute cx = {pools[phase == 1], 1, act};
         double best[N_KINDS];
         for (int k = 0; k < N_KINDS; k++) best[k] = 1e30;
         double start = now_ms();
@@ -238,15 +258,14 @@ static int bench_type(uint32_t type, const int shape[4], int layers, int prefill
         double all = 0;
         for (int k = 0; k < N_KINDS; k++) {
             double per_call = best[k] / (k == K_OUT ? 1 : timed_layers);
-            if (phase == 0) ks[k].decode_ms = per_call;
+            if (phase < 2) ks[k].decode_ms[phase] = per_call;
             else ks[k].prefill_ms = per_call;
             all += per_call * (k == K_OUT ? 1 : layers);
         }
-        if (phase == 0) *decode_ms = all;
+        if (phase < 2) decode_ms[phase] = all;
         else *prefill_ms = all / prefill;
     }
     sink ^= (uint32_t)y[0];
-    pl_pool_destroy(pool);
     free(act);
     free(y);
     free(x);
@@ -279,18 +298,22 @@ int main(int argc, char **argv) {
         }
     }
 
+    pl_pool *pools[2] = {pl_pool_create(1), pl_pool_create(2)};
     uint8_t *buf = malloc(STREAM_BYTES);
-    if (!buf) return 1;
+    if (!buf || !pools[0] || !pools[1] || pl_pool_size(pools[1]) != 2) {
+        fprintf(stderr, "roofline: out of memory or no second thread\n");
+        return 1;
+    }
     for (size_t i = 0; i < STREAM_BYTES; i++) buf[i] = (uint8_t)(i * 7 + 3);
-    double bandwidth = read_bandwidth(buf, STREAM_BYTES);
-    double cached = read_bandwidth(buf, CACHED_BYTES);
+    double bandwidth[2] = {read_bandwidth(pools[0], buf, STREAM_BYTES), read_bandwidth(pools[1], buf, STREAM_BYTES)};
+    double cached = read_bandwidth(pools[0], buf, CACHED_BYTES);
     double dots = best_rate(dot_i16_pass, buf, 8 * 16);
     for (size_t i = 0; i < L1_BYTES / sizeof(float); i++) ((float *)buf)[i] = 1.0f + (float)i * 1e-6f;
     double flops = best_rate(f32_madd_pass, buf, ACCS * 8);
     free(buf);
-    printf("{\n  \"machine\": {\"read_gbs\": %.3f, \"read_cached_gbs\": %.3f, \"f32x4_mul_add_gflops\": %.3f, "
-           "\"i32x4_dot_i16x8_gops\": %.3f, \"threads\": 1},\n  \"kernels\": [",
-           bandwidth, cached, flops, dots);
+    printf("{\n  \"machine\": {\"read_gbs\": %.3f, \"read_2t_gbs\": %.3f, \"read_cached_gbs\": %.3f, "
+           "\"f32x4_mul_add_gflops\": %.3f, \"i32x4_dot_i16x8_gops\": %.3f},\n  \"kernels\": [",
+           bandwidth[0], bandwidth[1], cached, flops, dots);
 
     int first = 1;
     char totals[1024] = "";
@@ -298,14 +321,16 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n_types; i++) {
         uint32_t type = types[i];
         kind_stats ks[N_KINDS];
-        double decode_ms, prefill_ms;
-        if (!bench_type(type, shape, layers, prefill, ks, &decode_ms, &prefill_ms)) return 1;
+        double decode_ms[2], prefill_ms;
+        if (!bench_type(type, shape, layers, prefill, pools, ks, decode_ms, &prefill_ms)) return 1;
         print_kernels(type, prefill, ks, bandwidth, dots, &first);
         used += (size_t)snprintf(totals + used, sizeof totals - used,
                                  "%s\n    \"%s\": {\"decode_matmul_ms_per_token\": %.3f, "
-                                 "\"prefill_matmul_ms_per_token\": %.3f}",
-                                 used ? "," : "", pl_type_name(type), decode_ms, prefill_ms);
+                                 "\"decode_matmul_ms_per_token_2t\": %.3f, \"prefill_matmul_ms_per_token\": %.3f}",
+                                 used ? "," : "", pl_type_name(type), decode_ms[0], decode_ms[1], prefill_ms);
     }
     printf("\n  ],\n  \"totals\": {%s\n  }\n}\n", totals);
+    pl_pool_destroy(pools[1]);
+    pl_pool_destroy(pools[0]);
     return sink == 0xdeadbeef;   /* never: keeps sink observable */
 }

@@ -21,8 +21,8 @@
 // The browser workload is smaller than Node's by default because wllama 3.13.0 runs the
 // 365m model at about 2 tokens/s here: 128 + 128 tokens, 3 times, 4 configurations would
 // take over half an hour (--prompt 128 --gen 128 runs it).
-// and build/bench/roofline.cjs (bench/roofline.c). Prints tables (median, min-max) and
-// writes everything as JSON with --json.
+// Last, the kernel roofline: build/bench/roofline.cjs (bench/roofline.c, one and two threads).
+// Prints tables (median, min-max) and writes everything as JSON with --json.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -315,19 +315,22 @@ export function formatReport(results) {
   }
   if (results.roofline) {
     const m = results.roofline.machine;
-    out.push(`Roofline (one thread, wasm SIMD128 under Node): streaming read ${fmt(m.read_gbs)} GB/s ` +
-      `(in cache ${fmt(m.read_cached_gbs)}), f32x4 mul+add ${fmt(m.f32x4_mul_add_gflops)} GFLOP/s, ` +
-      `i32x4.dot_i16x8_s ${fmt(m.i32x4_dot_i16x8_gops)} GOP/s`);
-    const rows = [['type', 'kernel', 'rows x cols', 'decode GB/s', 'of read bw', 'decode GOP/s',
-      `prefill(${results.roofline.kernels[0]?.prefill.tokens}) GOP/s`, 'of dot rate']];
+    const pct = (x) => `${fmt(x * 100, 0)}%`;
+    out.push(`Roofline (wasm SIMD128 under Node): streaming read ${fmt(m.read_gbs)} GB/s on one thread, ` +
+      `${fmt(m.read_2t_gbs)} on two (in cache ${fmt(m.read_cached_gbs)}), f32x4 mul+add ` +
+      `${fmt(m.f32x4_mul_add_gflops)} GFLOP/s, i32x4.dot_i16x8_s ${fmt(m.i32x4_dot_i16x8_gops)} GOP/s (one thread)`);
+    const rows = [['type', 'kernel', 'rows x cols', 'decode GB/s', 'of read bw', 'decode GOP/s', '2T decode GB/s',
+      'of 2T read bw', `prefill(${results.roofline.kernels[0]?.prefill.tokens}) GOP/s`, 'of dot rate']];
     for (const k of results.roofline.kernels)
-      rows.push([k.type, k.kernel, `${k.rows}x${k.cols}`, fmt(k.decode.weight_gbs, 2), `${fmt(k.decode.of_bandwidth * 100, 0)}%`,
-        fmt(k.decode.gops, 2), fmt(k.prefill.gops, 2), `${fmt(k.prefill.of_dot_rate * 100, 0)}%`]);
+      rows.push([k.type, k.kernel, `${k.rows}x${k.cols}`, fmt(k.decode.weight_gbs, 2), pct(k.decode.of_bandwidth),
+        fmt(k.decode.gops, 2), fmt(k.decode_2t?.weight_gbs, 2), k.decode_2t ? pct(k.decode_2t.of_bandwidth) : '-',
+        fmt(k.prefill.gops, 2), pct(k.prefill.of_dot_rate)]);
     out.push(table(rows));
     for (const [type, t] of Object.entries(results.roofline.totals))
-      out.push(`${type}: matmuls alone take ${fmt(t.decode_matmul_ms_per_token)} ms per decoded token ` +
-        `(${fmt(1000 / t.decode_matmul_ms_per_token)} tok/s at most on one thread) and ` +
-        `${fmt(t.prefill_matmul_ms_per_token)} ms per prompt token (${fmt(1000 / t.prefill_matmul_ms_per_token)} tok/s)`);
+      out.push(`${type}: matmuls alone take ${fmt(t.decode_matmul_ms_per_token)} ms per decoded token on one thread ` +
+        `(${fmt(1000 / t.decode_matmul_ms_per_token)} tok/s at most), ${fmt(t.decode_matmul_ms_per_token_2t)} on two ` +
+        `(${fmt(1000 / t.decode_matmul_ms_per_token_2t)} tok/s), and ` +
+        `${fmt(t.prefill_matmul_ms_per_token)} ms per prompt token on one (${fmt(1000 / t.prefill_matmul_ms_per_token)} tok/s)`);
     out.push('');
   }
   return out.join('\n');
