@@ -9,6 +9,11 @@ static inline float pl_hsum_f32x4(v128_t v) {
            wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3);
 }
 
+static inline int pl_hsum_i32x4(v128_t v) {
+    return wasm_i32x4_extract_lane(v, 0) + wasm_i32x4_extract_lane(v, 1) +
+           wasm_i32x4_extract_lane(v, 2) + wasm_i32x4_extract_lane(v, 3);
+}
+
 /* Four finite halves (zero-extended into u32 lanes, as i32x4.load16x4_u gives them) to
  * floats as pl_f16_to_f32_finite converts them, never through a subnormal float: normal
  * halves are rebiased by an integer add, giving 2^(e-15)·(1 + m/1024); read the same way a

@@ -155,6 +155,47 @@ static void check_rope(int rope_type, int dims, float base, float scale) {
     }
 }
 
+/* Activation quantization (SIMD in SIMD builds) against ggml's Q8_0 rule written out here:
+ * d = max|x| / 127, q = x / d rounded half to even (lrint), sum = Σq, s = d·sum. Blocks
+ * with exact ties (q·d + d/2 for small q), zeros, a NaN, +-0 and huge and tiny values. */
+static void check_quantize_activations(void) {
+    enum { BLOCKS = 40 };
+    float x[BLOCKS * 32];
+    for (int b = 0; b < BLOCKS; b++)
+        for (int i = 0; i < 32; i++) {
+            float v = frand();
+            switch (b % 8) {
+            case 1: v = i == 7 ? 127.0f : (float)(i % 9 - 4) + 0.5f; break;   /* d = 1: .5 ties */
+            case 2: v = 0.0f; break;
+            case 3: v = i % 2 ? -0.0f : 0.0f; break;
+            case 4: v *= 1e30f; break;
+            case 5: v *= 1e-30f; break;
+            case 6: if (i == 5) v = NAN; break;
+            }
+            x[b * 32 + i] = v;
+        }
+    pl_act_block out[BLOCKS];
+    pl_quantize_activations(x, 2, BLOCKS / 2 * 32, out);
+    int bad = 0;
+    for (int b = 0; b < BLOCKS; b++) {
+        const float *xb = x + b * 32;
+        float amax = 0;
+        for (int i = 0; i < 32; i++)
+            if (fabsf(xb[i]) > amax) amax = fabsf(xb[i]);   /* NaN never compares greater */
+        float d = amax / 127, id = d ? 1 / d : 0;
+        int sum = 0, same = out[b].d == d;
+        for (int i = 0; i < 32; i++) {
+            int q = (int)lrintf(xb[i] * id);
+            sum += q;
+            same &= out[b].q[i] == q;
+        }
+        same &= out[b].sum == sum && out[b].s == d * (float)sum;
+        bad += !same && b % 8 != 6;   /* a NaN's own quant is unspecified; its block's d is */
+        bad += b % 8 == 6 && out[b].d != d;
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
 static void check_split(void) {
     int covered[100] = {0};
     for (int nth = 1; nth <= 7; nth++) {
@@ -264,6 +305,7 @@ int main(void) {
     check_f16_conversion();
     check_softmax_rmsnorm();
     check_split();
+    check_quantize_activations();
     check_rope(PL_ROPE_NORMAL, 16, 10000.0f, 1.0f);
     check_rope(PL_ROPE_NEOX, 16, 10000.0f, 1.0f);
     check_rope(PL_ROPE_NORMAL, 8, 500000.0f, 0.25f);   /* partial rotary, linear scaling */
