@@ -78,10 +78,8 @@ static double read_bandwidth(pl_pool *pool, const uint8_t *buf, size_t n) {
 /* The compute rates are measured the way the kernels compute: one operand loaded from an
  * L1-resident buffer (a different place every iteration, so nothing is hoisted), the other
  * held in a register (the kernels reuse a widened weight vector for several tokens),
- * products added into ACCS independent accumulators. */
+ * products added into 8 independent accumulators. */
 #define L1_BYTES 4096
-#define ACCS 8
-#define ROW (ACCS * 16)   /* bytes read per iteration */
 
 /* Each pass is its own call: V8 runs a function's first calls in its baseline compiler and
  * switches to optimized code only at a later call (there is no on-stack replacement for
@@ -89,43 +87,39 @@ static double read_bandwidth(pl_pool *pool, const uint8_t *buf, size_t n) {
 #define RATE_ITERS (1 << 21)
 #define RATE_PASSES 8
 
-/* f32x4 multiply then add (wasm SIMD128 has no fused multiply-add): 8 flops per vector.
- * l1 holds ordinary floats (denormals would be slow). Milliseconds for RATE_ITERS. */
-__attribute__((noinline)) static double f32_madd_pass(const uint8_t *l1) {
-    const v128_t w = wasm_f32x4_splat(seed * 0.5f);
-    v128_t acc[ACCS];
-    for (int k = 0; k < ACCS; k++) acc[k] = wasm_f32x4_splat(seed);
-    double t0 = now_ms();
-    for (int i = 0; i < RATE_ITERS; i++) {
-        const uint8_t *p = l1 + (size_t)(i & (L1_BYTES / ROW - 1)) * ROW;
-        for (int k = 0; k < ACCS; k++)
-            acc[k] = wasm_f32x4_add(acc[k], wasm_f32x4_mul(wasm_v128_load(p + 16 * k), w));
+/* A register-tiled multiply-add loop as the kernels issue it: 4 weight vectors held in
+ * registers, 2 vectors loaded per step, 8 products each added into its own accumulator
+ * (with one load per product and 8 accumulators, V8 spilled every accumulator every step).
+ * Milliseconds for RATE_ITERS steps. */
+#define DEFINE_TILED_PASS(name, WEIGHT, ACC0, MADD)                                       \
+    __attribute__((noinline)) static double name(const uint8_t *l1) {                    \
+        v128_t w[4], acc[8];                                                              \
+        for (int k = 0; k < 4; k++) w[k] = WEIGHT(k);                                     \
+        for (int k = 0; k < 8; k++) acc[k] = ACC0;                                        \
+        double t0 = now_ms();                                                             \
+        for (int i = 0; i < RATE_ITERS; i++) {                                            \
+            const uint8_t *p = l1 + (size_t)(i & (L1_BYTES / 32 - 1)) * 32;               \
+            v128_t a0 = wasm_v128_load(p), a1 = wasm_v128_load(p + 16);                   \
+            for (int k = 0; k < 4; k++) {                                                 \
+                acc[k] = MADD(acc[k], w[k], a0);                                          \
+                acc[4 + k] = MADD(acc[4 + k], w[k], a1);                                  \
+            }                                                                             \
+        }                                                                                 \
+        double ms = now_ms() - t0;                                                        \
+        for (int k = 0; k < 8; k++) consume(acc[k]);                                      \
+        return ms;                                                                        \
     }
-    double ms = now_ms() - t0;
-    for (int k = 0; k < ACCS; k++) consume(acc[k]);
-    return ms;
-}
 
-/* i32x4.dot_i16x8_s (8 multiply-adds, 16 ops) as a register-tiled kernel issues it: 4
- * weight vectors held in registers, 2 activation vectors loaded per step, 8 products
- * added into 8 accumulators. Milliseconds for RATE_ITERS (8 dot products each). */
-__attribute__((noinline)) static double dot_i16_pass(const uint8_t *l1) {
-    v128_t w[4], acc[8];
-    for (int k = 0; k < 4; k++) w[k] = wasm_i16x8_splat((int16_t)(seed * (3 + k)));
-    for (int k = 0; k < 8; k++) acc[k] = wasm_i32x4_splat((int32_t)seed);
-    double t0 = now_ms();
-    for (int i = 0; i < RATE_ITERS; i++) {
-        const uint8_t *p = l1 + (size_t)(i & (L1_BYTES / 32 - 1)) * 32;
-        v128_t a0 = wasm_v128_load(p), a1 = wasm_v128_load(p + 16);
-        for (int k = 0; k < 4; k++) {
-            acc[k] = wasm_i32x4_add(acc[k], wasm_i32x4_dot_i16x8(w[k], a0));
-            acc[4 + k] = wasm_i32x4_add(acc[4 + k], wasm_i32x4_dot_i16x8(w[k], a1));
-        }
-    }
-    double ms = now_ms() - t0;
-    for (int k = 0; k < 8; k++) consume(acc[k]);
-    return ms;
-}
+/* f32x4 multiply then add (wasm SIMD128 has no fused multiply-add): 8 flops per product.
+ * l1 holds ordinary floats (denormals would be slow). */
+#define F32_WEIGHT(k) wasm_f32x4_splat(seed * (0.5f + 0.125f * (float)(k)))
+static inline v128_t f32_madd(v128_t acc, v128_t w, v128_t a) { return wasm_f32x4_add(acc, wasm_f32x4_mul(w, a)); }
+DEFINE_TILED_PASS(f32_madd_pass, F32_WEIGHT, wasm_f32x4_splat(seed), f32_madd)
+
+/* i32x4.dot_i16x8_s then add: 8 multiply-adds, 16 ops per product. */
+#define I16_WEIGHT(k) wasm_i16x8_splat((int16_t)(seed * (float)(3 + (k))))
+static inline v128_t dot_add(v128_t acc, v128_t w, v128_t a) { return wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(w, a)); }
+DEFINE_TILED_PASS(dot_i16_pass, I16_WEIGHT, wasm_i32x4_splat((int32_t)seed), dot_add)
 
 /* GFLOP/s or GOP/s from the best of RATE_PASSES calls of a pass doing `ops` per iteration. */
 static double best_rate(double (*pass)(const uint8_t *), const uint8_t *l1, double ops) {
@@ -309,7 +303,7 @@ int main(int argc, char **argv) {
     double cached = read_bandwidth(pools[0], buf, CACHED_BYTES);
     double dots = best_rate(dot_i16_pass, buf, 8 * 16);
     for (size_t i = 0; i < L1_BYTES / sizeof(float); i++) ((float *)buf)[i] = 1.0f + (float)i * 1e-6f;
-    double flops = best_rate(f32_madd_pass, buf, ACCS * 8);
+    double flops = best_rate(f32_madd_pass, buf, 8 * 8);
     free(buf);
     printf("{\n  \"machine\": {\"read_gbs\": %.3f, \"read_2t_gbs\": %.3f, \"read_cached_gbs\": %.3f, "
            "\"f32x4_mul_add_gflops\": %.3f, \"i32x4_dot_i16x8_gops\": %.3f},\n  \"kernels\": [",
