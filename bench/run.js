@@ -17,7 +17,10 @@
 //            resident set (VmHWM: the page, the engine's worker and its threads)
 //   node     pocketlm with the Node API in a child process, --node-prompt and --node-gen
 //            (peak RSS of that process)
-// Every run starts once the machine is nearly idle (up to 20 s of waiting).
+// Every run starts once the machine is nearly idle (up to 20 s of waiting) and, for several
+// threads, once that many spinning threads get as many cores' worth of work done (up to a
+// minute): the host of this virtual machine sometimes takes a vCPU away for minutes. The
+// cores measured are kept with each run and printed with the tables.
 // The browser workload is smaller than Node's by default because wllama 3.13.0 runs the
 // 365m model at about 2 tokens/s here: 128 + 128 tokens, 3 times, 4 configurations would
 // take over half an hour (--prompt 128 --gen 128 runs it).
@@ -29,6 +32,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import { chromium } from 'playwright-core';
 import { loadModel } from '../js/index.js';
 import { SHAPES } from '../js/tools.js';
@@ -45,7 +49,7 @@ const PREFILL_CHUNK = 64;   // prompt tokens per pl_eval in js/index.js: the roo
 
 export const DEFAULTS = Object.freeze({
   shape: '365m', types: ['Q4_0', 'Q8_0'], threads: [1, 2], reps: 3, prompt: 32, gen: 32, nodePrompt: 128, nodeGen: 128,
-  engines: ['pocketlm', 'wllama'], node: true, roofline: true, build: true, json: null,
+  engines: ['pocketlm', 'wllama'], node: true, roofline: true, build: true, json: null, settle: true,
   log: (line) => process.stderr.write(`${line}\n`),
 });
 
@@ -139,16 +143,63 @@ function cpuTicks() {
   return { busy: total - idle, total };
 }
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 // Waits (up to 20 s) until the machine is nearly idle over 300 ms: a browser process still
 // winding down (wllama's spinning threads) can otherwise eat the next run's core.
 async function waitForIdle() {
   if (!existsSync('/proc/stat')) return;
   for (let i = 0; i < 60; i++) {
     const a = cpuTicks();
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
     const b = cpuTicks();
     if ((b.busy - a.busy) < 0.15 * (b.total - a.total)) return;
   }
+}
+
+// A thread that waits for the go signal, then counts loop iterations for 200 ms.
+const SPIN = `const { parentPort, workerData: go } = require('node:worker_threads');
+Atomics.wait(go, 0, 0);
+const end = performance.now() + 200;
+let i = 0;
+while (performance.now() < end) i++;
+parentPort.postMessage(i);`;
+
+// Iterations n spinning threads started together get through.
+async function spinWork(n) {
+  const go = new Int32Array(new SharedArrayBuffer(4));
+  const workers = Array.from({ length: n }, () => new Worker(SPIN, { eval: true, workerData: go }));
+  await Promise.all(workers.map((w) => new Promise((resolve) => w.once('online', resolve))));
+  const counts = workers.map((w) => new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); }));
+  Atomics.store(go, 0, 1);
+  Atomics.notify(go, 0);
+  const total = (await Promise.all(counts)).reduce((a, b) => a + b, 0);
+  await Promise.all(workers.map((w) => w.terminate()));
+  return total;
+}
+
+// Cores' worth of work `threads` spinning threads get done, against one alone. The host of
+// a virtual machine can take a vCPU away for minutes without the guest seeing it busy
+// (here two threads then ran no faster than one); a run in such a window measures the host.
+async function coresAvailable(threads) {
+  const one = await spinWork(1);
+  return (await spinWork(threads)) / one;
+}
+
+// Before a run: an idle machine and, for several threads, that many cores (up to a minute
+// of waiting). Returns the cores measured, kept with the run's results.
+async function settle(o, threads) {
+  if (!o.settle) return null;
+  let cores = 1;
+  for (let i = 0; i < 12; i++) {
+    await waitForIdle();
+    if (threads === 1) return 1;
+    cores = await coresAvailable(threads);
+    if (cores >= 0.8 * threads) break;
+    o.log(`bench: ${threads} threads get ${cores.toFixed(2)} cores' worth of work done; waiting`);
+    await sleep(5000);
+  }
+  return Number(cores.toFixed(2));
 }
 
 /** One engine in a fresh context (so a renderer process of its own); its result and peak. */
@@ -191,8 +242,9 @@ async function browserBench(o, prompt) {
             url: `/${modelPath(o.shape, type)}`, threads, context: contextFor(o), maxTokens: o.gen, reps: o.reps,
             prompt: prompt.text, promptTokens: prompt.ids.length, warmup: prompt.warmup,
           };
-          await waitForIdle();
+          const cores = await settle(o, threads);
           const r = await browserRun(browser, cdp, server, engine, args);
+          r.cores = cores;
           if (!r.error) r.summary = summarize(r.runs);
           config.engines[engine] = r;
           o.log(`bench: browser ${engine} ${type} ${threads}T: ${r.error ?? line(r.summary)} ` +
@@ -226,14 +278,14 @@ async function nodeBench(o, prompt) {
         promptTokens: prompt.ids.length, warmup: prompt.warmup, maxTokens: o.nodeGen, reps: o.reps,
       };
       let r;
-      await waitForIdle();
+      const cores = await settle(o, threads);
       try {
         r = JSON.parse(await run(process.execPath, [join(ROOT, 'bench/node.js'), JSON.stringify(args)]));
         r.summary = summarize(r.runs);
       } catch (e) {
         r = { error: e.message.split('\n')[0] };
       }
-      configs.push({ type, threads, ...r });
+      configs.push({ type, threads, cores, ...r });
       o.log(`bench: node pocketlm ${type} ${threads}T: ${r.error ?? line(r.summary)} ` +
         `(${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     }
@@ -244,10 +296,11 @@ async function rooflineBench(o) {
   const s = SHAPES[o.shape];
   const kvDim = (s.dim / s.heads) * s.kvHeads;
   const args = [s.dim, s.ffn, kvDim, s.vocab, s.layers, Math.min(o.nodePrompt, PREFILL_CHUNK), ...o.types].map(String);
+  const cores = await settle(o, 2);   // its two-thread figures
   const t0 = performance.now();
   const r = JSON.parse(await run(process.execPath, [join(ROOT, 'build/bench/roofline.cjs'), ...args]));
   o.log(`bench: roofline (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
-  return r;
+  return { cores, ...r };
 }
 
 // --- report -----------------------------------------------------------------------------------
@@ -267,6 +320,14 @@ function memoryLine(label, r) {
   const ratio = r.wasm_memory_bytes / r.model_and_kv_bytes;
   return `pocketlm ${label}: wasm memory ${mb(r.wasm_memory_bytes)} MiB = ${ratio.toFixed(3)} x (file + KV cache ` +
     `${mb(r.model_and_kv_bytes)} MiB), target <= 1.15`;
+}
+
+/** The cores measured before each multi-thread run, flagged where fewer than 0.8 per thread. */
+function coresLine(label, runs) {
+  const parts = runs.filter((r) => r.threads > 1 && r.cores != null)
+    .map((r) => `${r.name} ${r.cores.toFixed(2)}${r.cores < 0.8 * r.threads ? ' (fewer than the threads: its figures measure the host)' : ''}`);
+  return parts.length ? `${label}, cores available just before each multi-thread run (work of that many ` +
+    `spinning threads / one): ${parts.join(', ')}` : null;
 }
 
 function table(rows) {
@@ -302,6 +363,9 @@ export function formatReport(results) {
       const r = cfg.engines.pocketlm;
       if (r?.wasm_memory_bytes) out.push(memoryLine(`${cfg.type} ${cfg.threads} thread(s)`, r));
     }
+    const cores = coresLine('Chromium', results.browser.configs.flatMap((cfg) => Object.entries(cfg.engines)
+      .map(([e, r]) => ({ name: `${e} ${cfg.type}`, threads: cfg.threads, cores: r.cores }))));
+    if (cores) out.push(cores);
     out.push('');
   }
   if (results.node) {
@@ -311,13 +375,17 @@ export function formatReport(results) {
       rows.push(r.error ? [r.type, r.threads, `error: ${r.error}`, '', '', '', '']
         : [r.type, r.threads, cell(r.summary.prefill_tps), cell(r.summary.decode_tps), cell(r.summary.ttft_ms, 0),
           mb(r.maxRssBytes), mb(r.wasm_memory_bytes)]);
-    out.push(table(rows), '');
+    out.push(table(rows));
+    const cores = coresLine('Node', results.node.map((r) => ({ name: r.type, threads: r.threads, cores: r.cores })));
+    if (cores) out.push(cores);
+    out.push('');
   }
   if (results.roofline) {
     const m = results.roofline.machine;
     const pct = (x) => `${fmt(x * 100, 0)}%`;
     out.push(`Roofline (wasm SIMD128 under Node): streaming read ${fmt(m.read_gbs)} GB/s on one thread, ` +
-      `${fmt(m.read_2t_gbs)} on two (in cache ${fmt(m.read_cached_gbs)}), f32x4 mul+add ` +
+      `${fmt(m.read_2t_gbs)} on two (${fmt(results.roofline.cores, 2)} cores' worth of spinning just before; ` +
+      `in cache ${fmt(m.read_cached_gbs)}), f32x4 mul+add ` +
       `${fmt(m.f32x4_mul_add_gflops)} GFLOP/s, i32x4.dot_i16x8_s ${fmt(m.i32x4_dot_i16x8_gops)} GOP/s (one thread)`);
     const rows = [['type', 'kernel', 'rows x cols', 'decode GB/s', 'of read bw', 'decode GOP/s', '2T decode GB/s',
       'of 2T read bw', `prefill(${results.roofline.kernels[0]?.prefill.tokens}) GOP/s`, 'of dot rate']];

@@ -8,7 +8,7 @@ import { formatReport, runBench } from '../bench/run.js';
 test('bench smoke: tiny model, pocketlm in Chromium and Node, 1 and 2 threads', { timeout: 60000 }, async () => {
   const r = await runBench({
     shape: 'tiny', types: ['Q8_0'], threads: [1, 2], reps: 1, prompt: 16, gen: 6, nodePrompt: 16, nodeGen: 6,
-    engines: ['pocketlm'], roofline: false, build: false, log: () => {},
+    engines: ['pocketlm'], roofline: false, build: false, settle: false, log: () => {},
   });
   assert.equal(r.config.prompt_ids.length, 16);
   assert.equal(r.config.prompt_ids[0], 1, 'the prompt starts with BOS');
