@@ -17,10 +17,11 @@
 //            resident set (VmHWM: the page, the engine's worker and its threads)
 //   node     pocketlm with the Node API in a child process, --node-prompt and --node-gen
 //            (peak RSS of that process)
-// Every run starts once the machine is nearly idle (up to 20 s of waiting) and, for several
-// threads, once that many spinning threads get as many cores' worth of work done (up to a
-// minute): the host of this virtual machine sometimes takes a vCPU away for minutes. The
-// cores measured are kept with each run and printed with the tables.
+// Every run starts once the machine is nearly idle (up to 20 s of waiting), a spinning thread
+// runs at 85 % of its best speed in this bench and, for several threads, that many spinning
+// threads get as many cores' worth of work done (up to a minute): the host of this virtual
+// machine sometimes slows a vCPU or takes one away for minutes. What was measured is kept
+// with each run and printed with the tables.
 // The browser workload is smaller than Node's by default because wllama 3.13.0 runs the
 // 365m model at about 2 tokens/s here: 128 + 128 tokens, 3 times, 4 configurations would
 // take over half an hour (--prompt 128 --gen 128 runs it).
@@ -178,28 +179,30 @@ async function spinWork(n) {
   return total;
 }
 
-// Cores' worth of work `threads` spinning threads get done, against one alone. The host of
-// a virtual machine can take a vCPU away for minutes without the guest seeing it busy
-// (here two threads then ran no faster than one); a run in such a window measures the host.
-async function coresAvailable(threads) {
-  const one = await spinWork(1);
-  return (await spinWork(threads)) / one;
-}
+// The host of this virtual machine can slow a vCPU down, or take one away, for minutes
+// without the guest seeing itself busy (two threads then ran no faster than one); a run in
+// such a window measures the host. Spinning threads show it: one thread's work against the
+// most one thread did so far in this process, and `threads` threads' work against one's.
+let bestSpin = 0;
 
-// Before a run: an idle machine and, for several threads, that many cores (up to a minute
-// of waiting). Returns the cores measured, kept with the run's results.
+// Before a run: an idle machine, one thread at 85 % of its best speed so far and, for
+// several threads, that many cores' worth of work (up to a minute of waiting). Returns
+// { speed, cores } as measured last, kept with the run's results.
 async function settle(o, threads) {
   if (!o.settle) return null;
-  let cores = 1;
+  let speed = 1, cores = 1;
   for (let i = 0; i < 12; i++) {
     await waitForIdle();
-    if (threads === 1) return 1;
-    cores = await coresAvailable(threads);
-    if (cores >= 0.8 * threads) break;
-    o.log(`bench: ${threads} threads get ${cores.toFixed(2)} cores' worth of work done; waiting`);
+    const one = await spinWork(1);
+    bestSpin = Math.max(bestSpin, one);
+    speed = one / bestSpin;
+    cores = threads > 1 ? (await spinWork(threads)) / one : 1;
+    if (speed >= 0.85 && cores >= 0.8 * threads) break;
+    o.log(`bench: the machine runs one thread at ${(speed * 100).toFixed(0)} % of its best so far, ` +
+      `${threads} threads at ${cores.toFixed(2)} cores; waiting`);
     await sleep(5000);
   }
-  return Number(cores.toFixed(2));
+  return { speed: Number(speed.toFixed(2)), cores: Number(cores.toFixed(2)) };
 }
 
 /** One engine in a fresh context (so a renderer process of its own); its result and peak. */
@@ -242,9 +245,9 @@ async function browserBench(o, prompt) {
             url: `/${modelPath(o.shape, type)}`, threads, context: contextFor(o), maxTokens: o.gen, reps: o.reps,
             prompt: prompt.text, promptTokens: prompt.ids.length, warmup: prompt.warmup,
           };
-          const cores = await settle(o, threads);
+          const machine = await settle(o, threads);
           const r = await browserRun(browser, cdp, server, engine, args);
-          r.cores = cores;
+          r.machine = machine;
           if (!r.error) r.summary = summarize(r.runs);
           config.engines[engine] = r;
           o.log(`bench: browser ${engine} ${type} ${threads}T: ${r.error ?? line(r.summary)} ` +
@@ -278,14 +281,14 @@ async function nodeBench(o, prompt) {
         promptTokens: prompt.ids.length, warmup: prompt.warmup, maxTokens: o.nodeGen, reps: o.reps,
       };
       let r;
-      const cores = await settle(o, threads);
+      const machine = await settle(o, threads);
       try {
         r = JSON.parse(await run(process.execPath, [join(ROOT, 'bench/node.js'), JSON.stringify(args)]));
         r.summary = summarize(r.runs);
       } catch (e) {
         r = { error: e.message.split('\n')[0] };
       }
-      configs.push({ type, threads, cores, ...r });
+      configs.push({ type, threads, machine, ...r });
       o.log(`bench: node pocketlm ${type} ${threads}T: ${r.error ?? line(r.summary)} ` +
         `(${((performance.now() - t0) / 1000).toFixed(0)} s)`);
     }
@@ -296,11 +299,11 @@ async function rooflineBench(o) {
   const s = SHAPES[o.shape];
   const kvDim = (s.dim / s.heads) * s.kvHeads;
   const args = [s.dim, s.ffn, kvDim, s.vocab, s.layers, Math.min(o.nodePrompt, PREFILL_CHUNK), ...o.types].map(String);
-  const cores = await settle(o, 2);   // its two-thread figures
+  const machine = await settle(o, 2);   // it has two-thread figures too
   const t0 = performance.now();
   const r = JSON.parse(await run(process.execPath, [join(ROOT, 'build/bench/roofline.cjs'), ...args]));
   o.log(`bench: roofline (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
-  return { cores, ...r };
+  return { settle: machine, ...r };
 }
 
 // --- report -----------------------------------------------------------------------------------
@@ -322,12 +325,14 @@ function memoryLine(label, r) {
     `${mb(r.model_and_kv_bytes)} MiB), target <= 1.15`;
 }
 
-/** The cores measured before each multi-thread run, flagged where fewer than 0.8 per thread. */
-function coresLine(label, runs) {
-  const parts = runs.filter((r) => r.threads > 1 && r.cores != null)
-    .map((r) => `${r.name} ${r.cores.toFixed(2)}${r.cores < 0.8 * r.threads ? ' (fewer than the threads: its figures measure the host)' : ''}`);
-  return parts.length ? `${label}, cores available just before each multi-thread run (work of that many ` +
-    `spinning threads / one): ${parts.join(', ')}` : null;
+/** The machine as measured before each run (settle), flagged where it was slow. */
+function machineLine(label, runs) {
+  const parts = runs.filter((r) => r.machine).map(({ name, threads, machine: m }) => {
+    const slow = m.speed < 0.85 || m.cores < 0.8 * threads;
+    return `${name} ${(m.speed * 100).toFixed(0)} %${threads > 1 ? ` / ${m.cores.toFixed(2)} cores` : ''}${slow ? ' (slow: these figures measure the host)' : ''}`;
+  });
+  return parts.length ? `${label}, just before each run: one spinning thread's speed against its best in this ` +
+    `bench, and for 2 threads the cores' worth of work they got done: ${parts.join(', ')}` : null;
 }
 
 function table(rows) {
@@ -363,9 +368,9 @@ export function formatReport(results) {
       const r = cfg.engines.pocketlm;
       if (r?.wasm_memory_bytes) out.push(memoryLine(`${cfg.type} ${cfg.threads} thread(s)`, r));
     }
-    const cores = coresLine('Chromium', results.browser.configs.flatMap((cfg) => Object.entries(cfg.engines)
-      .map(([e, r]) => ({ name: `${e} ${cfg.type}`, threads: cfg.threads, cores: r.cores }))));
-    if (cores) out.push(cores);
+    const settled = machineLine('Chromium', results.browser.configs.flatMap((cfg) => Object.entries(cfg.engines)
+      .map(([e, r]) => ({ name: `${e} ${cfg.type} ${cfg.threads}T`, threads: cfg.threads, machine: r.machine }))));
+    if (settled) out.push(settled);
     out.push('');
   }
   if (results.node) {
@@ -376,16 +381,15 @@ export function formatReport(results) {
         : [r.type, r.threads, cell(r.summary.prefill_tps), cell(r.summary.decode_tps), cell(r.summary.ttft_ms, 0),
           mb(r.maxRssBytes), mb(r.wasm_memory_bytes)]);
     out.push(table(rows));
-    const cores = coresLine('Node', results.node.map((r) => ({ name: r.type, threads: r.threads, cores: r.cores })));
-    if (cores) out.push(cores);
+    const settled = machineLine('Node', results.node.map((r) => ({ name: `${r.type} ${r.threads}T`, threads: r.threads, machine: r.machine })));
+    if (settled) out.push(settled);
     out.push('');
   }
   if (results.roofline) {
     const m = results.roofline.machine;
     const pct = (x) => `${fmt(x * 100, 0)}%`;
     out.push(`Roofline (wasm SIMD128 under Node): streaming read ${fmt(m.read_gbs)} GB/s on one thread, ` +
-      `${fmt(m.read_2t_gbs)} on two (${fmt(results.roofline.cores, 2)} cores' worth of spinning just before; ` +
-      `in cache ${fmt(m.read_cached_gbs)}), f32x4 mul+add ` +
+      `${fmt(m.read_2t_gbs)} on two (in cache ${fmt(m.read_cached_gbs)}), f32x4 mul+add ` +
       `${fmt(m.f32x4_mul_add_gflops)} GFLOP/s, i32x4.dot_i16x8_s ${fmt(m.i32x4_dot_i16x8_gops)} GOP/s (one thread)`);
     const rows = [['type', 'kernel', 'rows x cols', 'decode GB/s', 'of read bw', 'decode GOP/s', '2T decode GB/s',
       'of 2T read bw', `prefill(${results.roofline.kernels[0]?.prefill.tokens}) GOP/s`, 'of dot rate']];
