@@ -58,6 +58,7 @@ size_t pl_matmul_workspace(int n_tok, int cols) {
 typedef struct {
     float *y;
     pl_tensor w;
+    size_t row_bytes;
     pl_row_kernel row;
     pl_group_kernel group;   /* for PL_LAYOUT_X4 */
     const void *x;
@@ -69,6 +70,7 @@ typedef struct {
 typedef struct {
     int n_parts, n_tok;
     matmul_part part[PL_MATMUL_MAX_PARTS];
+    void (*swiglu)(float *gate, const float *up, int n);   /* matmul_swiglu_units only */
 } matmul_task;
 
 static int units_of(const pl_tensor *w) { return (int)((w->ne[1] + 3) / 4); }
@@ -77,13 +79,12 @@ static int units_of(const pl_tensor *w) { return (int)((w->ne[1] + 3) / 4); }
 static void matmul_unit(const matmul_part *p, int u, int n_tok) {
     int cols = (int)p->w.ne[0], rows = (int)p->w.ne[1], r = 4 * u;
     int end = r + 4 < rows ? r + 4 : rows;
-    size_t row_bytes = pl_row_bytes(p->w.type, cols);
-    const uint8_t *w = (const uint8_t *)p->w.data + (size_t)r * row_bytes;
+    const uint8_t *w = (const uint8_t *)p->w.data + (size_t)r * p->row_bytes;
     if (p->w.layout == PL_LAYOUT_X4 && end - r == 4) {
         p->group(w, p->x, p->x_row_bytes, n_tok, cols, p->y + r, rows, p->w.scale_shift);
         return;
     }
-    for (; r < end; r++, w += row_bytes) p->row(w, p->x, p->x_row_bytes, n_tok, cols, p->y + r, rows);
+    for (; r < end; r++, w += p->row_bytes) p->row(w, p->x, p->x_row_bytes, n_tok, cols, p->y + r, rows);
 }
 
 /* The parts' units one after another, shared out evenly. */
@@ -100,8 +101,8 @@ static void matmul_parts(void *arg, int ith, int nth) {
     }
 }
 
-/* Gate and up, unit by unit, and silu(gate) * up on the rows just computed, by the same
- * thread, so the expf pass runs in parallel too. */
+/* Gate and up, unit by unit, then silu(gate) * up on the rows just computed, by the same
+ * thread (still in its cache), so the exp pass runs in parallel too. */
 static void matmul_swiglu_units(void *arg, int ith, int nth) {
     const matmul_task copy = *(const matmul_task *)arg, *m = &copy;   /* see pl_pool_run */
     const matmul_part *gate = &m->part[0], *up = &m->part[1];
@@ -110,14 +111,11 @@ static void matmul_swiglu_units(void *arg, int ith, int nth) {
     for (int u = u0; u < u1; u++) {
         matmul_unit(gate, u, m->n_tok);
         matmul_unit(up, u, m->n_tok);
-        int end = 4 * u + 4 < rows ? 4 * u + 4 : rows;
-        for (int t = 0; t < m->n_tok; t++)
-            for (int r = 4 * u; r < end; r++) {
-                float g = gate->y[(size_t)t * rows + r];
-                g *= 1.0f / (1.0f + expf(-g));
-                gate->y[(size_t)t * rows + r] = g * up->y[(size_t)t * rows + r];
-            }
     }
+    /* in one pass per token: the exp's long dependency chain overlaps across vectors */
+    int r0 = 4 * u0, r1 = 4 * u1 < rows ? 4 * u1 : rows;
+    for (int t = 0; t < m->n_tok && r0 < r1; t++)
+        m->swiglu(gate->y + (size_t)t * rows + r0, up->y + (size_t)t * rows + r0, r1 - r0);
 }
 
 /* Kernels for the parts; x quantized once (into the workspace) if any kernel wants it. */
@@ -129,8 +127,8 @@ static void prepare(matmul_task *task, int n, float *const y[], const pl_tensor 
     for (int i = 0; i < n; i++) {
         pl_kernel k;
         pl_kernel_for(w[i]->type, cx->simd, &k);   /* loaders accept only types that have one */
-        task->part[i] = (matmul_part){y[i], *w[i], k.row, pl_x4_kernel(w[i]->type, cx->simd), x,
-                                      (size_t)cols * sizeof(float)};
+        task->part[i] = (matmul_part){y[i], *w[i], pl_row_bytes(w[i]->type, cols), k.row,
+                                      pl_x4_kernel(w[i]->type, cx->simd), x, (size_t)cols * sizeof(float)};
         if (k.act == PL_ACT_Q8) {
             /* quantized once here, read by every thread; the workspace was sized at load */
             if (!quantized++) pl_quantize_activations(x, n_tok, cols, cx->act);
@@ -163,6 +161,7 @@ void pl_matmul_swiglu(float *gate, float *up, const pl_tensor *w_gate, const pl_
                       const float *x, int n_tok, const pl_compute *cx) {
     matmul_task task;
     prepare(&task, 2, (float *const[]){gate, up}, (const pl_tensor *const[]){w_gate, w_up}, x, n_tok, cx);
+    task.swiglu = cx->simd ? pl_swiglu_simd : pl_swiglu;
     run(matmul_swiglu_units, &task, cx);
 }
 
@@ -206,6 +205,14 @@ void pl_softmax(float *x, int n) {
         sum += x[i];
     }
     for (int i = 0; i < n; i++) x[i] /= sum;
+}
+
+void pl_swiglu(float *gate, const float *up, int n) {
+    for (int i = 0; i < n; i++) {
+        float g = gate[i];
+        g *= 1.0f / (1.0f + expf(-g));
+        gate[i] = g * up[i];
+    }
 }
 
 /* Columns at a time: their sums stay in registers (clang vectorizes the fixed-length inner

@@ -116,8 +116,14 @@ void pl_rmsnorm(float *o, const float *x, const float *weight, int n, float eps)
 /* o = (x - mean) / sqrt(var + eps) * weight + bias (PyTorch LayerNorm, biased variance). */
 void pl_layernorm(float *o, const float *x, const float *weight, const float *bias, int n,
                   float eps);
-/* In place, over n values. */
+/* In place, over n values (run.c's order of operations). */
 void pl_softmax(float *x, int n);
+/* gate[i] = silu(gate[i]) * up[i], run.c's formula: g * (1 / (1 + expf(-g))) * u. */
+void pl_swiglu(float *gate, const float *up, int n);
+/* The same two with SIMD128 and a 4-lane exp within 2 ulp of expf (simd.h): close to the
+ * scalar ones, not bit for bit (the scalar ones where the build has no SIMD). */
+void pl_softmax_simd(float *x, int n);
+void pl_swiglu_simd(float *gate, const float *up, int n);
 /* out[d] = Σ_j w[j]·rows[j][d] for d < cols, j = 0..n-1 in order (attention's weighted sum
  * of value rows), rows `stride` floats apart. */
 void pl_weighted_sum(float *out, const float *w, const float *rows, size_t stride, int n, int cols);

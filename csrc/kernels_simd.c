@@ -3,6 +3,9 @@
  * (tests bound the difference), not bit for bit. */
 #include "kernels.h"
 
+#include <math.h>
+#include <string.h>
+
 #ifdef __wasm_simd128__
 
 #include "kernels_scalar.h"
@@ -68,6 +71,53 @@ int pl_float_kernel_simd(uint32_t type, pl_kernel *k) {
     }
 }
 
+/* The first k < 4 floats at p as a vector, the other lanes `pad`; and back. */
+static inline v128_t load_tail(const float *p, int k, float pad) {
+    float v[4] = {pad, pad, pad, pad};
+    memcpy(v, p, (size_t)k * sizeof(float));
+    return wasm_v128_load(v);
+}
+
+static inline void store_tail(float *p, int k, v128_t v) {
+    float o[4];
+    wasm_v128_store(o, v);
+    memcpy(p, o, (size_t)k * sizeof(float));
+}
+
+void pl_softmax_simd(float *x, int n) {
+    int n4 = n & ~3, k = n - n4, i;
+    v128_t vmax = wasm_f32x4_splat(-INFINITY), sum = wasm_f32x4_splat(0);
+    for (i = 0; i < n4; i += 4) vmax = wasm_f32x4_pmax(vmax, wasm_v128_load(x + i));
+    if (k) vmax = wasm_f32x4_pmax(vmax, load_tail(x + n4, k, -INFINITY));
+    v128_t max = wasm_f32x4_splat(pl_hmax_f32x4(vmax));
+    for (i = 0; i < n4; i += 4) {
+        v128_t e = pl_exp_f32x4(wasm_f32x4_sub(wasm_v128_load(x + i), max));
+        wasm_v128_store(x + i, e);
+        sum = wasm_f32x4_add(sum, e);
+    }
+    if (k) {   /* the padding lanes' e^-inf = 0 add nothing */
+        v128_t e = pl_exp_f32x4(wasm_f32x4_sub(load_tail(x + n4, k, -INFINITY), max));
+        store_tail(x + n4, k, e);
+        sum = wasm_f32x4_add(sum, e);
+    }
+    v128_t total = wasm_f32x4_splat(pl_hsum_f32x4(sum));
+    for (i = 0; i < n4; i += 4) wasm_v128_store(x + i, wasm_f32x4_div(wasm_v128_load(x + i), total));
+    if (k) store_tail(x + n4, k, wasm_f32x4_div(load_tail(x + n4, k, 0), total));
+}
+
+/* silu(g) * u = g / (1 + e^-g) * u */
+static inline v128_t swiglu4(v128_t g, v128_t u) {
+    v128_t one = wasm_f32x4_splat(1.0f);
+    return wasm_f32x4_mul(wasm_f32x4_div(g, wasm_f32x4_add(one, pl_exp_f32x4(wasm_f32x4_neg(g)))), u);
+}
+
+void pl_swiglu_simd(float *gate, const float *up, int n) {
+    int n4 = n & ~3, k = n - n4;
+    for (int i = 0; i < n4; i += 4)
+        wasm_v128_store(gate + i, swiglu4(wasm_v128_load(gate + i), wasm_v128_load(up + i)));
+    if (k) store_tail(gate + n4, k, swiglu4(load_tail(gate + n4, k, 0), load_tail(up + n4, k, 0)));
+}
+
 int pl_simd_available(void) { return 1; }
 
 #else
@@ -77,6 +127,9 @@ int pl_float_kernel_simd(uint32_t type, pl_kernel *k) {
     (void)k;
     return 0;
 }
+
+void pl_softmax_simd(float *x, int n) { pl_softmax(x, n); }
+void pl_swiglu_simd(float *gate, const float *up, int n) { pl_swiglu(gate, up, n); }
 
 int pl_simd_available(void) { return 0; }
 

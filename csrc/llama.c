@@ -54,6 +54,7 @@ typedef struct {
     int layer;
     int n;                   /* tokens in the batch */
     pl_row_kernel dot;       /* the F32 row kernel: q as a row, the cached keys as its inputs */
+    void (*softmax)(float *x, int n);
 } attention_task;
 
 /* One (token, head) pair at a time: causal softmax(q·k / sqrt(d)) · v over the cache. */
@@ -77,7 +78,7 @@ static void attention_heads(void *p, int ith, int nth) {
         /* one call for all pos + 1 scores: the kernel shares each q vector among 4 keys */
         a->dot(q, layer_k + kv_off, (size_t)kv_dim * sizeof(float), pos + 1, hd, att, 1);
         for (int j = 0; j <= pos; j++) att[j] /= scale;
-        pl_softmax(att, pos + 1);
+        a->softmax(att, pos + 1);
         pl_weighted_sum(s->att_out + (size_t)t * q_dim + h * hd, att, layer_v + kv_off, kv_dim, pos + 1, hd);
     }
 }
@@ -85,7 +86,7 @@ static void attention_heads(void *p, int ith, int nth) {
 void pl_attention(const pl_hparams *hp, pl_state *s, int layer, int n, const pl_compute *cx) {
     pl_kernel f32;
     pl_kernel_for(PL_TYPE_F32, cx->simd, &f32);
-    attention_task task = {hp, s, layer, n, f32.row};
+    attention_task task = {hp, s, layer, n, f32.row, cx->simd ? pl_softmax_simd : pl_softmax};
     /* float multiply-adds (scores and values) cost several times a matmul's int8 ones */
     if (8.0 * n * (s->pos + n) * hp->n_heads * hp->head_dim < PL_MIN_PARALLEL_WORK)
         attention_heads(&task, 0, 1);   /* too little work to share */

@@ -2,11 +2,18 @@
 #ifndef PL_SIMD_H
 #define PL_SIMD_H
 
+#include <math.h>
 #include <wasm_simd128.h>
 
 static inline float pl_hsum_f32x4(v128_t v) {
     return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) +
            wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3);
+}
+
+static inline float pl_hmax_f32x4(v128_t v) {
+    float a = fmaxf(wasm_f32x4_extract_lane(v, 0), wasm_f32x4_extract_lane(v, 1));
+    float b = fmaxf(wasm_f32x4_extract_lane(v, 2), wasm_f32x4_extract_lane(v, 3));
+    return fmaxf(a, b);
 }
 
 static inline int pl_hsum_i32x4(v128_t v) {
@@ -28,6 +35,23 @@ static inline v128_t pl_f16x4_to_f32x4(v128_t h) {
     v128_t subnormal = wasm_f32x4_sub(wasm_f32x4_add(normal, normal), wasm_f32x4_splat(0x1p-14f));
     v128_t value = wasm_v128_bitselect(subnormal, normal, wasm_i32x4_lt(mag, wasm_i32x4_splat(0x400)));
     return wasm_v128_or(value, wasm_v128_and(s, wasm_i32x4_splat((int32_t)0x80000000)));
+}
+
+/* e^x in 4 lanes, within 2 ulp of expf for -87 <= x <= 88 (tests/c/test_kernels.c): x =
+ * n·ln 2 + r with |r| <= ln2 / 2 (ln 2 in two parts, so r is exact to about 2^-32),
+ * e^r by its Taylor series to r^7 (the first term left out is below 0.05 ulp), times 2^n
+ * built in the exponent bits. Below -87 it gives 0 and above 88 it gives e^88, so no
+ * lane ever makes a subnormal or an overflowed exponent; NaN stays NaN. */
+static inline v128_t pl_exp_f32x4(v128_t x) {
+    v128_t xc = wasm_f32x4_pmin(wasm_f32x4_pmax(x, wasm_f32x4_splat(-87.0f)), wasm_f32x4_splat(88.0f));
+    v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(xc, wasm_f32x4_splat(1.44269504f)));
+    v128_t r = wasm_f32x4_sub(xc, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));   /* ln 2 to 9 bits */
+    r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));       /* the rest */
+    v128_t p = wasm_f32x4_splat(1.0f / 5040);
+    static const float inv_fact[7] = {1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f};
+    for (int k = 0; k < 7; k++) p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(inv_fact[k]));
+    v128_t scale = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+    return wasm_v128_andnot(wasm_f32x4_mul(p, scale), wasm_f32x4_lt(x, wasm_f32x4_splat(-87.0f)));
 }
 
 /* 32 int8 weights (w[0]: 0..15, w[1]: 16..31) widened to four int16 vectors. */

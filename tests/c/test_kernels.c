@@ -10,6 +10,10 @@
 #include "../../csrc/util.h"
 #include "check.h"
 
+#ifdef __wasm_simd128__
+#include "../../csrc/simd.h"
+#endif
+
 static uint64_t rng = 88172645463325252ull;
 static float frand(void) { /* uniform in [-1, 1) */
     rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
@@ -129,6 +133,78 @@ static void check_softmax_rmsnorm(void) {
     pl_rmsnorm(o, v, w, 4, 1e-5f);
     double rms = sqrt((1 + 4 + 9 + 16) / 4.0 + 1e-5);
     for (int i = 0; i < 4; i++) CHECK_NEAR(o[i], w[i] * v[i] / rms, 1e-6);
+}
+
+#ifdef __wasm_simd128__
+/* Error of a float against the exact value, in units in the last place of the latter. */
+static double ulps(float got, double exact) {
+    int e;
+    frexp(exact, &e);   /* exact = m·2^e, 0.5 <= m < 1: the float ulp there is 2^(e - 24) */
+    return fabs(got - exact) / ldexp(1.0, e - 24);
+}
+
+static float exp_simd(float x) {
+    return wasm_f32x4_extract_lane(pl_exp_f32x4(wasm_f32x4_splat(x)), 0);
+}
+
+/* The 4-lane exp against exp in double over its whole range, lane by lane, and its ends. */
+static void check_exp_simd(void) {
+    double worst = 0;
+    for (int i = 0; i < 700000; i += 4) {   /* -87 <= x < 88 */
+        float x[4];
+        for (int l = 0; l < 4; l++) x[l] = -87.0f + 175.0f * (float)(i + l) / 700000;
+        float y[4];
+        wasm_v128_store(y, pl_exp_f32x4(wasm_v128_load(x)));
+        for (int l = 0; l < 4; l++) {
+            double u = ulps(y[l], exp((double)x[l]));
+            if (u > worst) worst = u;
+        }
+    }
+    for (int i = 0; i < 20000; i++) {   /* small arguments, where e^x is near 1 */
+        float x = frand() * 1e-3f;
+        double u = ulps(exp_simd(x), exp((double)x));
+        if (u > worst) worst = u;
+    }
+    printf("exp_f32x4: worst error %.2f ulp\n", worst);
+    CHECK(worst <= 2.0);
+    CHECK(exp_simd(0.0f) == 1.0f);
+    CHECK(exp_simd(-87.5f) == 0.0f && exp_simd(-INFINITY) == 0.0f);
+    CHECK(exp_simd(100.0f) == exp_simd(88.0f) && exp_simd(INFINITY) == exp_simd(88.0f));
+    CHECK(isnan(exp_simd(NAN)));
+}
+#endif
+
+/* The SIMD softmax and swiglu (the scalar ones in a build without SIMD) against the
+ * formulas in double, every length from 1 to 13 (tails) and a long one; values past n
+ * stay untouched. */
+static void check_softmax_swiglu_simd(void) {
+    enum { N = 300 };
+    float x[N + 1], g[N + 1], u[N + 1];
+    for (int n = 1; n <= N; n = n == 13 ? N : n + 1) {
+        for (int i = 0; i <= N; i++) {
+            x[i] = 20 * frand();
+            g[i] = i % 7 == 3 ? 200 * frand() : 8 * frand();   /* some far out: e^-g overflows */
+            u[i] = frand();
+        }
+        x[n] = g[n] = 12345;
+        double sum = 0, max = -INFINITY, err_sm = 0, err_sw = 0;
+        for (int i = 0; i < n; i++) max = x[i] > max ? x[i] : max;
+        for (int i = 0; i < n; i++) sum += exp((float)(x[i] - (float)max));
+        double sm[N], sw[N];
+        for (int i = 0; i < n; i++) {
+            sm[i] = exp((float)(x[i] - (float)max)) / sum;   /* the float difference is the input */
+            sw[i] = g[i] / (1 + exp(-(double)g[i])) * u[i];
+        }
+        pl_softmax_simd(x, n);
+        pl_swiglu_simd(g, u, n);
+        for (int i = 0; i < n; i++) {
+            err_sm = fmax(err_sm, fabs(x[i] - sm[i]) / (sm[i] + 1e-30));
+            err_sw = fmax(err_sw, fabs(g[i] - sw[i]) / (fabs(sw[i]) + 1e-30));
+        }
+        if (err_sm > 1e-6 || err_sw > 1e-6) fprintf(stderr, "n %d: softmax %g swiglu %g\n", n, err_sm, err_sw);
+        CHECK(err_sm <= 1e-6 && err_sw <= 1e-6);
+        CHECK(x[n] == 12345 && g[n] == 12345);
+    }
 }
 
 /* Rotary embedding against the rotation written out in double: pair (a, b) of frequency
@@ -304,6 +380,10 @@ int main(void) {
     pl_compute cx3 = {pl_pool_create(3), 0, malloc(pl_matmul_workspace(MAX_TOK, MAX_COLS))};
     check_f16_conversion();
     check_softmax_rmsnorm();
+    check_softmax_swiglu_simd();
+#ifdef __wasm_simd128__
+    check_exp_simd();
+#endif
     check_split();
     check_quantize_activations();
     check_rope(PL_ROPE_NORMAL, 16, 10000.0f, 1.0f);

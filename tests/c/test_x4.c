@@ -121,8 +121,8 @@ static pl_tensor random_matrix(uint32_t type, int rows, int cols, int pack) {
     return t;
 }
 
-/* pl_matmul_n and pl_matmul_swiglu against pl_matmul one matrix at a time (and run.c's
- * silu): the same kernels on the same rows, so bit for bit, at 1 and 3 threads; mixed
+/* pl_matmul_n and pl_matmul_swiglu against pl_matmul one matrix at a time (and
+ * pl_swiglu): the same kernels on the same rows, so bit for bit, at 1 and 3 threads; mixed
  * types and layouts, rows that are not multiples of 4. */
 static void check_fused(pl_compute *cx1, pl_compute *cx3) {
     enum { COLS = 256, N_TOK = 5 };
@@ -139,11 +139,7 @@ static void check_fused(pl_compute *cx1, pl_compute *cx3) {
             for (int i = 0; i < 3; i++) pl_matmul(ref[i], &w[i], x, n_tok, cx1);
             pl_matmul(g_ref, &gate, x, n_tok, cx1);
             pl_matmul(u_ref, &up, x, n_tok, cx1);
-            for (int i = 0; i < n_tok * 30; i++) {
-                float v = g_ref[i];
-                v *= 1.0f / (1.0f + expf(-v));
-                g_ref[i] = v * u_ref[i];
-            }
+            (simd ? pl_swiglu_simd : pl_swiglu)(g_ref, u_ref, n_tok * 30);   /* elementwise */
             for (int threads = 1; threads <= 3; threads += 2) {
                 pl_compute *cx = threads == 1 ? cx1 : cx3;
                 pl_matmul_n(3, (float *const[]){out[0], out[1], out[2]},
