@@ -403,6 +403,12 @@ export function formatReport(results) {
         `(${fmt(1000 / t.decode_matmul_ms_per_token)} tok/s at most), ${fmt(t.decode_matmul_ms_per_token_2t)} on two ` +
         `(${fmt(1000 / t.decode_matmul_ms_per_token_2t)} tok/s), and ` +
         `${fmt(t.prefill_matmul_ms_per_token)} ms per prompt token on one (${fmt(1000 / t.prefill_matmul_ms_per_token)} tok/s)`);
+    for (const type of Object.keys(results.roofline.totals)) {
+      const k = results.roofline.kernels.find((x) => x.type === type);
+      const weightsPerSec = 0.6 * m.read_gbs / (k.weight_bytes / (k.rows * k.cols));   /* G weights/s */
+      out.push(`${type}: 60% of the one-thread read bandwidth is ${fmt(weightsPerSec)} G weights/s, one multiply-add ` +
+        `each: ${pct(weightsPerSec / (m.i32x4_dot_i16x8_gops / 2))} of what i32x4.dot_i16x8_s alone can issue`);
+    }
     out.push('');
   }
   return out.join('\n');
