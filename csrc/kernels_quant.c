@@ -44,8 +44,16 @@ void pl_quantize_activations(const float *x, int n_tok, int cols, pl_act_block *
 #else
         for (int i = 0; i < PL_QK; i++) sum += out[b].q[i] = (int16_t)lrintf(x[i] * id);
 #endif
+        int16_t *q = out[b].q;
+        int mid = 0;
+        for (int i = 0; i < 8; i++) {
+            q[32 + i] = (int16_t)(q[8 + i] * 16);
+            q[40 + i] = (int16_t)(q[16 + i] * 256);
+            mid += q[8 + i] + q[16 + i];
+        }
         out[b].d = d;
         out[b].sum = sum;
+        out[b].sum_mid = mid;
         out[b].s = d * (float)sum;
     }
 }

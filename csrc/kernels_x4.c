@@ -10,11 +10,15 @@
  *
  * Q4_0's 16 quant bytes are also reordered, byte k of the first half then byte k of the
  * second, so that each 16-bit lane holds the nibbles of elements k, k+16, k+8 and k+24
- * (low bits first), and every nibble is stored XOR 8: as a 4-bit two's complement number
- * it is then the quant minus its zero point 8. A nibble moved to the top of its lane is
- * that value times 4096, an int16, in one shift or one mask: the 32 quants need no byte
- * shifts, widening or zero-point correction, and the kernels take the 4096 off with the
- * scales (an exact power of two).
+ * (low bits first). The lowest and the top nibble are stored XOR 8: as 4-bit two's
+ * complement numbers they are then the quant minus its zero point 8, and the top nibble
+ * masked in place, or the lowest shifted to the top, is that value times 4096 as an int16.
+ * The two middle nibbles stay as the file has them (0..15): masked in place they are
+ * q·256 and q·16, and multiplied by activations stored times 16 and 256 (pl_act_block)
+ * they give q·4096 too, 8·4096 per unit of activation more than the other two: the
+ * block's sum_mid takes that off. So a lone token's decode costs one mask or one shift
+ * per 8 quants: no byte shifts, widening or per-row zero-point work, and the kernels take
+ * the 4096 off with the scales (an exact power of two).
  *
  * The scales: a half's bits shifted into a float's place give its value times 2^-112,
  * exactly, when the half is normal (or zero) -- three instructions for 4 scales, against
@@ -54,16 +58,16 @@ static int qs_bytes(uint32_t type) { return type == PL_TYPE_Q8_0 ? PL_QK : PL_QK
 
 /* --- layout ------------------------------------------------------------------------- */
 
-/* A block's quant bytes as the group keeps them (Q4_0: halves interleaved, nibbles XOR 8)
- * and back. */
+/* A block's quant bytes as the group keeps them (Q4_0: halves interleaved, the lowest and
+ * the top nibble of each 16-bit lane XOR 8) and back. */
 static void pack_qs(const uint8_t *src, uint8_t *dst, int qs) {
     if (qs == PL_QK) {
         memcpy(dst, src, PL_QK);
         return;
     }
     for (int k = 0; k < PL_QK / 4; k++) {
-        dst[2 * k] = src[k] ^ 0x88;
-        dst[2 * k + 1] = src[PL_QK / 4 + k] ^ 0x88;
+        dst[2 * k] = src[k] ^ 0x08;
+        dst[2 * k + 1] = src[PL_QK / 4 + k] ^ 0x80;
     }
 }
 
@@ -73,8 +77,8 @@ static void unpack_qs(const uint8_t *src, uint8_t *dst, int qs) {
         return;
     }
     for (int k = 0; k < PL_QK / 4; k++) {
-        dst[k] = src[2 * k] ^ 0x88;
-        dst[PL_QK / 4 + k] = src[2 * k + 1] ^ 0x88;
+        dst[k] = src[2 * k] ^ 0x08;
+        dst[PL_QK / 4 + k] = src[2 * k + 1] ^ 0x80;
     }
 }
 
@@ -182,8 +186,8 @@ static void unpack_q8_0(const uint8_t *qs, int8_t *q) { memcpy(q, qs, PL_QK); }
 static void unpack_q4_0(const uint8_t *qs, int8_t *q) {
     for (int k = 0; k < PL_QK / 4; k++) {   /* bytes 2k, 2k+1: elements k, k+8, k+16, k+24 */
         q[k] = (int8_t)(((qs[2 * k] & 15) ^ 8) - 8);
-        q[k + 8] = (int8_t)(((qs[2 * k + 1] & 15) ^ 8) - 8);
-        q[k + 16] = (int8_t)(((qs[2 * k] >> 4) ^ 8) - 8);
+        q[k + 8] = (int8_t)((qs[2 * k + 1] & 15) - 8);
+        q[k + 16] = (int8_t)((qs[2 * k] >> 4) - 8);
         q[k + 24] = (int8_t)(((qs[2 * k + 1] >> 4) ^ 8) - 8);
     }
 }
@@ -221,15 +225,15 @@ DEFINE_SCALAR_X4(group_q4_0, PL_QK / 2, unpack_q4_0)
 #define Q4_0_UNIT 12
 
 /* One row's block of quants as four int16 vectors (elements 0..7, 8..15, 16..23, 24..31).
- * Q8_0: the bytes widened. Q4_0: the 16-bit lanes' four nibbles (see the top) moved to
- * the top of the lane, (q - 8)·4096. */
+ * Q8_0: the bytes widened. Q4_0: the 16-bit lanes' four nibbles (see the top), the middle
+ * two flipped to XOR 8 as well, each moved to the top of the lane: (q - 8)·4096. */
 static inline void unpack16_q8_0(const uint8_t *qs, v128_t w16[4]) {
     const v128_t w[2] = {wasm_v128_load(qs), wasm_v128_load(qs + 16)};
     pl_widen_i8x32(w, w16);
 }
 
 static inline void unpack16_q4_0(const uint8_t *qs, v128_t w16[4]) {
-    v128_t v = wasm_v128_load(qs), top = wasm_i16x8_splat((int16_t)0xf000);
+    v128_t v = wasm_v128_xor(wasm_v128_load(qs), wasm_i16x8_splat(0x0880)), top = wasm_i16x8_splat((int16_t)0xf000);
     w16[0] = wasm_i16x8_shl(v, 12);
     w16[1] = wasm_v128_and(wasm_i16x8_shl(v, 4), top);
     w16[2] = wasm_v128_and(wasm_i16x8_shl(v, 8), top);
@@ -252,37 +256,37 @@ static inline v128_t group_scales(const uint8_t *gb, v128_t fix) {
 }
 
 /* acc + the 4 Q4_0 rows' sums over one group block with one token's activation block, in
- * 4 steps (a loop, so that V8 does not hoist and spill the loads): each step takes the top
- * nibble of every 16-bit lane, then shifts the next one up: nibbles 3, 2, 1, 0, elements
- * 24.., 8.., 16.., 0.. (see the top). The last step needs no mask. */
+ * 4 steps (3 of them a loop, so that V8 does not hoist and spill the loads): each masks one
+ * nibble of every 16-bit lane in place, the top one first, and takes the activations that
+ * bring it to units of 4096 (see the top): elements 24.., 8.. (times 16), 16.. (times
+ * 256), which follow one another in the block's q; then the lowest nibble, shifted up,
+ * with elements 0... The middle nibbles' zero points come off as 8·4096·sum_mid. */
 static inline v128_t group_block_q4_0(v128_t acc, const uint8_t *gb, const pl_act_block *xb, v128_t fix) {
     const uint8_t *qs = gb + 2 * GROUP;
     v128_t v0 = wasm_v128_load(qs), v1 = wasm_v128_load(qs + 16), v2 = wasm_v128_load(qs + 32),
-           v3 = wasm_v128_load(qs + 48), top = wasm_i16x8_splat((int16_t)0xf000);
+           v3 = wasm_v128_load(qs + 48), mask = wasm_i16x8_splat((int16_t)0xf000);
     v128_t a = wasm_v128_load(xb->q + 24);
-    v128_t s0 = wasm_i32x4_dot_i16x8(wasm_v128_and(v0, top), a);
-    v128_t s1 = wasm_i32x4_dot_i16x8(wasm_v128_and(v1, top), a);
-    v128_t s2 = wasm_i32x4_dot_i16x8(wasm_v128_and(v2, top), a);
-    v128_t s3 = wasm_i32x4_dot_i16x8(wasm_v128_and(v3, top), a);
+    v128_t s0 = wasm_i32x4_dot_i16x8(wasm_v128_and(v0, mask), a);
+    v128_t s1 = wasm_i32x4_dot_i16x8(wasm_v128_and(v1, mask), a);
+    v128_t s2 = wasm_i32x4_dot_i16x8(wasm_v128_and(v2, mask), a);
+    v128_t s3 = wasm_i32x4_dot_i16x8(wasm_v128_and(v3, mask), a);
 #pragma clang loop unroll(disable)
-    for (int j = 1; j < 3; j++) {   /* nibble 3 - j: elements from 8 (j = 1), 16 (j = 2) */
-        v0 = wasm_i16x8_shl(v0, 4);
-        v1 = wasm_i16x8_shl(v1, 4);
-        v2 = wasm_i16x8_shl(v2, 4);
-        v3 = wasm_i16x8_shl(v3, 4);
-        a = wasm_v128_load(xb->q + 8 * j);
-        s0 = wasm_i32x4_add(s0, wasm_i32x4_dot_i16x8(wasm_v128_and(v0, top), a));
-        s1 = wasm_i32x4_add(s1, wasm_i32x4_dot_i16x8(wasm_v128_and(v1, top), a));
-        s2 = wasm_i32x4_add(s2, wasm_i32x4_dot_i16x8(wasm_v128_and(v2, top), a));
-        s3 = wasm_i32x4_add(s3, wasm_i32x4_dot_i16x8(wasm_v128_and(v3, top), a));
+    for (int j = 1; j < 3; j++) {
+        mask = wasm_u16x8_shr(mask, 4);
+        a = wasm_v128_load(xb->q + 24 + 8 * j);
+        s0 = wasm_i32x4_add(s0, wasm_i32x4_dot_i16x8(wasm_v128_and(v0, mask), a));
+        s1 = wasm_i32x4_add(s1, wasm_i32x4_dot_i16x8(wasm_v128_and(v1, mask), a));
+        s2 = wasm_i32x4_add(s2, wasm_i32x4_dot_i16x8(wasm_v128_and(v2, mask), a));
+        s3 = wasm_i32x4_add(s3, wasm_i32x4_dot_i16x8(wasm_v128_and(v3, mask), a));
     }
     a = wasm_v128_load(xb->q);
-    s0 = wasm_i32x4_add(s0, wasm_i32x4_dot_i16x8(wasm_i16x8_shl(v0, 4), a));
-    s1 = wasm_i32x4_add(s1, wasm_i32x4_dot_i16x8(wasm_i16x8_shl(v1, 4), a));
-    s2 = wasm_i32x4_add(s2, wasm_i32x4_dot_i16x8(wasm_i16x8_shl(v2, 4), a));
-    s3 = wasm_i32x4_add(s3, wasm_i32x4_dot_i16x8(wasm_i16x8_shl(v3, 4), a));
+    s0 = wasm_i32x4_add(s0, wasm_i32x4_dot_i16x8(wasm_i16x8_shl(v0, 12), a));
+    s1 = wasm_i32x4_add(s1, wasm_i32x4_dot_i16x8(wasm_i16x8_shl(v1, 12), a));
+    s2 = wasm_i32x4_add(s2, wasm_i32x4_dot_i16x8(wasm_i16x8_shl(v2, 12), a));
+    s3 = wasm_i32x4_add(s3, wasm_i32x4_dot_i16x8(wasm_i16x8_shl(v3, 12), a));
+    v128_t isum = wasm_i32x4_sub(transpose_sum(s0, s1, s2, s3), wasm_i32x4_splat(8 * 4096 * xb->sum_mid));
     v128_t scale = wasm_f32x4_mul(group_scales(gb, fix), wasm_f32x4_splat(xb->d));
-    return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(transpose_sum(s0, s1, s2, s3)), scale));
+    return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), scale));
 }
 
 /* The same for Q8_0: step j widens elements 8j..8j+7 of each row in its load. */

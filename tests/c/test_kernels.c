@@ -259,13 +259,15 @@ static void check_quantize_activations(void) {
         for (int i = 0; i < 32; i++)
             if (fabsf(xb[i]) > amax) amax = fabsf(xb[i]);   /* NaN never compares greater */
         float d = amax / 127, id = d ? 1 / d : 0;
-        int sum = 0, same = out[b].d == d;
+        int sum = 0, mid = 0, same = out[b].d == d;
         for (int i = 0; i < 32; i++) {
             int q = (int)lrintf(xb[i] * id);
             sum += q;
+            mid += i >= 8 && i < 24 ? q : 0;
             same &= out[b].q[i] == q;
+            if (i >= 8 && i < 24) same &= out[b].q[24 + i] == q * (i < 16 ? 16 : 256);   /* q[32..47] */
         }
-        same &= out[b].sum == sum && out[b].s == d * (float)sum;
+        same &= out[b].sum == sum && out[b].s == d * (float)sum && out[b].sum_mid == mid;
         bad += !same && b % 8 != 6;   /* a NaN's own quant is unspecified; its block's d is */
         bad += b % 8 == 6 && out[b].d != d;
     }
