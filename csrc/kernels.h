@@ -26,8 +26,9 @@ enum {
 typedef struct {
     float d, s;
     int32_t sum;
-    int32_t sum_mid;   /* Σq[8..23], and q[32..47] = q[8..15]·16, q[16..23]·256: kernels_x4.c's Q4_0 */
-    int16_t q[48];
+    int32_t sum_mid;   /* Σ q[8..23] */
+    int16_t q[48];     /* the 32 quants, then q[8..15]·16 and q[16..23]·256 (sum_mid and these
+                        * serve kernels_x4.c's Q4_0 decode) */
 } pl_act_block;
 
 /* The blocks of activation row t, rows x_row_bytes apart. */

@@ -38,9 +38,9 @@ static inline v128_t pl_f16x4_to_f32x4(v128_t h) {
 }
 
 /* e^x in 4 lanes, within 2 ulp of expf for -87 <= x <= 88 (tests/c/test_kernels.c): x =
- * n·ln 2 + r with |r| <= ln2 / 2 (ln 2 in two parts, so r is exact to about 2^-32),
- * e^r by its Taylor series to r^7 (the first term left out is below 0.05 ulp), times 2^n
- * built in the exponent bits. Below -87 it gives 0 and above 88 it gives e^88, so no
+ * n·ln 2 + r with |r| <= ln 2 / 2 (ln 2 in two parts, the first short enough that n times
+ * it is exact), e^r by its Taylor series to r^7 (the first term left out is below 0.05
+ * ulp), times 2^n built in the exponent bits. Below -87 it gives 0 and above 88 it gives e^88, so no
  * lane ever makes a subnormal or an overflowed exponent; NaN stays NaN. */
 static inline v128_t pl_exp_f32x4(v128_t x) {
     v128_t xc = wasm_f32x4_pmin(wasm_f32x4_pmax(x, wasm_f32x4_splat(-87.0f)), wasm_f32x4_splat(88.0f));
