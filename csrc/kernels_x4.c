@@ -258,9 +258,9 @@ static inline v128_t group_scales(const uint8_t *gb, v128_t fix) {
 /* acc + the 4 Q4_0 rows' sums over one group block with one token's activation block, in
  * 4 steps (3 of them a loop, so that V8 does not hoist and spill the loads): each masks one
  * nibble of every 16-bit lane in place, the top one first, and takes the activations that
- * bring it to units of 4096 (see the top): elements 24.., 8.. (times 16), 16.. (times
- * 256), which follow one another in the block's q; then the lowest nibble, shifted up,
- * with elements 0... The middle nibbles' zero points come off as 8·4096·sum_mid. */
+ * bring it to units of 4096 (see the top): elements 24..31, 8..15 (times 16), 16..23
+ * (times 256), which follow one another in the block's q; then the lowest nibble, shifted
+ * up, with elements 0..7. The middle nibbles' zero points come off as 8·4096·sum_mid. */
 static inline v128_t group_block_q4_0(v128_t acc, const uint8_t *gb, const pl_act_block *xb, v128_t fix) {
     const uint8_t *qs = gb + 2 * GROUP;
     v128_t v0 = wasm_v128_load(qs), v1 = wasm_v128_load(qs + 16), v2 = wasm_v128_load(qs + 32),
