@@ -1,12 +1,13 @@
-/* wasm SIMD128 row kernels. Each lane accumulates every fourth product, so sums are
- * reordered relative to the scalar reference: results agree within float rounding
- * (tests bound the difference), not bit for bit. */
+/* wasm SIMD128 row kernels for float weights, and softmax and swiglu with a 4-lane exp.
+ * Each lane accumulates every fourth product, so sums are reordered relative to the
+ * scalar reference: results agree within float rounding (tests bound the difference), not
+ * bit for bit. */
 #include "kernels.h"
+
+#ifdef __wasm_simd128__
 
 #include <math.h>
 #include <string.h>
-
-#ifdef __wasm_simd128__
 
 #include "kernels_scalar.h"
 #include "simd.h"
