@@ -51,7 +51,7 @@ int pl_kernel_for(uint32_t type, int simd, pl_kernel *k) {
 }
 
 size_t pl_matmul_workspace(int n_tok, int cols) {
-    return (size_t)n_tok * (size_t)(cols / 32) * sizeof(pl_act_block);
+    return (size_t)n_tok * pl_act_row_bytes(cols);
 }
 
 /* One matrix of a matmul task: its output, its kernels and the activations in their form. */
@@ -133,7 +133,7 @@ static void prepare(matmul_task *task, int n, float *const y[], const pl_tensor 
             /* quantized once here, read by every thread; the workspace was sized at load */
             if (!quantized++) pl_quantize_activations(x, n_tok, cols, cx->act);
             task->part[i].x = cx->act;
-            task->part[i].x_row_bytes = (size_t)(cols / 32) * sizeof(pl_act_block);
+            task->part[i].x_row_bytes = pl_act_row_bytes(cols);
         }
     }
 }

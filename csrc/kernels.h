@@ -26,14 +26,28 @@ enum {
 typedef struct {
     float d, s;
     int32_t sum;
-    int32_t sum_mid;   /* Σ q[8..23] */
-    int16_t q[48];     /* the 32 quants, then q[8..15]·16 and q[16..23]·256 (sum_mid and these
-                        * serve kernels_x4.c's Q4_0 decode) */
+    int16_t q[32];
 } pl_act_block;
 
-/* The blocks of activation row t, rows x_row_bytes apart. */
+/* What kernels_x4.c's Q4_0 decode needs of a block besides it: Σq[8..23], q[8..15]·16 and
+ * q[16..23]·256. A row's pl_act_mid follow all of its blocks, so the other kernels read
+ * the blocks as densely as without them. */
+typedef struct {
+    int32_t sum_mid;
+    int16_t q[16];
+} pl_act_mid;
+
+/* Bytes of one row of cols activations in that form. */
+static inline size_t pl_act_row_bytes(int cols) {
+    return (size_t)(cols / 32) * (sizeof(pl_act_block) + sizeof(pl_act_mid));
+}
+
+/* The blocks of activation row t, rows x_row_bytes apart; and the row's pl_act_mid. */
 static inline const pl_act_block *pl_act_row(const void *x, size_t x_row_bytes, int t) {
     return (const pl_act_block *)((const uint8_t *)x + (size_t)t * x_row_bytes);
+}
+static inline const pl_act_mid *pl_act_mids(const pl_act_block *row, int cols) {
+    return (const pl_act_mid *)(row + cols / 32);
 }
 
 /* Σ w·x over one block of 32 int8 weights and its activations, in integers. */
@@ -79,8 +93,9 @@ int pl_repack_x4(pl_tensor *t);
 /* pl_get_row for a PL_LAYOUT_X4 matrix. */
 void pl_x4_get_row(float *out, const pl_tensor *t, int r);
 
-/* n_tok rows of cols floats (a multiple of 32) to pl_act_block rows. */
-void pl_quantize_activations(const float *x, int n_tok, int cols, pl_act_block *out);
+/* n_tok rows of cols floats (a multiple of 32) to rows of pl_act_block and pl_act_mid,
+ * pl_act_row_bytes(cols) apart. */
+void pl_quantize_activations(const float *x, int n_tok, int cols, void *out);
 
 /* What every kernel call needs: the threads, the kernel family and a workspace for
  * quantized activations, sized once at load (pl_matmul_workspace) so no call allocates. */

@@ -19,42 +19,47 @@
 /* With SIMD128, 4 values at a time and the same results bit for bit: max is exact in any
  * order (pmax, like fmaxf, keeps the running maximum when x is NaN), nearest rounds half
  * to even as lrintf does, and the integer sum is exact. */
-void pl_quantize_activations(const float *x, int n_tok, int cols, pl_act_block *out) {
-    for (int b = 0; b < n_tok * (cols / PL_QK); b++, x += PL_QK) {
-        float amax = 0;
+void pl_quantize_activations(const float *x, int n_tok, int cols, void *out) {
+    int n_blocks = cols / PL_QK;
+    for (int t = 0; t < n_tok; t++) {
+        pl_act_block *blocks = (pl_act_block *)((uint8_t *)out + (size_t)t * pl_act_row_bytes(cols));
+        pl_act_mid *mids = (pl_act_mid *)(blocks + n_blocks);
+        for (int b = 0; b < n_blocks; b++, x += PL_QK) {
+            int16_t *q = blocks[b].q;
+            float amax = 0;
 #ifdef __wasm_simd128__
-        v128_t m = wasm_f32x4_splat(0);
-        for (int i = 0; i < PL_QK; i += 4) m = wasm_f32x4_pmax(m, wasm_f32x4_abs(wasm_v128_load(x + i)));
-        m = wasm_f32x4_pmax(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
-        amax = fmaxf(wasm_f32x4_extract_lane(m, 0), wasm_f32x4_extract_lane(m, 1));
+            v128_t m = wasm_f32x4_splat(0);
+            for (int i = 0; i < PL_QK; i += 4) m = wasm_f32x4_pmax(m, wasm_f32x4_abs(wasm_v128_load(x + i)));
+            m = wasm_f32x4_pmax(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
+            amax = fmaxf(wasm_f32x4_extract_lane(m, 0), wasm_f32x4_extract_lane(m, 1));
 #else
-        for (int i = 0; i < PL_QK; i++) amax = fmaxf(amax, fabsf(x[i]));
+            for (int i = 0; i < PL_QK; i++) amax = fmaxf(amax, fabsf(x[i]));
 #endif
-        float d = amax / 127, id = d ? 1 / d : 0;
-        int sum = 0;
+            float d = amax / 127, id = d ? 1 / d : 0;
+            int sum = 0;
 #ifdef __wasm_simd128__
-        v128_t vid = wasm_f32x4_splat(id), s = wasm_i32x4_splat(0);
-        for (int i = 0; i < PL_QK; i += 8) {
-            v128_t q0 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(x + i), vid)));
-            v128_t q1 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(x + i + 4), vid)));
-            s = wasm_i32x4_add(s, wasm_i32x4_add(q0, q1));
-            wasm_v128_store(out[b].q + i, wasm_i16x8_narrow_i32x4(q0, q1));
-        }
-        sum = pl_hsum_i32x4(s);
+            v128_t vid = wasm_f32x4_splat(id), s = wasm_i32x4_splat(0);
+            for (int i = 0; i < PL_QK; i += 8) {
+                v128_t q0 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(x + i), vid)));
+                v128_t q1 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(x + i + 4), vid)));
+                s = wasm_i32x4_add(s, wasm_i32x4_add(q0, q1));
+                wasm_v128_store(q + i, wasm_i16x8_narrow_i32x4(q0, q1));
+            }
+            sum = pl_hsum_i32x4(s);
 #else
-        for (int i = 0; i < PL_QK; i++) sum += out[b].q[i] = (int16_t)lrintf(x[i] * id);
+            for (int i = 0; i < PL_QK; i++) sum += q[i] = (int16_t)lrintf(x[i] * id);
 #endif
-        int16_t *q = out[b].q;
-        int mid = 0;
-        for (int i = 0; i < 8; i++) {
-            q[32 + i] = (int16_t)(q[8 + i] * 16);
-            q[40 + i] = (int16_t)(q[16 + i] * 256);
-            mid += q[8 + i] + q[16 + i];
+            blocks[b].d = d;
+            blocks[b].sum = sum;
+            blocks[b].s = d * (float)sum;
+            int mid = 0;
+            for (int i = 0; i < 8; i++) {
+                mids[b].q[i] = (int16_t)(q[8 + i] * 16);
+                mids[b].q[8 + i] = (int16_t)(q[16 + i] * 256);
+                mid += q[8 + i] + q[16 + i];
+            }
+            mids[b].sum_mid = mid;
         }
-        out[b].d = d;
-        out[b].sum = sum;
-        out[b].sum_mid = mid;
-        out[b].s = d * (float)sum;
     }
 }
 

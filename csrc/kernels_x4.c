@@ -14,7 +14,7 @@
  * complement numbers they are then the quant minus its zero point 8, and the top nibble
  * masked in place, or the lowest shifted to the top, is that value times 4096 as an int16.
  * The two middle nibbles stay as the file has them (0..15): masked in place they are
- * q·256 and q·16, and multiplied by activations stored times 16 and 256 (pl_act_block)
+ * q·256 and q·16, and multiplied by activations stored times 16 and 256 (pl_act_mid)
  * they give q·4096 too, 8·4096 per unit of activation more than the other two: the
  * block's sum_mid takes that off. So a lone token's decode costs one mask or one shift
  * per 8 quants: no byte shifts, widening or per-row zero-point work, and the kernels take
@@ -258,10 +258,11 @@ static inline v128_t group_scales(const uint8_t *gb, v128_t fix) {
 /* acc + the 4 Q4_0 rows' sums over one group block with one token's activation block, in
  * 4 steps (3 of them a loop, so that V8 does not hoist and spill the loads): each masks one
  * nibble of every 16-bit lane in place, the top one first, and takes the activations that
- * bring it to units of 4096 (see the top): elements 24..31, 8..15 (times 16), 16..23
- * (times 256), which follow one another in the block's q; then the lowest nibble, shifted
- * up, with elements 0..7. The middle nibbles' zero points come off as 8·4096·sum_mid. */
-static inline v128_t group_block_q4_0(v128_t acc, const uint8_t *gb, const pl_act_block *xb, v128_t fix) {
+ * bring it to units of 4096 (see the top): elements 24..31, then from xm elements 8..15
+ * times 16 and 16..23 times 256; then the lowest nibble, shifted up, with elements 0..7.
+ * The middle nibbles' zero points come off as 8·4096·sum_mid. */
+static inline v128_t group_block_q4_0(v128_t acc, const uint8_t *gb, const pl_act_block *xb,
+                                      const pl_act_mid *xm, v128_t fix) {
     const uint8_t *qs = gb + 2 * GROUP;
     v128_t v0 = wasm_v128_load(qs), v1 = wasm_v128_load(qs + 16), v2 = wasm_v128_load(qs + 32),
            v3 = wasm_v128_load(qs + 48), mask = wasm_i16x8_splat((int16_t)0xf000);
@@ -273,7 +274,7 @@ static inline v128_t group_block_q4_0(v128_t acc, const uint8_t *gb, const pl_ac
 #pragma clang loop unroll(disable)
     for (int j = 1; j < 3; j++) {
         mask = wasm_u16x8_shr(mask, 4);
-        a = wasm_v128_load(xb->q + 24 + 8 * j);
+        a = wasm_v128_load(xm->q + 8 * (j - 1));
         s0 = wasm_i32x4_add(s0, wasm_i32x4_dot_i16x8(wasm_v128_and(v0, mask), a));
         s1 = wasm_i32x4_add(s1, wasm_i32x4_dot_i16x8(wasm_v128_and(v1, mask), a));
         s2 = wasm_i32x4_add(s2, wasm_i32x4_dot_i16x8(wasm_v128_and(v2, mask), a));
@@ -284,13 +285,16 @@ static inline v128_t group_block_q4_0(v128_t acc, const uint8_t *gb, const pl_ac
     s1 = wasm_i32x4_add(s1, wasm_i32x4_dot_i16x8(wasm_i16x8_shl(v1, 12), a));
     s2 = wasm_i32x4_add(s2, wasm_i32x4_dot_i16x8(wasm_i16x8_shl(v2, 12), a));
     s3 = wasm_i32x4_add(s3, wasm_i32x4_dot_i16x8(wasm_i16x8_shl(v3, 12), a));
-    v128_t isum = wasm_i32x4_sub(transpose_sum(s0, s1, s2, s3), wasm_i32x4_splat(8 * 4096 * xb->sum_mid));
+    v128_t isum = wasm_i32x4_sub(transpose_sum(s0, s1, s2, s3), wasm_i32x4_splat(8 * 4096 * xm->sum_mid));
     v128_t scale = wasm_f32x4_mul(group_scales(gb, fix), wasm_f32x4_splat(xb->d));
     return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), scale));
 }
 
-/* The same for Q8_0: step j widens elements 8j..8j+7 of each row in its load. */
-static inline v128_t group_block_q8_0(v128_t acc, const uint8_t *gb, const pl_act_block *xb, v128_t fix) {
+/* The same for Q8_0 (which needs no pl_act_mid): step j widens elements 8j..8j+7 of each
+ * row in its load. */
+static inline v128_t group_block_q8_0(v128_t acc, const uint8_t *gb, const pl_act_block *xb,
+                                      const pl_act_mid *xm, v128_t fix) {
+    (void)xm;
     const uint8_t *qs = gb + 2 * GROUP;
     v128_t a = wasm_v128_load(xb->q);
     v128_t s0 = wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(qs), a);
@@ -389,15 +393,16 @@ static inline void group_block2(v128_t *acc0, v128_t *acc1, const uint8_t *gb, c
         }                                                                                       \
         for (int t = paired; t < n_tok; t++) {                                                  \
             const pl_act_block *xb = pl_act_row(x, x_row_bytes, t);                             \
+            const pl_act_mid *xm = pl_act_mids(xb, cols);                                       \
             /* two accumulators, named: an indexed pair would live in memory */                 \
             v128_t acc0 = wasm_f32x4_splat(0), acc1 = acc0;                                     \
             const uint8_t *gb = group;                                                          \
             int b = 0;                                                                          \
             for (; b + 2 <= n_blocks; b += 2, gb += 2 * stride) {                               \
-                acc0 = GROUP_BLOCK(acc0, gb, &xb[b], fix);                                      \
-                acc1 = GROUP_BLOCK(acc1, gb + stride, &xb[b + 1], fix);                         \
+                acc0 = GROUP_BLOCK(acc0, gb, &xb[b], &xm[b], fix);                              \
+                acc1 = GROUP_BLOCK(acc1, gb + stride, &xb[b + 1], &xm[b + 1], fix);             \
             }                                                                                   \
-            if (b < n_blocks) acc0 = GROUP_BLOCK(acc0, gb, &xb[b], fix);                        \
+            if (b < n_blocks) acc0 = GROUP_BLOCK(acc0, gb, &xb[b], &xm[b], fix);                \
             wasm_v128_store(y + (size_t)t * ldy, wasm_f32x4_add(acc0, acc1));                   \
         }                                                                                       \
     }

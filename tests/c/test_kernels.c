@@ -250,28 +250,33 @@ static void check_quantize_activations(void) {
             }
             x[b * 32 + i] = v;
         }
-    pl_act_block out[BLOCKS];
-    pl_quantize_activations(x, 2, BLOCKS / 2 * 32, out);
+    enum { COLS = BLOCKS / 2 * 32 };   /* two rows */
+    void *out_rows = malloc(pl_matmul_workspace(2, COLS));
+    pl_quantize_activations(x, 2, COLS, out_rows);
     int bad = 0;
     for (int b = 0; b < BLOCKS; b++) {
+        const pl_act_block *row = pl_act_row(out_rows, pl_act_row_bytes(COLS), b / (BLOCKS / 2));
+        const pl_act_block *blk = &row[b % (BLOCKS / 2)];
+        const pl_act_mid *mid_b = &pl_act_mids(row, COLS)[b % (BLOCKS / 2)];
         const float *xb = x + b * 32;
         float amax = 0;
         for (int i = 0; i < 32; i++)
             if (fabsf(xb[i]) > amax) amax = fabsf(xb[i]);   /* NaN never compares greater */
         float d = amax / 127, id = d ? 1 / d : 0;
-        int sum = 0, mid = 0, same = out[b].d == d;
+        int sum = 0, mid = 0, same = blk->d == d;
         for (int i = 0; i < 32; i++) {
             int q = (int)lrintf(xb[i] * id);
             sum += q;
             mid += i >= 8 && i < 24 ? q : 0;
-            same &= out[b].q[i] == q;
-            if (i >= 8 && i < 24) same &= out[b].q[24 + i] == q * (i < 16 ? 16 : 256);   /* q[32..47] */
+            same &= blk->q[i] == q;
+            if (i >= 8 && i < 24) same &= mid_b->q[i - 8] == q * (i < 16 ? 16 : 256);
         }
-        same &= out[b].sum == sum && out[b].s == d * (float)sum && out[b].sum_mid == mid;
+        same &= blk->sum == sum && blk->s == d * (float)sum && mid_b->sum_mid == mid;
         bad += !same && b % 8 != 6;   /* a NaN's own quant is unspecified; its block's d is */
-        bad += b % 8 == 6 && out[b].d != d;
+        bad += b % 8 == 6 && blk->d != d;
     }
     CHECK_EQ_INT(bad, 0);
+    free(out_rows);
 }
 
 static void check_split(void) {
@@ -326,7 +331,7 @@ static void check_quant_matmul(uint32_t type, int n_tok, int rows, int cols, int
     float *w = malloc((size_t)rows * cols * sizeof(float)), *x = malloc((size_t)n_tok * cols * sizeof(float));
     float *xq = malloc((size_t)n_tok * cols * sizeof(float)), *y1 = malloc(n_y * sizeof(float));
     float *y3 = malloc(n_y * sizeof(float)), *y_scalar = malloc(n_y * sizeof(float));
-    pl_act_block *xblocks = malloc(pl_matmul_workspace(n_tok, cols));
+    void *xblocks = malloc(pl_matmul_workspace(n_tok, cols));
     for (int r = 0; r < rows; r++) {
         float *wr = w + (size_t)r * cols;
         for (int k = 0; k < cols; k++) wr[k] = frand();
@@ -339,7 +344,10 @@ static void check_quant_matmul(uint32_t type, int n_tok, int rows, int cols, int
     }
     for (int i = 0; i < n_tok * cols; i++) x[i] = extreme && i / cols % 2 == 0 && i % cols / 32 == 1 ? 0 : frand();
     pl_quantize_activations(x, n_tok, cols, xblocks);
-    for (int i = 0; i < n_tok * cols; i++) xq[i] = xblocks[i / 32].d * xblocks[i / 32].q[i % 32];
+    for (int i = 0; i < n_tok * cols; i++) {
+        const pl_act_block *b = &pl_act_row(xblocks, pl_act_row_bytes(cols), i / cols)[i % cols / 32];
+        xq[i] = b->d * b->q[i % 32];
+    }
     pl_tensor t = {.name = "w", .name_len = 1, .type = type, .n_dims = 2, .ne = {cols, rows, 1, 1}, .data = wq};
 
     for (int simd = 0; simd <= pl_simd_available(); simd++) {

@@ -27,7 +27,7 @@ static void check_kernels(uint32_t type, int n_tok, int rows, int cols, pl_compu
     float *w = malloc((size_t)rows * cols * sizeof(float)), *x = malloc((size_t)n_tok * cols * sizeof(float));
     float *y_plain = malloc(n_y * sizeof(float)), *y1 = malloc(n_y * sizeof(float)), *y3 = malloc(n_y * sizeof(float));
     float *row_a = malloc(cols * sizeof(float)), *row_b = malloc(cols * sizeof(float));
-    pl_act_block *xq = malloc(pl_matmul_workspace(n_tok, cols));
+    void *xq = malloc(pl_matmul_workspace(n_tok, cols));
     for (int r = 0; r < rows; r++) {
         for (int k = 0; k < cols; k++) w[(size_t)r * cols + k] = frand() * (r % 5 ? 1.0f : 1e-4f);   /* subnormal scales too */
         pl_quantize_row(type, w + (size_t)r * cols, plain + r * row_bytes, cols);
@@ -71,7 +71,7 @@ static void check_kernels(uint32_t type, int n_tok, int rows, int cols, pl_compu
             for (int r = 0; r < rows; r++) {
                 double mag = 0;
                 for (int k = 0; k < cols; k++) {
-                    const pl_act_block *b = &xq[(size_t)t * (cols / 32) + k / 32];
+                    const pl_act_block *b = &pl_act_row(xq, pl_act_row_bytes(cols), t)[k / 32];
                     mag += fabs((double)w[(size_t)r * cols + k] * b->d * b->q[k % 32]);
                 }
                 double bound = 2 * (cols / 32 + 3) * 0x1p-24 * mag + 1e-30;
