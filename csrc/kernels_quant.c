@@ -30,8 +30,7 @@ void pl_quantize_activations(const float *x, int n_tok, int cols, void *out) {
 #ifdef __wasm_simd128__
             v128_t m = wasm_f32x4_splat(0);
             for (int i = 0; i < PL_QK; i += 4) m = wasm_f32x4_pmax(m, wasm_f32x4_abs(wasm_v128_load(x + i)));
-            m = wasm_f32x4_pmax(m, wasm_i32x4_shuffle(m, m, 2, 3, 0, 1));
-            amax = fmaxf(wasm_f32x4_extract_lane(m, 0), wasm_f32x4_extract_lane(m, 1));
+            amax = pl_hmax_f32x4(m);
 #else
             for (int i = 0; i < PL_QK; i++) amax = fmaxf(amax, fabsf(x[i]));
 #endif
