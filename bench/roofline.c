@@ -47,27 +47,27 @@ __attribute__((noinline)) static void stream_read(const uint8_t *buf, size_t n) 
 }
 
 typedef struct {
+    pl_pool *pool;
     const uint8_t *buf;
     size_t n;
     int reps;
 } read_task;
 
-/* Each thread reads its share of the buffer (64-byte lines), reps times. */
-static void read_share(void *arg, int ith, int nth) {
+/* Each thread reads its share of the buffer's 64-byte lines (claimed whole), reps times. */
+static void read_share(void *arg, int ith) {
     read_task t = *(const read_task *)arg;
-    int begin, end;
-    pl_split((int)(t.n / 64), ith, nth, &begin, &end);
-    for (int r = 0; r < t.reps; r++) stream_read(t.buf + (size_t)begin * 64, (size_t)(end - begin) * 64);
+    for (int begin, end; pl_pool_next(t.pool, ith, (int)(t.n / 64), &begin, &end);)
+        for (int r = 0; r < t.reps; r++) stream_read(t.buf + (size_t)begin * 64, (size_t)(end - begin) * 64);
 }
 
 /* GB/s reading n bytes of buf over and over with the pool's threads, best of the passes. */
 static double read_bandwidth(pl_pool *pool, const uint8_t *buf, size_t n) {
     double best = 1e30, start = now_ms();
     int passes = 0;
-    read_task task = {buf, n, n < (1u << 20) ? 1000 : 1};   /* small buffers: many reads at once */
+    read_task task = {pool, buf, n, n < (1u << 20) ? 1000 : 1};   /* small buffers: many reads at once */
     while (now_ms() - start < MIN_TIME_MS || passes < 3) {
         double t0 = now_ms();
-        pl_pool_run(pool, read_share, &task);
+        pl_pool_run(pool, read_share, &task, (int)(n / 64));
         double ms = (now_ms() - t0) / task.reps;
         if (ms < best) best = ms;
         passes++;

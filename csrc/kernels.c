@@ -71,7 +71,17 @@ typedef struct {
     int n_parts, n_tok;
     matmul_part part[PL_MATMUL_MAX_PARTS];
     void (*swiglu)(float *gate, const float *up, int n);   /* matmul_swiglu_units only */
+    pl_pool *pool;
+    int chunk;   /* units a thread takes at a time */
 } matmul_task;
+
+/* The fewest multiply-adds a thread takes at a time (~1.5 us of decode): a thread that
+ * finishes early waits about that long for the others at most. */
+#define CHUNK_WORK (1 << 15)
+
+/* silu's exp is a long dependency chain: it needs several vectors of rows per call to
+ * overlap (with one 4-row unit per call the SIMD exp was no faster than expf). */
+#define SWIGLU_MIN_CHUNK 8
 
 static int units_of(const pl_tensor *w) { return (int)((w->ne[1] + 3) / 4); }
 
@@ -87,13 +97,8 @@ static void matmul_unit(const matmul_part *p, int u, int n_tok) {
     for (; r < end; r++, w += p->row_bytes) p->row(w, p->x, p->x_row_bytes, n_tok, cols, p->y + r, rows);
 }
 
-/* The parts' units one after another, shared out evenly. */
-static void matmul_parts(void *arg, int ith, int nth) {
-    const matmul_task copy = *(const matmul_task *)arg, *m = &copy;   /* see pl_pool_run */
-    int total = 0;
-    for (int i = 0; i < m->n_parts; i++) total += units_of(&m->part[i].w);
-    int u0, u1;
-    pl_split(total, ith, nth, &u0, &u1);
+/* Units u0..u1-1 of the parts laid end to end. */
+static void matmul_units(const matmul_task *m, int u0, int u1) {
     for (int i = 0, first = 0; i < m->n_parts; first += units_of(&m->part[i].w), i++) {
         int n = units_of(&m->part[i].w);
         for (int u = u0 > first ? u0 - first : 0; u < n && first + u < u1; u++)
@@ -101,21 +106,27 @@ static void matmul_parts(void *arg, int ith, int nth) {
     }
 }
 
+static void matmul_parts(void *arg, int ith) {
+    const matmul_task copy = *(const matmul_task *)arg, *m = &copy;   /* see pl_pool_run */
+    for (int u0, u1; pl_pool_next(m->pool, ith, m->chunk, &u0, &u1);) matmul_units(m, u0, u1);
+}
+
 /* Gate and up, unit by unit, then silu(gate) * up on the rows just computed, by the same
  * thread (still in its cache), so the exp pass runs in parallel too. */
-static void matmul_swiglu_units(void *arg, int ith, int nth) {
+static void matmul_swiglu_units(void *arg, int ith) {
     const matmul_task copy = *(const matmul_task *)arg, *m = &copy;   /* see pl_pool_run */
     const matmul_part *gate = &m->part[0], *up = &m->part[1];
-    int rows = (int)gate->w.ne[1], u0, u1;
-    pl_split(units_of(&gate->w), ith, nth, &u0, &u1);
-    for (int u = u0; u < u1; u++) {
-        matmul_unit(gate, u, m->n_tok);
-        matmul_unit(up, u, m->n_tok);
+    int rows = (int)gate->w.ne[1];
+    for (int u0, u1; pl_pool_next(m->pool, ith, m->chunk, &u0, &u1);) {
+        for (int u = u0; u < u1; u++) {
+            matmul_unit(gate, u, m->n_tok);
+            matmul_unit(up, u, m->n_tok);
+        }
+        /* in one pass per token: the exp's long dependency chain overlaps across vectors */
+        int r0 = 4 * u0, r1 = 4 * u1 < rows ? 4 * u1 : rows;
+        for (int t = 0; t < m->n_tok; t++)
+            m->swiglu(gate->y + (size_t)t * rows + r0, up->y + (size_t)t * rows + r0, r1 - r0);
     }
-    /* in one pass per token: the exp's long dependency chain overlaps across vectors */
-    int r0 = 4 * u0, r1 = 4 * u1 < rows ? 4 * u1 : rows;
-    for (int t = 0; t < m->n_tok && r0 < r1; t++)
-        m->swiglu(gate->y + (size_t)t * rows + r0, up->y + (size_t)t * rows + r0, r1 - r0);
 }
 
 /* Kernels for the parts; x quantized once (into the workspace) if any kernel wants it. */
@@ -138,19 +149,25 @@ static void prepare(matmul_task *task, int n, float *const y[], const pl_tensor 
     }
 }
 
-static void run(pl_task_fn fn, matmul_task *task, const pl_compute *cx) {
+/* n_units over the pool, at least CHUNK_WORK multiply-adds (and min_chunk units) at a time. */
+static void run(pl_task_fn fn, matmul_task *task, int n_units, int min_chunk, const pl_compute *cx) {
     double work = 0;
     for (int i = 0; i < task->n_parts; i++)
         work += (double)task->n_tok * task->part[i].w.ne[0] * task->part[i].w.ne[1];
-    if (work < PL_MIN_PARALLEL_WORK) fn(task, 0, 1);   /* waking the other threads would cost more */
-    else pl_pool_run(cx->pool, fn, task);
+    int unit_work = 4 * task->n_tok * (int)task->part[0].w.ne[0];
+    task->pool = cx->pool;
+    task->chunk = unit_work < CHUNK_WORK / min_chunk ? CHUNK_WORK / unit_work : min_chunk;
+    if (work < PL_MIN_PARALLEL_WORK) pl_pool_run_here(cx->pool, fn, task, n_units);   /* waking the other threads would cost more */
+    else pl_pool_run(cx->pool, fn, task, n_units);
 }
 
 void pl_matmul_n(int n, float *const y[], const pl_tensor *const w[], const float *x, int n_tok,
                  const pl_compute *cx) {
     matmul_task task;
     prepare(&task, n, y, w, x, n_tok, cx);
-    run(matmul_parts, &task, cx);
+    int units = 0;
+    for (int i = 0; i < n; i++) units += units_of(w[i]);
+    run(matmul_parts, &task, units, 1, cx);
 }
 
 void pl_matmul(float *y, const pl_tensor *w, const float *x, int n_tok, const pl_compute *cx) {
@@ -162,7 +179,7 @@ void pl_matmul_swiglu(float *gate, float *up, const pl_tensor *w_gate, const pl_
     matmul_task task;
     prepare(&task, 2, (float *const[]){gate, up}, (const pl_tensor *const[]){w_gate, w_up}, x, n_tok, cx);
     task.swiglu = cx->simd ? pl_swiglu_simd : pl_swiglu;
-    run(matmul_swiglu_units, &task, cx);
+    run(matmul_swiglu_units, &task, units_of(w_gate), SWIGLU_MIN_CHUNK, cx);
 }
 
 void pl_get_row(float *out, const pl_tensor *t, int row) {

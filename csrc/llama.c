@@ -55,43 +55,44 @@ typedef struct {
     int n;                   /* tokens in the batch */
     pl_row_kernel dot;       /* the F32 row kernel: q as a row, the cached keys as its inputs */
     void (*softmax)(float *x, int n);
+    pl_pool *pool;
 } attention_task;
 
-/* One (token, head) pair at a time: causal softmax(q·k / sqrt(d)) · v over the cache. */
-static void attention_heads(void *p, int ith, int nth) {
-    const attention_task copy = *(const attention_task *)p, *a = &copy;   /* see pl_pool_run */
+/* Item i = (token t, head h): causal softmax(q·k / sqrt(d)) · v over the cache, with
+ * att[pos + 1] for the scores. */
+static void attend(const attention_task *a, int i, float *att) {
     const pl_hparams *hp = a->hp;
     pl_state *s = a->s;
     int hd = hp->head_dim, kv_dim = hp->n_kv_heads * hd, q_dim = hp->n_heads * hd;
-    int group = hp->n_heads / hp->n_kv_heads;
-    const float *layer_k = s->key_cache + (size_t)a->layer * s->n_ctx * kv_dim;
-    const float *layer_v = s->value_cache + (size_t)a->layer * s->n_ctx * kv_dim;
-    float *att = s->att + (size_t)ith * s->n_ctx;
+    int t = i / hp->n_heads, h = i % hp->n_heads;
+    int pos = s->pos + t;              /* this token attends to positions 0..pos */
+    const float *q = s->q + (size_t)t * q_dim + h * hd;
+    int group = hp->n_heads / hp->n_kv_heads;   /* query heads per KV head */
+    size_t kv_off = (size_t)a->layer * s->n_ctx * kv_dim + (size_t)(h / group) * hd;
+    /* one call for all pos + 1 scores: the kernel shares each q vector among 4 keys */
+    a->dot(q, s->key_cache + kv_off, (size_t)kv_dim * sizeof(float), pos + 1, hd, att, 1);
     float scale = sqrtf((float)hd);
-    int i0, i1;
-    pl_split(a->n * hp->n_heads, ith, nth, &i0, &i1);
-    for (int i = i0; i < i1; i++) {
-        int t = i / hp->n_heads, h = i % hp->n_heads;
-        int pos = s->pos + t;              /* this token attends to positions 0..pos */
-        const float *q = s->q + (size_t)t * q_dim + h * hd;
-        int kv_off = (h / group) * hd;
-        /* one call for all pos + 1 scores: the kernel shares each q vector among 4 keys */
-        a->dot(q, layer_k + kv_off, (size_t)kv_dim * sizeof(float), pos + 1, hd, att, 1);
-        for (int j = 0; j <= pos; j++) att[j] /= scale;
-        a->softmax(att, pos + 1);
-        pl_weighted_sum(s->att_out + (size_t)t * q_dim + h * hd, att, layer_v + kv_off, kv_dim, pos + 1, hd);
-    }
+    for (int j = 0; j <= pos; j++) att[j] /= scale;
+    a->softmax(att, pos + 1);
+    pl_weighted_sum(s->att_out + (size_t)t * q_dim + h * hd, att, s->value_cache + kv_off, kv_dim, pos + 1, hd);
+}
+
+static void attention_heads(void *p, int ith) {
+    const attention_task copy = *(const attention_task *)p, *a = &copy;   /* see pl_pool_run */
+    float *att = a->s->att + (size_t)ith * a->s->n_ctx;
+    for (int i0, i1; pl_pool_next(a->pool, ith, 1, &i0, &i1);)
+        for (int i = i0; i < i1; i++) attend(a, i, att);
 }
 
 void pl_attention(const pl_hparams *hp, pl_state *s, int layer, int n, const pl_compute *cx) {
     pl_kernel f32;
     pl_kernel_for(PL_TYPE_F32, cx->simd, &f32);
-    attention_task task = {hp, s, layer, n, f32.row, cx->simd ? pl_softmax_simd : pl_softmax};
+    attention_task task = {hp, s, layer, n, f32.row, cx->simd ? pl_softmax_simd : pl_softmax, cx->pool};
     /* float multiply-adds (scores and values) cost several times a matmul's int8 ones */
     if (8.0 * n * (s->pos + n) * hp->n_heads * hp->head_dim < PL_MIN_PARALLEL_WORK)
-        attention_heads(&task, 0, 1);   /* too little work to share */
+        pl_pool_run_here(cx->pool, attention_heads, &task, n * hp->n_heads);   /* too little work to share */
     else
-        pl_pool_run(cx->pool, attention_heads, &task);
+        pl_pool_run(cx->pool, attention_heads, &task, n * hp->n_heads);
 }
 
 /* Rows first..first+n-1 of a weight matrix, as a matrix of its own: a fused projection

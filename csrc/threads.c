@@ -1,31 +1,83 @@
 /* Thread pool: workers sleep on a condition variable between tasks; a task is published
  * with a generation counter so a worker never runs the same task twice. The caller works
- * as thread 0 and then waits for the others. */
+ * as thread 0 and then waits for the others. Items are handed out from per-thread shares
+ * (threads.h). */
 #include "threads.h"
 
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #if defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__)
 #define PL_NO_THREADS 1
 #endif
 
-void pl_split(int n, int ith, int nth, int *begin, int *end) {
-    int chunk = n / nth, extra = n % nth;
-    *begin = ith * chunk + (ith < extra ? ith : extra);
-    *end = *begin + chunk + (ith < extra ? 1 : 0);
+/* One thread's items [front, back) as front | back << 32. Its owner takes from the front,
+ * the others from the back, each with a compare-exchange of both ends, so each item goes
+ * to exactly one thread. A cache line each: the owners' claims never contend. */
+typedef struct {
+    _Atomic uint64_t range;
+    char pad[64 - sizeof(uint64_t)];
+} share;
+
+static uint64_t pack(uint32_t front, uint32_t back) { return (uint64_t)back << 32 | front; }
+
+/* Even shares of n items for the first n_active threads, none for the rest. Relaxed: the
+ * task's publication orders them before any thread reads them. */
+static void share_out(share *shares, int n_threads, int n_items, int n_active) {
+    for (int i = 0; i < n_threads; i++) {
+        uint32_t b = i < n_active ? (uint32_t)((int64_t)n_items * i / n_active) : (uint32_t)n_items;
+        uint32_t e = i < n_active ? (uint32_t)((int64_t)n_items * (i + 1) / n_active) : (uint32_t)n_items;
+        atomic_store_explicit(&shares[i].range, pack(b, e), memory_order_relaxed);
+    }
+}
+
+/* Half of what is left of a share, but at least chunk (threads.h): a claim is an atomic
+ * on a line another thread may hold, so few while a share is long; small ones at its end
+ * even out the threads' finishing times. */
+static uint32_t take(uint32_t left, int chunk) {
+    uint32_t n = left - left / 2;
+    if (n < (uint32_t)chunk) n = (uint32_t)chunk;
+    return n < left ? n : left;
+}
+
+/* From the front of thread ith's own share, then from the backs of the others'. */
+static int next_item(share *shares, int n_threads, int ith, int chunk, int *begin, int *end) {
+    for (int k = 0; k < n_threads; k++) {
+        share *sh = &shares[(ith + k) % n_threads];
+        uint64_t r = atomic_load_explicit(&sh->range, memory_order_relaxed);
+        for (;;) {   /* until a claim succeeds or the share is empty; a failed one reloads r */
+            uint32_t front = (uint32_t)r, back = (uint32_t)(r >> 32);
+            if (front >= back) break;
+            uint32_t n = take(back - front, chunk), first = k == 0 ? front : back - n;
+            uint64_t rest = k == 0 ? pack(front + n, back) : pack(front, back - n);
+            if (atomic_compare_exchange_weak(&sh->range, &r, rest)) {
+                *begin = (int)first;
+                *end = (int)(first + n);
+                return 1;
+            }
+        }
+    }
+    return 0;
 }
 
 #ifdef PL_NO_THREADS
 
-struct pl_pool { int unused; };
+struct pl_pool {
+    int n_threads;               /* 1 */
+    share shares[1];
+};
 
 pl_pool *pl_pool_create(int n_threads) {
     (void)n_threads;
-    return calloc(1, sizeof(pl_pool));
+    pl_pool *pool = calloc(1, sizeof(pl_pool));
+    if (pool) pool->n_threads = 1;
+    return pool;
 }
 void pl_pool_destroy(pl_pool *pool) { free(pool); }
-int pl_pool_size(const pl_pool *pool) { (void)pool; return 1; }
-void pl_pool_run(pl_pool *pool, pl_task_fn fn, void *arg) { (void)pool; fn(arg, 0, 1); }
+void pl_pool_run(pl_pool *pool, pl_task_fn fn, void *arg, int n_items) {
+    pl_pool_run_here(pool, fn, arg, n_items);
+}
 
 #else
 
@@ -45,6 +97,7 @@ typedef struct {
 
 struct pl_pool {
     int n_threads;
+    share *shares;               /* one per thread */
     pthread_t *threads;          /* n_threads - 1 workers */
     worker_arg *args;
     pthread_mutex_t lock;
@@ -77,7 +130,7 @@ static void *worker_main(void *p) {
         }
         if (pool->quit) break;
         seen = atomic_load(&pool->generation);
-        pool->fn(pool->arg, wa->ith, pool->n_threads);
+        pool->fn(pool->arg, wa->ith);
         if (atomic_fetch_sub(&pool->pending, 1) == 1 && atomic_load(&pool->waiting)) {
             pthread_mutex_lock(&pool->lock);
             pthread_cond_signal(&pool->done);
@@ -95,6 +148,12 @@ pl_pool *pl_pool_create(int n_threads) {
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->start, NULL);
     pthread_cond_init(&pool->done, NULL);
+    pool->shares = aligned_alloc(sizeof(share), (size_t)n_threads * sizeof(share));
+    if (!pool->shares) {
+        pool->n_threads = 1;
+        pl_pool_destroy(pool);
+        return NULL;
+    }
     if (n_threads == 1) return pool;
     pool->threads = calloc((size_t)n_threads - 1, sizeof(pthread_t));
     pool->args = calloc((size_t)n_threads - 1, sizeof(worker_arg));
@@ -125,22 +184,22 @@ void pl_pool_destroy(pl_pool *pool) {
     pthread_mutex_destroy(&pool->lock);
     pthread_cond_destroy(&pool->start);
     pthread_cond_destroy(&pool->done);
+    free(pool->shares);
     free(pool->threads);
     free(pool->args);
     free(pool);
 }
 
-int pl_pool_size(const pl_pool *pool) { return pool->n_threads; }
-
-void pl_pool_run(pl_pool *pool, pl_task_fn fn, void *arg) {
+void pl_pool_run(pl_pool *pool, pl_task_fn fn, void *arg, int n_items) {
     if (pool->n_threads == 1) {
-        fn(arg, 0, 1);
+        pl_pool_run_here(pool, fn, arg, n_items);
         return;
     }
+    share_out(pool->shares, pool->n_threads, n_items, pool->n_threads);
     pool->fn = fn;
     pool->arg = arg;
     atomic_store(&pool->pending, pool->n_threads - 1);
-    /* publishing the generation releases fn/arg/pending to the spinning workers */
+    /* publishing the generation releases fn/arg/pending and the shares to the workers */
     atomic_fetch_add(&pool->generation, 1);
     if (atomic_load(&pool->sleepers)) {
         pthread_mutex_lock(&pool->lock);
@@ -148,7 +207,7 @@ void pl_pool_run(pl_pool *pool, pl_task_fn fn, void *arg) {
         pthread_mutex_unlock(&pool->lock);
     }
 
-    fn(arg, 0, pool->n_threads);
+    fn(arg, 0);
 
     for (int i = 0; i < SPIN_POLLS && atomic_load(&pool->pending) > 0; i++)
         ;
@@ -162,3 +221,14 @@ void pl_pool_run(pl_pool *pool, pl_task_fn fn, void *arg) {
 }
 
 #endif
+
+int pl_pool_size(const pl_pool *pool) { return pool->n_threads; }
+
+int pl_pool_next(pl_pool *pool, int ith, int chunk, int *begin, int *end) {
+    return next_item(pool->shares, pool->n_threads, ith, chunk, begin, end);
+}
+
+void pl_pool_run_here(pl_pool *pool, pl_task_fn fn, void *arg, int n_items) {
+    share_out(pool->shares, pool->n_threads, n_items, 1);
+    fn(arg, 0);
+}

@@ -279,20 +279,6 @@ static void check_quantize_activations(void) {
     free(out_rows);
 }
 
-static void check_split(void) {
-    int covered[100] = {0};
-    for (int nth = 1; nth <= 7; nth++) {
-        memset(covered, 0, sizeof covered);
-        for (int ith = 0; ith < nth; ith++) {
-            int b, e;
-            pl_split(100, ith, nth, &b, &e);
-            CHECK(e - b >= 100 / nth && e - b <= 100 / nth + 1);
-            for (int i = b; i < e; i++) covered[i]++;
-        }
-        for (int i = 0; i < 100; i++) CHECK_EQ_INT(covered[i], 1);
-    }
-}
-
 /* Bytes of a K block's packed sub-block scales (none for other types). */
 static size_t k_scales_at(uint32_t type, size_t *len) {
     switch (type) {
@@ -394,7 +380,6 @@ int main(void) {
 #ifdef __wasm_simd128__
     check_exp_simd();
 #endif
-    check_split();
     check_quantize_activations();
     check_rope(PL_ROPE_NORMAL, 16, 10000.0f, 1.0f);
     check_rope(PL_ROPE_NEOX, 16, 10000.0f, 1.0f);
