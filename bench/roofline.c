@@ -200,7 +200,8 @@ static int bench_type(uint32_t type, const int shape[4], int layers, int prefill
     uint8_t *weights = malloc(total);
     float *x = malloc((size_t)prefill * widest * sizeof(float));
     float *y = malloc((size_t)prefill * widest * sizeof(float));
-    void *act = malloc(pl_matmul_workspace(prefill, widest));
+    size_t act_bytes = pl_matmul_workspace(prefill, widest);   /* per thread, up to 2 */
+    void *act = malloc(2 * act_bytes);
     if (!weights || !x || !y || !act) {
         fprintf(stderr, "roofline: out of memory for %zu bytes of %s weights\n", total, pl_type_name(type));
         return 0;
@@ -228,7 +229,7 @@ static int bench_type(uint32_t type, const int shape[4], int layers, int prefill
     for (int phase = 0; phase < 3; phase++) {
         int n_tok = phase < 2 ? 1 : prefill;
         int timed_layers = phase < 2 ? layers : (layers < PREFILL_LAYERS ? layers : PREFILL_LAYERS);
-        pl_compute cx = {pools[phase == 1], 1, act};
+        pl_compute cx = {pools[phase == 1], 1, act, act_bytes};
         double best[N_KINDS];
         for (int k = 0; k < N_KINDS; k++) best[k] = 1e30;
         double start = now_ms();

@@ -139,7 +139,8 @@ static int load_model(pl_ctx *ctx, uint8_t *buf, size_t size, const void *tok, s
     /* every matrix has dim, hidden_dim or n_heads * head_dim columns */
     int widest = m->hp.dim > m->hp.hidden_dim ? m->hp.dim : m->hp.hidden_dim;
     if (m->hp.n_heads * m->hp.head_dim > widest) widest = m->hp.n_heads * m->hp.head_dim;
-    ctx->cx.act = malloc(pl_matmul_workspace(PL_MAX_BATCH, widest));
+    ctx->cx.act_bytes = pl_matmul_workspace(PL_MAX_BATCH, widest);
+    ctx->cx.act = malloc((size_t)ctx->n_threads * ctx->cx.act_bytes);
     ctx->info_json = pl_model_info_json(m, n_ctx, ctx->n_threads);
     if (!ctx->history || !ctx->info_json || !ctx->cx.act)
         return pl_fail(err, PL_ERR_OUT_OF_MEMORY, "out of memory");

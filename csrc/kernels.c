@@ -61,8 +61,9 @@ typedef struct {
     size_t row_bytes;
     pl_row_kernel row;
     pl_group_kernel group;   /* for PL_LAYOUT_X4 */
-    const void *x;
+    const void *x;           /* set by each thread when quantized */
     size_t x_row_bytes;
+    int quantized;           /* the kernel reads the activations as pl_act rows */
 } matmul_part;
 
 /* Matrices sharing one input (q, k and v; or gate and up), n_tok tokens. Work is shared
@@ -73,6 +74,10 @@ typedef struct {
     void (*swiglu)(float *gate, const float *up, int n);   /* matmul_swiglu_units only */
     pl_pool *pool;
     int chunk;   /* units a thread takes at a time */
+    const float *x;          /* the input */
+    int quantize;            /* some part reads it quantized */
+    char *act;               /* the threads' workspaces, act_bytes apart */
+    size_t act_bytes;
 } matmul_task;
 
 /* The fewest multiply-adds a thread takes at a time (~1.5 us of decode): a thread that
@@ -106,15 +111,29 @@ static void matmul_units(const matmul_task *m, int u0, int u1) {
     }
 }
 
+/* Every thread quantizes the input into its own workspace: by thread 0 for all, this was
+ * serial time, and its writes hit lines the other threads had just read (at 2 threads
+ * the quantization took 2-3x as long as at 1). */
+static void quantize_input(matmul_task *m, int ith) {
+    if (!m->quantize) return;
+    char *act = m->act + (size_t)ith * m->act_bytes;
+    int cols = (int)m->part[0].w.ne[0];
+    pl_quantize_activations(m->x, m->n_tok, cols, act);
+    for (int i = 0; i < m->n_parts; i++)
+        if (m->part[i].quantized) m->part[i].x = act;
+}
+
 static void matmul_parts(void *arg, int ith) {
-    const matmul_task copy = *(const matmul_task *)arg, *m = &copy;   /* see pl_pool_run */
+    matmul_task copy = *(const matmul_task *)arg, *m = &copy;   /* see pl_pool_run */
+    quantize_input(m, ith);
     for (int u0, u1; pl_pool_next(m->pool, ith, m->chunk, &u0, &u1);) matmul_units(m, u0, u1);
 }
 
 /* Gate and up, unit by unit, then silu(gate) * up on the rows just computed, by the same
  * thread (still in its cache), so the exp pass runs in parallel too. */
 static void matmul_swiglu_units(void *arg, int ith) {
-    const matmul_task copy = *(const matmul_task *)arg, *m = &copy;   /* see pl_pool_run */
+    matmul_task copy = *(const matmul_task *)arg, *m = &copy;   /* see pl_pool_run */
+    quantize_input(m, ith);
     const matmul_part *gate = &m->part[0], *up = &m->part[1];
     int rows = (int)gate->w.ne[1];
     for (int u0, u1; pl_pool_next(m->pool, ith, m->chunk, &u0, &u1);) {
@@ -129,23 +148,25 @@ static void matmul_swiglu_units(void *arg, int ith) {
     }
 }
 
-/* Kernels for the parts; x quantized once (into the workspace) if any kernel wants it. */
+/* Kernels for the parts, and whether the input is quantized (by each thread, at the start
+ * of the task: quantize_input). */
 static void prepare(matmul_task *task, int n, float *const y[], const pl_tensor *const w[],
                     const float *x, int n_tok, const pl_compute *cx) {
-    int cols = (int)w[0]->ne[0], quantized = 0;
+    int cols = (int)w[0]->ne[0];
     task->n_parts = n;
     task->n_tok = n_tok;
+    task->x = x;
+    task->quantize = 0;
+    task->act = cx->act;
+    task->act_bytes = cx->act_bytes;
     for (int i = 0; i < n; i++) {
         pl_kernel k;
         pl_kernel_for(w[i]->type, cx->simd, &k);   /* loaders accept only types that have one */
+        int quantized = k.act == PL_ACT_Q8;
         task->part[i] = (matmul_part){y[i], *w[i], pl_row_bytes(w[i]->type, cols), k.row,
-                                      pl_x4_kernel(w[i]->type, cx->simd), x, (size_t)cols * sizeof(float)};
-        if (k.act == PL_ACT_Q8) {
-            /* quantized once here, read by every thread; the workspace was sized at load */
-            if (!quantized++) pl_quantize_activations(x, n_tok, cols, cx->act);
-            task->part[i].x = cx->act;
-            task->part[i].x_row_bytes = pl_act_row_bytes(cols);
-        }
+                                      pl_x4_kernel(w[i]->type, cx->simd), x,
+                                      quantized ? pl_act_row_bytes(cols) : (size_t)cols * sizeof(float), quantized};
+        task->quantize |= quantized;
     }
 }
 

@@ -97,15 +97,17 @@ void pl_x4_get_row(float *out, const pl_tensor *t, int r);
  * pl_act_row_bytes(cols) apart. */
 void pl_quantize_activations(const float *x, int n_tok, int cols, void *out);
 
-/* What every kernel call needs: the threads, the kernel family and a workspace for
- * quantized activations, sized once at load (pl_matmul_workspace) so no call allocates. */
+/* What every kernel call needs: the threads, the kernel family and workspaces for
+ * quantized activations, sized once at load so no call allocates: act_bytes
+ * (pl_matmul_workspace) for each of the pool's threads, which quantize their own copy. */
 typedef struct {
     pl_pool *pool;
     int simd;
-    void *act;
+    void *act;              /* pl_pool_size(pool) workspaces, act_bytes apart */
+    size_t act_bytes;
 } pl_compute;
 
-/* Workspace bytes for matmuls of up to n_tok rows of at most cols values. */
+/* Workspace bytes (per thread) for matmuls of up to n_tok rows of at most cols values. */
 size_t pl_matmul_workspace(int n_tok, int cols);
 
 /* Multiply-adds below which a task runs on the calling thread alone: handing work to the

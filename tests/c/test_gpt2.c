@@ -131,7 +131,7 @@ static void check_layers(const reference *r) {
     if (st != PL_OK) return;
 
     pl_state s;
-    pl_compute cx = {pl_pool_create(1), 0, NULL};   /* F32 weights: no activation workspace */
+    pl_compute cx = {pl_pool_create(1), 0, NULL, 0};   /* F32 weights: no activation workspace */
     CHECK_EQ_INT(pl_state_init(&s, &m.hp, N_POS, 1, &err), PL_OK);
     static float ln_f[N_POS * DIM], logits[N_POS * N_VOCAB];
     const size_t acts = (size_t)N_POS * DIM;

@@ -372,8 +372,9 @@ static void check_quant_matmul(uint32_t type, int n_tok, int rows, int cols, int
 
 int main(void) {
     enum { MAX_TOK = 9, MAX_COLS = 512 };
-    pl_compute cx1 = {pl_pool_create(1), 0, malloc(pl_matmul_workspace(MAX_TOK, MAX_COLS))};
-    pl_compute cx3 = {pl_pool_create(3), 0, malloc(pl_matmul_workspace(MAX_TOK, MAX_COLS))};
+    size_t act_bytes = pl_matmul_workspace(MAX_TOK, MAX_COLS);   /* per thread */
+    pl_compute cx1 = {pl_pool_create(1), 0, malloc(act_bytes), act_bytes};
+    pl_compute cx3 = {pl_pool_create(3), 0, malloc(3 * act_bytes), act_bytes};
     check_f16_conversion();
     check_softmax_rmsnorm();
     check_softmax_swiglu_simd();

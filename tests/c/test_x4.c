@@ -225,8 +225,9 @@ static void check_model(const char *type, double rel_tol) {
 
 int main(void) {
     enum { MAX_TOK = 9, MAX_COLS = 2080 };
-    pl_compute cx1 = {pl_pool_create(1), 0, malloc(pl_matmul_workspace(MAX_TOK, MAX_COLS))};
-    pl_compute cx3 = {pl_pool_create(3), 0, malloc(pl_matmul_workspace(MAX_TOK, MAX_COLS))};
+    size_t act_bytes = pl_matmul_workspace(MAX_TOK, MAX_COLS);   /* per thread */
+    pl_compute cx1 = {pl_pool_create(1), 0, malloc(act_bytes), act_bytes};
+    pl_compute cx3 = {pl_pool_create(3), 0, malloc(3 * act_bytes), act_bytes};
     check_not_repacked();
     check_fused(&cx1, &cx3);
     const uint32_t types[] = {PL_TYPE_Q8_0, PL_TYPE_Q4_0};
