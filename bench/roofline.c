@@ -53,10 +53,12 @@ typedef struct {
     int reps;
 } read_task;
 
-/* Each thread reads its share of the buffer's 64-byte lines (claimed whole), reps times. */
+/* The threads read the buffer's 64-byte lines as the matmuls read rows (pl_pool_next, at
+ * least 64 KiB per claim: a thread that starts late does not lose its whole share), each
+ * range reps times. */
 static void read_share(void *arg, int ith) {
     read_task t = *(const read_task *)arg;
-    for (int begin, end; pl_pool_next(t.pool, ith, (int)(t.n / 64), &begin, &end);)
+    for (int begin, end; pl_pool_next(t.pool, ith, 1024, &begin, &end);)
         for (int r = 0; r < t.reps; r++) stream_read(t.buf + (size_t)begin * 64, (size_t)(end - begin) * 64);
 }
 

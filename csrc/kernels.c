@@ -125,18 +125,22 @@ static void quantize_input(matmul_task *m, int ith) {
 
 static void matmul_parts(void *arg, int ith) {
     matmul_task copy = *(const matmul_task *)arg, *m = &copy;   /* see pl_pool_run */
+    int u0, u1;
+    if (!pl_pool_next(m->pool, ith, m->chunk, &u0, &u1)) return;   /* no rows: no input needed */
     quantize_input(m, ith);
-    for (int u0, u1; pl_pool_next(m->pool, ith, m->chunk, &u0, &u1);) matmul_units(m, u0, u1);
+    do matmul_units(m, u0, u1);
+    while (pl_pool_next(m->pool, ith, m->chunk, &u0, &u1));
 }
 
 /* Gate and up, unit by unit, then silu(gate) * up on the rows just computed, by the same
  * thread (still in its cache), so the exp pass runs in parallel too. */
 static void matmul_swiglu_units(void *arg, int ith) {
     matmul_task copy = *(const matmul_task *)arg, *m = &copy;   /* see pl_pool_run */
-    quantize_input(m, ith);
     const matmul_part *gate = &m->part[0], *up = &m->part[1];
-    int rows = (int)gate->w.ne[1];
-    for (int u0, u1; pl_pool_next(m->pool, ith, m->chunk, &u0, &u1);) {
+    int rows = (int)gate->w.ne[1], u0, u1;
+    if (!pl_pool_next(m->pool, ith, m->chunk, &u0, &u1)) return;   /* no rows: no input needed */
+    quantize_input(m, ith);
+    do {
         for (int u = u0; u < u1; u++) {
             matmul_unit(gate, u, m->n_tok);
             matmul_unit(up, u, m->n_tok);
@@ -145,7 +149,7 @@ static void matmul_swiglu_units(void *arg, int ith) {
         int r0 = 4 * u0, r1 = 4 * u1 < rows ? 4 * u1 : rows;
         for (int t = 0; t < m->n_tok; t++)
             m->swiglu(gate->y + (size_t)t * rows + r0, up->y + (size_t)t * rows + r0, r1 - r0);
-    }
+    } while (pl_pool_next(m->pool, ith, m->chunk, &u0, &u1));
 }
 
 /* Kernels for the parts, and whether the input is quantized (by each thread, at the start
@@ -177,7 +181,7 @@ static void run(pl_task_fn fn, matmul_task *task, int n_units, int min_chunk, co
         work += (double)task->n_tok * task->part[i].w.ne[0] * task->part[i].w.ne[1];
     int unit_work = 4 * task->n_tok * (int)task->part[0].w.ne[0];
     task->pool = cx->pool;
-    task->chunk = unit_work < CHUNK_WORK / min_chunk ? CHUNK_WORK / unit_work : min_chunk;
+    task->chunk = unit_work > 0 && unit_work < CHUNK_WORK / min_chunk ? CHUNK_WORK / unit_work : min_chunk;
     if (work < PL_MIN_PARALLEL_WORK) pl_pool_run_here(cx->pool, fn, task, n_units);   /* waking the other threads would cost more */
     else pl_pool_run(cx->pool, fn, task, n_units);
 }

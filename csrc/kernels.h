@@ -16,7 +16,7 @@ typedef void (*pl_row_kernel)(const void *row, const void *x, size_t x_row_bytes
 /* The forms activations are handed to row kernels in. */
 enum {
     PL_ACT_F32,   /* the floats as they are */
-    PL_ACT_Q8     /* pl_act_block rows, quantized once per matmul */
+    PL_ACT_Q8     /* pl_act_block rows, quantized once per matmul and thread */
 };
 
 /* 32 activations quantized to int8 (ggml's Q8_0 rule: d = max|x| / 127, q = round(x / d)),
@@ -117,7 +117,7 @@ size_t pl_matmul_workspace(int n_tok, int cols);
 /* y[n_tok][rows] = x[n_tok][cols] · Wᵀ where W has ne = {cols, rows}; a type with a kernel. */
 void pl_matmul(float *y, const pl_tensor *w, const float *x, int n_tok, const pl_compute *cx);
 /* y[i] = x · W[i]ᵀ for up to PL_MATMUL_MAX_PARTS matrices of one input (q, k and v): x is
- * quantized once and the threads take one task for all of them. */
+ * quantized once per thread and the threads take one task for all of them. */
 #define PL_MATMUL_MAX_PARTS 3
 void pl_matmul_n(int n, float *const y[], const pl_tensor *const w[], const float *x, int n_tok,
                  const pl_compute *cx);

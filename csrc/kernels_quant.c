@@ -1,7 +1,7 @@
 /* Row kernels for block-quantized weights.
  *
  * The 32-element types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1) take activations quantized to int8
- * once per matmul (ggml's Q8_0 rule, pl_act_block) and compute each block's dot product
+ * once per matmul and thread (ggml's Q8_0 rule, pl_act_block) and compute each block's dot product
  * in integers; the offset types (w = d·q + m) add m times the block's activation sum. The
  * scalar and SIMD128 versions give identical integer block sums and differ only in the
  * order the float block results are added. The K types have theirs in kernels_kquant.c. */

@@ -14,7 +14,8 @@
 
 /* One thread's items [front, back) as front | back << 32. Its owner takes from the front,
  * the others from the back, each with a compare-exchange of both ends, so each item goes
- * to exactly one thread. A cache line each: the owners' claims never contend. */
+ * to exactly one thread. A cache line each: an owner's claims contend only with a thread
+ * stealing from it. */
 typedef struct {
     _Atomic uint64_t range;
     char pad[64 - sizeof(uint64_t)];
@@ -25,6 +26,7 @@ static uint64_t pack(uint32_t front, uint32_t back) { return (uint64_t)back << 3
 /* Even shares of n items for the first n_active threads, none for the rest. Relaxed: the
  * task's publication orders them before any thread reads them. */
 static void share_out(share *shares, int n_threads, int n_items, int n_active) {
+    if (n_items < 0) n_items = 0;
     for (int i = 0; i < n_threads; i++) {
         uint32_t b = i < n_active ? (uint32_t)((int64_t)n_items * i / n_active) : (uint32_t)n_items;
         uint32_t e = i < n_active ? (uint32_t)((int64_t)n_items * (i + 1) / n_active) : (uint32_t)n_items;
@@ -82,7 +84,6 @@ void pl_pool_run(pl_pool *pool, pl_task_fn fn, void *arg, int n_items) {
 #else
 
 #include <pthread.h>
-#include <stdatomic.h>
 
 /* Polls of a shared counter (about a millisecond) before a thread falls back to sleeping
  * on the condition variable. A decode step hands the pool ~150 tasks with serial work
