@@ -71,11 +71,10 @@ typedef struct {
 typedef struct {
     int n_parts, n_tok;
     matmul_part part[PL_MATMUL_MAX_PARTS];
-    void (*swiglu)(float *gate, const float *up, int n);   /* matmul_swiglu_units only */
+    void (*swiglu)(float *gate, const float *up, int n);   /* matmul_swiglu only */
     pl_pool *pool;
     int chunk;   /* units a thread takes at a time */
     const float *x;          /* the input */
-    int quantize;            /* some part reads it quantized */
     char *act;               /* the threads' workspaces, act_bytes apart */
     size_t act_bytes;
 } matmul_task;
@@ -115,42 +114,43 @@ static void matmul_units(const matmul_task *m, int u0, int u1) {
  * serial time, and its writes hit lines the other threads had just read (at 2 threads
  * the quantization took 2-3x as long as at 1). */
 static void quantize_input(matmul_task *m, int ith) {
-    if (!m->quantize) return;
     char *act = m->act + (size_t)ith * m->act_bytes;
-    int cols = (int)m->part[0].w.ne[0];
-    pl_quantize_activations(m->x, m->n_tok, cols, act);
-    for (int i = 0; i < m->n_parts; i++)
-        if (m->part[i].quantized) m->part[i].x = act;
+    int done = 0;
+    for (int i = 0; i < m->n_parts; i++) {
+        if (!m->part[i].quantized) continue;
+        if (!done++) pl_quantize_activations(m->x, m->n_tok, (int)m->part[i].w.ne[0], act);
+        m->part[i].x = act;
+    }
 }
 
-static void matmul_parts(void *arg, int ith) {
-    matmul_task copy = *(const matmul_task *)arg, *m = &copy;   /* see pl_pool_run */
-    int u0, u1;
-    if (!pl_pool_next(m->pool, ith, m->chunk, &u0, &u1)) return;   /* no rows: no input needed */
-    quantize_input(m, ith);
-    do matmul_units(m, u0, u1);
-    while (pl_pool_next(m->pool, ith, m->chunk, &u0, &u1));
-}
-
-/* Gate and up, unit by unit, then silu(gate) * up on the rows just computed, by the same
- * thread (still in its cache), so the exp pass runs in parallel too. */
-static void matmul_swiglu_units(void *arg, int ith) {
-    matmul_task copy = *(const matmul_task *)arg, *m = &copy;   /* see pl_pool_run */
+/* Gate and up on units u0..u1-1, then silu(gate) * up on their rows, by the same thread
+ * (still in its cache), so the exp pass runs in parallel too. */
+static void swiglu_units(const matmul_task *m, int u0, int u1) {
     const matmul_part *gate = &m->part[0], *up = &m->part[1];
-    int rows = (int)gate->w.ne[1], u0, u1;
-    if (!pl_pool_next(m->pool, ith, m->chunk, &u0, &u1)) return;   /* no rows: no input needed */
-    quantize_input(m, ith);
-    do {
-        for (int u = u0; u < u1; u++) {
-            matmul_unit(gate, u, m->n_tok);
-            matmul_unit(up, u, m->n_tok);
-        }
-        /* in one pass per token: the exp's long dependency chain overlaps across vectors */
-        int r0 = 4 * u0, r1 = 4 * u1 < rows ? 4 * u1 : rows;
-        for (int t = 0; t < m->n_tok; t++)
-            m->swiglu(gate->y + (size_t)t * rows + r0, up->y + (size_t)t * rows + r0, r1 - r0);
-    } while (pl_pool_next(m->pool, ith, m->chunk, &u0, &u1));
+    int rows = (int)gate->w.ne[1];
+    for (int u = u0; u < u1; u++) {
+        matmul_unit(gate, u, m->n_tok);
+        matmul_unit(up, u, m->n_tok);
+    }
+    /* in one pass per token: the exp's long dependency chain overlaps across vectors */
+    int r0 = 4 * u0, r1 = 4 * u1 < rows ? 4 * u1 : rows;
+    for (int t = 0; t < m->n_tok; t++)
+        m->swiglu(gate->y + (size_t)t * rows + r0, up->y + (size_t)t * rows + r0, r1 - r0);
 }
+
+/* Thread ith's part of a task: units as the pool hands them out, the input quantized once
+ * the thread has some (one that arrives after every unit is taken needs none). */
+static void work_units(void *arg, int ith, void (*units)(const matmul_task *m, int u0, int u1)) {
+    matmul_task copy = *(const matmul_task *)arg;   /* see pl_pool_run */
+    int u0, u1;
+    if (!pl_pool_next(copy.pool, ith, copy.chunk, &u0, &u1)) return;
+    quantize_input(&copy, ith);
+    do units(&copy, u0, u1);
+    while (pl_pool_next(copy.pool, ith, copy.chunk, &u0, &u1));
+}
+
+static void matmul_parts(void *arg, int ith) { work_units(arg, ith, matmul_units); }
+static void matmul_swiglu(void *arg, int ith) { work_units(arg, ith, swiglu_units); }
 
 /* Kernels for the parts, and whether the input is quantized (by each thread, at the start
  * of the task: quantize_input). */
@@ -160,7 +160,6 @@ static void prepare(matmul_task *task, int n, float *const y[], const pl_tensor 
     task->n_parts = n;
     task->n_tok = n_tok;
     task->x = x;
-    task->quantize = 0;
     task->act = cx->act;
     task->act_bytes = cx->act_bytes;
     for (int i = 0; i < n; i++) {
@@ -170,7 +169,6 @@ static void prepare(matmul_task *task, int n, float *const y[], const pl_tensor 
         task->part[i] = (matmul_part){y[i], *w[i], pl_row_bytes(w[i]->type, cols), k.row,
                                       pl_x4_kernel(w[i]->type, cx->simd), x,
                                       quantized ? pl_act_row_bytes(cols) : (size_t)cols * sizeof(float), quantized};
-        task->quantize |= quantized;
     }
 }
 
@@ -204,7 +202,7 @@ void pl_matmul_swiglu(float *gate, float *up, const pl_tensor *w_gate, const pl_
     matmul_task task;
     prepare(&task, 2, (float *const[]){gate, up}, (const pl_tensor *const[]){w_gate, w_up}, x, n_tok, cx);
     task.swiglu = cx->simd ? pl_swiglu_simd : pl_swiglu;
-    run(matmul_swiglu_units, &task, units_of(w_gate), SWIGLU_MIN_CHUNK, cx);
+    run(matmul_swiglu, &task, units_of(w_gate), SWIGLU_MIN_CHUNK, cx);
 }
 
 void pl_get_row(float *out, const pl_tensor *t, int row) {
