@@ -16,49 +16,65 @@
 #include "simd.h"
 #endif
 
-/* With SIMD128, 4 values at a time and the same results bit for bit: max is exact in any
- * order (pmax, like fmaxf, keeps the running maximum when x is NaN), nearest rounds half
- * to even as lrintf does, and the integer sum is exact. */
+/* lrintf in vector ops: adding 1.5·2^23 rounds a float below 2^22 in magnitude to an
+ * integer, half to even, and leaves that integer in the low bits of the sum (one add and
+ * one subtract, where nearest + trunc_sat cost ~8 x86 instructions; a NaN's result is
+ * unspecified either way). */
+#ifdef __wasm_simd128__
+static inline v128_t round_to_i32(v128_t v) {
+    const v128_t magic = wasm_f32x4_splat(12582912.0f);
+    return wasm_i32x4_sub(wasm_f32x4_add(v, magic), magic);
+}
+
+/* One block: the 32 quants, their sum; and the middle 16 as pl_act_mid wants them. */
+static void quantize_block(const float *x, pl_act_block *blk, pl_act_mid *mid) {
+    v128_t v[8], m = wasm_f32x4_splat(0);
+    for (int i = 0; i < 8; i++) {
+        v[i] = wasm_v128_load(x + 4 * i);
+        m = wasm_f32x4_pmax(m, wasm_f32x4_abs(v[i]));   /* max is exact in any order */
+    }
+    float d = pl_hmax_f32x4(m) / 127, id = d ? 1 / d : 0;
+    v128_t vid = wasm_f32x4_splat(id), sum = wasm_i32x4_splat(0), q[4];
+    for (int i = 0; i < 4; i++) {
+        v128_t lo = round_to_i32(wasm_f32x4_mul(v[2 * i], vid));
+        v128_t hi = round_to_i32(wasm_f32x4_mul(v[2 * i + 1], vid));
+        sum = wasm_i32x4_add(sum, wasm_i32x4_add(lo, hi));
+        q[i] = wasm_i16x8_narrow_i32x4(lo, hi);
+        wasm_v128_store(blk->q + 8 * i, q[i]);
+    }
+    blk->d = d;
+    blk->sum = pl_hsum_i32x4(sum);
+    blk->s = d * (float)blk->sum;
+    wasm_v128_store(mid->q, wasm_i16x8_shl(q[1], 4));
+    wasm_v128_store(mid->q + 8, wasm_i16x8_shl(q[2], 8));
+    mid->sum_mid = pl_hsum_i32x4(wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(q[1], q[2])));
+}
+#else
+static void quantize_block(const float *x, pl_act_block *blk, pl_act_mid *mid) {
+    float amax = 0;
+    for (int i = 0; i < PL_QK; i++) amax = fmaxf(amax, fabsf(x[i]));
+    float d = amax / 127, id = d ? 1 / d : 0;
+    int sum = 0, sum_mid = 0;
+    for (int i = 0; i < PL_QK; i++) sum += blk->q[i] = (int16_t)lrintf(x[i] * id);
+    for (int i = 0; i < 8; i++) {
+        mid->q[i] = (int16_t)(blk->q[8 + i] * 16);
+        mid->q[8 + i] = (int16_t)(blk->q[16 + i] * 256);
+        sum_mid += blk->q[8 + i] + blk->q[16 + i];
+    }
+    blk->d = d;
+    blk->sum = sum;
+    blk->s = d * (float)sum;
+    mid->sum_mid = sum_mid;
+}
+#endif
+
+/* SIMD and scalar give the same results bit for bit. */
 void pl_quantize_activations(const float *x, int n_tok, int cols, void *out) {
     int n_blocks = cols / PL_QK;
     for (int t = 0; t < n_tok; t++) {
         pl_act_block *blocks = (pl_act_block *)((uint8_t *)out + (size_t)t * pl_act_row_bytes(cols));
         pl_act_mid *mids = (pl_act_mid *)(blocks + n_blocks);
-        for (int b = 0; b < n_blocks; b++, x += PL_QK) {
-            int16_t *q = blocks[b].q;
-            float amax = 0;
-#ifdef __wasm_simd128__
-            v128_t m = wasm_f32x4_splat(0);
-            for (int i = 0; i < PL_QK; i += 4) m = wasm_f32x4_pmax(m, wasm_f32x4_abs(wasm_v128_load(x + i)));
-            amax = pl_hmax_f32x4(m);
-#else
-            for (int i = 0; i < PL_QK; i++) amax = fmaxf(amax, fabsf(x[i]));
-#endif
-            float d = amax / 127, id = d ? 1 / d : 0;
-            int sum = 0;
-#ifdef __wasm_simd128__
-            v128_t vid = wasm_f32x4_splat(id), s = wasm_i32x4_splat(0);
-            for (int i = 0; i < PL_QK; i += 8) {
-                v128_t q0 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(x + i), vid)));
-                v128_t q1 = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(wasm_v128_load(x + i + 4), vid)));
-                s = wasm_i32x4_add(s, wasm_i32x4_add(q0, q1));
-                wasm_v128_store(q + i, wasm_i16x8_narrow_i32x4(q0, q1));
-            }
-            sum = pl_hsum_i32x4(s);
-#else
-            for (int i = 0; i < PL_QK; i++) sum += q[i] = (int16_t)lrintf(x[i] * id);
-#endif
-            blocks[b].d = d;
-            blocks[b].sum = sum;
-            blocks[b].s = d * (float)sum;
-            int mid = 0;
-            for (int i = 0; i < 8; i++) {
-                mids[b].q[i] = (int16_t)(q[8 + i] * 16);
-                mids[b].q[8 + i] = (int16_t)(q[16 + i] * 256);
-                mid += q[8 + i] + q[16 + i];
-            }
-            mids[b].sum_mid = mid;
-        }
+        for (int b = 0; b < n_blocks; b++, x += PL_QK) quantize_block(x, &blocks[b], &mids[b]);
     }
 }
 

@@ -10,10 +10,12 @@ static inline float pl_hsum_f32x4(v128_t v) {
            wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3);
 }
 
+/* The largest lane of a vector without NaNs (a running pmax from a number keeps out NaN
+ * inputs). In vector ops: wasm's scalar max propagates NaN, so fmaxf is a libc call. */
 static inline float pl_hmax_f32x4(v128_t v) {
-    float a = fmaxf(wasm_f32x4_extract_lane(v, 0), wasm_f32x4_extract_lane(v, 1));
-    float b = fmaxf(wasm_f32x4_extract_lane(v, 2), wasm_f32x4_extract_lane(v, 3));
-    return fmaxf(a, b);
+    v = wasm_f32x4_pmax(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+    v = wasm_f32x4_pmax(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
+    return wasm_f32x4_extract_lane(v, 0);
 }
 
 static inline int pl_hsum_i32x4(v128_t v) {
