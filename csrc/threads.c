@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #if defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__)
 #define PL_NO_THREADS 1
@@ -104,13 +105,16 @@ struct pl_pool {
     pthread_mutex_t lock;
     pthread_cond_t start;        /* signalled when a new task (generation) is published */
     pthread_cond_t done;         /* signalled when the last worker finishes a task */
-    atomic_uint generation;      /* bumped once per task */
-    atomic_int pending;          /* workers still running the current task */
     atomic_int sleepers;         /* workers waiting on `start` */
     atomic_int waiting;          /* 1 while the caller sleeps on `done` */
     int quit;
+    /* A task's publication on a line of its own, read by every worker once per task, and
+     * the count the workers write at its end on another: with both on one line, each task
+     * moved it between cores twice more (an empty task at 2 threads: 1.5 -> 1.27 us). */
+    _Alignas(64) atomic_uint generation;   /* bumped once per task */
     pl_task_fn fn;
     void *arg;
+    _Alignas(64) atomic_int pending;       /* workers still running the current task */
 };
 
 static void *worker_main(void *p) {
@@ -143,8 +147,9 @@ static void *worker_main(void *p) {
 
 pl_pool *pl_pool_create(int n_threads) {
     if (n_threads < 1) n_threads = 1;
-    pl_pool *pool = calloc(1, sizeof(pl_pool));
+    pl_pool *pool = aligned_alloc(64, sizeof(pl_pool));   /* a multiple of 64 (_Alignas) */
     if (!pool) return NULL;
+    memset(pool, 0, sizeof *pool);
     pool->n_threads = n_threads;
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->start, NULL);
