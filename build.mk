@@ -6,6 +6,7 @@
 #           build/wasm/pocketlm-mt.mjs (+ .wasm, .worker.js)  pthreads, SIMD128
 #   native  build/native/libpocketlm.a                   gcc -O2 -g, for tools and fuzzers
 #           build/native/test_*                           tests/c/test_*.c with ASan + UBSan
+#           build/native/tsan/test_*                      the tests that start threads, with TSan
 #   tests   also build/wasm/test_*.cjs: the same C tests in wasm (SIMD128 kernels, 32-bit
 #           size_t), run by node with direct file access
 #   bench   build/bench/roofline.cjs: the kernel roofline of npm run bench (not in all)
@@ -51,9 +52,15 @@ NATIVE_CFLAGS := -std=c11 -O2 -g -pthread $(WARN)
 ASAN_CFLAGS   := -std=c11 -O1 -g -pthread -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined $(WARN)
 
+# ThreadSanitizer for the tests that run a pool of more than one thread (the others would
+# only run slower): races in the pool, the matmul tasks or attention show up there.
+TSAN_CFLAGS := -std=c11 -O1 -g -pthread -fsanitize=thread $(WARN)
+TSAN_TESTS  := test_threads test_forward test_kernels test_variants test_x4 test_gpt2
+
 NATIVE_OBJS := $(NAMES:%=build/native/obj/%.o)
 ASAN_OBJS   := $(NAMES:%=build/native/asan/%.o)
-TEST_BINS   := $(C_TESTS:%=build/native/%)
+TSAN_OBJS   := $(NAMES:%=build/native/tsan/obj/%.o)
+TEST_BINS   := $(C_TESTS:%=build/native/%) $(TSAN_TESTS:%=build/native/tsan/%)
 WASM_TESTS  := $(C_TESTS:%=build/wasm/%.cjs)
 
 .PHONY: all wasm native tests bench clean
@@ -103,6 +110,11 @@ build/native/asan/%.o: csrc/%.c
 	@echo '  gcc asan $<'
 	$(CC) $(ASAN_CFLAGS) -MMD -MP -c $< -o $@
 
+build/native/tsan/obj/%.o: csrc/%.c
+	@mkdir -p $(@D)
+	@echo '  gcc tsan $<'
+	$(CC) $(TSAN_CFLAGS) -MMD -MP -c $< -o $@
+
 build/native/libpocketlm.a: $(NATIVE_OBJS) $(SRC_LIST)
 	rm -f $@
 	ar rcs $@ $(NATIVE_OBJS)
@@ -114,6 +126,14 @@ build/native/libpocketlm-asan.a: $(ASAN_OBJS) $(SRC_LIST)
 build/native/test_%: tests/c/test_%.c build/native/libpocketlm-asan.a
 	@echo '  gcc asan $@'
 	$(CC) $(ASAN_CFLAGS) -Icsrc -Itests/c -MMD -MP -MF $@.d $< build/native/libpocketlm-asan.a -lm -o $@
+
+build/native/libpocketlm-tsan.a: $(TSAN_OBJS) $(SRC_LIST)
+	rm -f $@
+	ar rcs $@ $(TSAN_OBJS)
+
+build/native/tsan/test_%: tests/c/test_%.c build/native/libpocketlm-tsan.a
+	@echo '  gcc tsan $@'
+	$(CC) $(TSAN_CFLAGS) -Icsrc -Itests/c -MMD -MP -MF $@.d $< build/native/libpocketlm-tsan.a -lm -o $@
 
 # SINGLE_FILE: the wasm rides inside the script, so emcc's glue never fetch()es a path.
 build/wasm/test_%.cjs: tests/c/test_%.c $(ST_OBJS) build/wasm/package.json
@@ -135,5 +155,5 @@ build/bench/roofline.cjs: bench/roofline.c $(MT_OBJS) build/bench/package.json
 clean:
 	rm -rf build
 
--include $(wildcard build/wasm/obj/*/*.d build/wasm/*.d build/native/*/*.d build/native/*.d)
+-include $(wildcard build/wasm/obj/*/*.d build/wasm/*.d build/native/*/*.d build/native/*.d build/native/tsan/obj/*.d)
 -include $(wildcard build/bench/*.d)

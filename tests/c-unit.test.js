@@ -1,10 +1,11 @@
 // Runs the C unit tests (tests/c/test_*.c), one subtest each, from the repository root:
-// natively with ASan + UBSan (build/native/test_*) and as wasm with the SIMD128 kernels
-// (build/wasm/test_*.cjs, run by node), both built by ./build.sh.
+// natively with ASan + UBSan (build/native/test_*), those that start threads with TSan too
+// (build/native/tsan/test_*), and as wasm with the SIMD128 kernels (build/wasm/test_*.cjs,
+// run by node), all built by ./build.sh.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -17,13 +18,22 @@ test('there are C unit tests', () => {
   assert.ok(names.length > 0, 'no tests/c/test_*.c');
 });
 
+// The tests that start threads, also built with ThreadSanitizer: build.mk's TSAN_TESTS.
+const THREADED = readFileSync(`${ROOT}build.mk`, 'utf8').match(/^TSAN_TESTS\s*:=(.*)$/m)[1].trim().split(/\s+/);
+
+test('the TSan tests are C unit tests', () => {
+  assert.ok(THREADED.includes('test_threads'));
+  for (const name of THREADED) assert.ok(names.includes(name), `${name} in TSAN_TESTS is not a test`);
+});
+
 const BUILDS = {
-  native: (name) => [`${ROOT}build/native/${name}`, []],
-  wasm: (name) => [process.execPath, [`${ROOT}build/wasm/${name}.cjs`]],
+  native: { tests: names, command: (name) => [`${ROOT}build/native/${name}`, []] },
+  tsan: { tests: THREADED, command: (name) => [`${ROOT}build/native/tsan/${name}`, []] },
+  wasm: { tests: names, command: (name) => [process.execPath, [`${ROOT}build/wasm/${name}.cjs`]] },
 };
 
-for (const [build, command] of Object.entries(BUILDS))
-  for (const name of names) {
+for (const [build, { tests, command }] of Object.entries(BUILDS))
+  for (const name of tests) {
     test(`C ${name} (${build})`, { timeout: 10 * 60 * 1000 }, async () => {
       const [bin, args] = command(name);
       const file = args[0] ?? bin;

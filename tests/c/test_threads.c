@@ -23,10 +23,9 @@ typedef struct {
     atomic_int bad_ranges;                /* empty, reversed or outside [0, n) */
 } count_task;
 
-static volatile unsigned sink;
-
 static void count_items(void *arg, int ith) {
     count_task *t = arg;
+    volatile unsigned sink = 0;   /* busy work per item, the thread's own */
     atomic_fetch_add(&t->runs[ith], 1);
     if (ith == t->held)
         while (atomic_load(&t->others_done) < pl_pool_size(t->pool) - 1) {}
