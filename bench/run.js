@@ -17,6 +17,8 @@
 //            resident set (VmHWM: the page, the engine's worker and its threads)
 //   node     pocketlm with the Node API in a child process, --node-prompt and --node-gen
 //            (peak RSS of that process)
+//   then pocketlm in Chromium again on Node's workload (when it differs), so that the two
+//   are compared at the same lengths and the thread scaling is measured at 128 + 128
 // Every run starts once the machine is nearly idle (up to 20 s of waiting), a spinning thread
 // runs at 85 % of its best speed in this bench and, for several threads, that many spinning
 // threads get as many cores' worth of work done (up to a minute): the host of this virtual
@@ -234,7 +236,8 @@ async function browserRun(browser, cdp, server, engine, args) {
   }
 }
 
-async function browserBench(o, prompt) {
+/** Every type and thread count in Chromium: `engines` on `prompt`, `gen` tokens generated. */
+async function browserBench(o, prompt, engines, gen) {
   const server = await startServer({ port: 0, isolate: true, extraDirs: SERVED });
   const browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS });
   const out = { chromium: browser.version(), configs: [] };
@@ -243,10 +246,10 @@ async function browserBench(o, prompt) {
     for (const type of o.types)
       for (const threads of o.threads) {
         const config = { type, threads, engines: {} };
-        for (const engine of o.engines) {
+        for (const engine of engines) {
           const t0 = performance.now();
           const args = {
-            url: `/${modelPath(o.shape, type)}`, threads, context: contextFor(o), maxTokens: o.gen, reps: o.reps,
+            url: `/${modelPath(o.shape, type)}`, threads, context: contextFor(o), maxTokens: gen, reps: o.reps,
             prompt: prompt.text, promptTokens: prompt.ids.length, warmup: prompt.warmup,
           };
           const machine = await settle(o, threads);
@@ -254,7 +257,7 @@ async function browserBench(o, prompt) {
           r.machine = machine;
           if (!r.error) r.summary = summarize(r.runs);
           config.engines[engine] = r;
-          o.log(`bench: browser ${engine} ${type} ${threads}T: ${r.error ?? line(r.summary)} ` +
+          o.log(`bench: browser ${engine} ${type} ${threads}T ${prompt.ids.length}+${gen}: ${r.error ?? line(r.summary)} ` +
             `(${((performance.now() - t0) / 1000).toFixed(0)} s)`);
         }
         const [p, w] = [config.engines.pocketlm?.runs?.[0]?.text, config.engines.wllama?.runs?.[0]?.text];
@@ -343,7 +346,17 @@ function table(rows) {
   return rows.map((r) => r.map((c, i) => String(c).padEnd(widths[i])).join('  ').trimEnd()).join('\n');
 }
 
-/** The report as text: browser comparison, Node figures, roofline. */
+/** pocketlm's Chromium and Node summaries on Node's workload, per type and thread count. */
+function chromiumAndNode(results) {
+  if (!results.browser_node_workload || !results.node) return [];
+  const { config: c } = results;
+  return results.browser_node_workload.configs.map(({ type, threads, engines }) => ({
+    type, threads, prompt: c.node_prompt, gen: c.node_gen, chromium: engines.pocketlm.summary,
+    node: results.node.find((n) => n.type === type && n.threads === threads)?.summary,
+  }));
+}
+
+/** The report as text: browser comparison, Node figures, Chromium against Node, roofline. */
 export function formatReport(results) {
   const out = [];
   const { config: c } = results;
@@ -385,6 +398,27 @@ export function formatReport(results) {
           mb(r.maxRssBytes), mb(r.wasm_memory_bytes)]);
     out.push(table(rows));
     const settled = machineLine('Node', results.node.map((r) => ({ name: `${r.type} ${r.threads}T`, threads: r.threads, machine: r.machine })));
+    if (settled) out.push(settled);
+    out.push('');
+  }
+  const pairs = chromiumAndNode(results);
+  if (pairs.length) {
+    out.push(`pocketlm in Chromium and in Node, the same workload (prompt ${pairs[0].prompt} tokens, ${pairs[0].gen} generated), medians`);
+    const rows = [['type', 'threads', 'Chromium prefill', 'Node prefill', 'Node/Chromium', 'Chromium decode', 'Node decode', 'Node/Chromium']];
+    const ratio = (a, b) => (a && b ? (a / b).toFixed(2) : '-');
+    for (const { type, threads, chromium: c, node: n } of pairs)
+      rows.push([type, threads, fmt(c?.prefill_tps?.median), fmt(n?.prefill_tps?.median), ratio(n?.prefill_tps?.median, c?.prefill_tps?.median),
+        fmt(c?.decode_tps?.median), fmt(n?.decode_tps?.median), ratio(n?.decode_tps?.median, c?.decode_tps?.median)]);
+    out.push(table(rows));
+    for (const type of new Set(pairs.map((p) => p.type))) {
+      const [one, many] = [pairs.find((p) => p.type === type && p.threads === 1), pairs.find((p) => p.type === type && p.threads > 1)];
+      if (!one || !many) continue;
+      const speedup = (where, key) => ratio(many[where]?.[key]?.median, one[where]?.[key]?.median);
+      out.push(`${type}: ${many.threads} threads / 1 thread: Chromium prefill ${speedup('chromium', 'prefill_tps')}x, decode ` +
+        `${speedup('chromium', 'decode_tps')}x; Node prefill ${speedup('node', 'prefill_tps')}x, decode ${speedup('node', 'decode_tps')}x`);
+    }
+    const settled = machineLine('Chromium', results.browser_node_workload.configs.map((cfg) => ({
+      name: `${cfg.type} ${cfg.threads}T`, threads: cfg.threads, machine: cfg.engines.pocketlm.machine })));
     if (settled) out.push(settled);
     out.push('');
   }
@@ -446,8 +480,12 @@ export async function runBench(options = {}) {
     model: { params: info.params, dim: info.dim, n_layers: info.n_layers, n_heads: info.n_heads,
       n_kv_heads: info.n_kv_heads, hidden_dim: info.hidden_dim, vocab: info.vocab },
   };
-  if (o.engines.length) results.browser = await browserBench(o, prompt);
+  if (o.engines.length) results.browser = await browserBench(o, prompt, o.engines, o.gen);
   if (o.node) results.node = await nodeBench(o, nodePrompt);
+  // pocketlm in Chromium on Node's workload too: the two compared at the same lengths, and
+  // the thread scaling measured on the issue's 128 + 128 in every run
+  if (o.node && o.engines.includes('pocketlm') && (o.nodePrompt !== o.prompt || o.nodeGen !== o.gen))
+    results.browser_node_workload = await browserBench(o, nodePrompt, ['pocketlm'], o.nodeGen);
   if (o.roofline) results.roofline = await rooflineBench(o);
   results.machine.loadavg_end = os.loadavg();
   results.seconds = (performance.now() - started) / 1000;

@@ -5,9 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatReport, runBench } from '../bench/run.js';
 
-test('bench smoke: tiny model, pocketlm in Chromium and Node, 1 and 2 threads', { timeout: 60000 }, async () => {
+test('bench smoke: tiny model, pocketlm in Chromium and Node (and Chromium on Node\'s workload), 1 and 2 threads', { timeout: 60000 }, async () => {
   const r = await runBench({
-    shape: 'tiny', types: ['Q8_0'], threads: [1, 2], reps: 1, prompt: 16, gen: 6, nodePrompt: 16, nodeGen: 6,
+    shape: 'tiny', types: ['Q8_0'], threads: [1, 2], reps: 1, prompt: 16, gen: 6, nodePrompt: 20, nodeGen: 8,
     engines: ['pocketlm'], roofline: false, build: false, settle: false, log: () => {},
   });
   assert.equal(r.config.prompt_ids.length, 16);
@@ -29,17 +29,24 @@ test('bench smoke: tiny model, pocketlm in Chromium and Node, 1 and 2 threads', 
     assert.ok(p.wasm_memory_bytes >= p.model_and_kv_bytes && p.model_and_kv_bytes > 1e6);
     texts.add(run.text);
   }
-  for (const n of r.node) {
+  assert.equal(texts.size, 1, 'greedy: the same text at 1 and 2 threads');
+  // Node's workload, in Node and again in Chromium
+  const long = r.browser_node_workload.configs.map((c) => c.engines.pocketlm);
+  assert.equal(long.length, 2);
+  const longTexts = new Set();
+  for (const n of [...r.node, ...long]) {
     assert.equal(n.error, undefined, n.error);
-    assert.equal(n.runs[0].tokens, 6);
-    assert.ok(n.maxRssBytes > 2e6);
+    assert.equal(n.runs[0].tokens, 8);
+    assert.ok((n.maxRssBytes ?? n.peak_memory_bytes) > 2e6);
     assert.ok(n.wasm_memory_bytes >= n.model_and_kv_bytes && n.model_and_kv_bytes > 1e6);
-    texts.add(n.runs[0].text);
+    longTexts.add(n.runs[0].text);
   }
-  assert.equal(texts.size, 1, 'greedy: the same text in the browser and in Node, at 1 and 2 threads');
+  assert.equal(longTexts.size, 1, 'greedy: the same text in the browser and in Node, at 1 and 2 threads');
   const report = formatReport(r);
   assert.match(report, /^Chromium \d+/);
   assert.match(report, /peak memory MiB/);
   assert.match(report, /wasm memory [\d.]+ MiB = [\d.]+ x \(file \+ KV cache/);
   assert.match(report, /Node v\d+/);
+  assert.match(report, /pocketlm in Chromium and in Node, the same workload \(prompt 20 tokens, 8 generated\)/);
+  assert.match(report, /Q8_0: 2 threads \/ 1 thread: Chromium prefill [\d.]+x, decode [\d.]+x; Node prefill [\d.]+x, decode [\d.]+x/);
 });
