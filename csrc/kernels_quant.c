@@ -7,6 +7,7 @@
  * order the float block results are added. The K types have theirs in kernels_kquant.c. */
 #include "kernels.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "quant.h"
@@ -15,6 +16,14 @@
 #ifdef __wasm_simd128__
 #include "simd.h"
 #endif
+
+/* 1/d for a block's scale; clamped below infinity, where d is under ~2^-128 (all of the
+ * block's values under ~4e-37): the quants then stay finite (~x/d) and a zero stays 0,
+ * in SIMD and scalar code alike (0·inf would be a NaN, whose rounding they do not share). */
+static float inverse_scale(float d) {
+    float id = d ? 1 / d : 0;
+    return id > FLT_MAX ? FLT_MAX : id;
+}
 
 /* lrintf in vector ops: adding 1.5·2^23 rounds a float below 2^22 in magnitude to an
  * integer, half to even, and leaves that integer in the low bits of the sum (one add and
@@ -33,7 +42,7 @@ static void quantize_block(const float *x, pl_act_block *blk, pl_act_mid *mid) {
         v[i] = wasm_v128_load(x + 4 * i);
         m = wasm_f32x4_pmax(m, wasm_f32x4_abs(v[i]));   /* max is exact in any order */
     }
-    float d = pl_hmax_f32x4(m) / 127, id = d ? 1 / d : 0;
+    float d = pl_hmax_f32x4(m) / 127, id = inverse_scale(d);
     v128_t vid = wasm_f32x4_splat(id), sum = wasm_i32x4_splat(0), q[4];
     for (int i = 0; i < 4; i++) {
         v128_t lo = round_to_i32(wasm_f32x4_mul(v[2 * i], vid));
@@ -53,7 +62,7 @@ static void quantize_block(const float *x, pl_act_block *blk, pl_act_mid *mid) {
 static void quantize_block(const float *x, pl_act_block *blk, pl_act_mid *mid) {
     float amax = 0;
     for (int i = 0; i < PL_QK; i++) amax = fmaxf(amax, fabsf(x[i]));
-    float d = amax / 127, id = d ? 1 / d : 0;
+    float d = amax / 127, id = inverse_scale(d);
     int sum = 0, sum_mid = 0;
     for (int i = 0; i < PL_QK; i++) sum += blk->q[i] = (int16_t)lrintf(x[i] * id);
     for (int i = 0; i < 8; i++) {

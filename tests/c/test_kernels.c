@@ -1,6 +1,7 @@
 /* Kernels against straightforward double-precision math: matmul for every supported
  * weight type, batch sizes and column counts that hit every tail path, 1 vs 3 threads;
  * in SIMD builds the SIMD128 kernels too, and against the scalar ones. */
+#include <float.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,10 +233,12 @@ static void check_rope(int rope_type, int dims, float base, float scale) {
 }
 
 /* Activation quantization (SIMD in SIMD builds) against ggml's Q8_0 rule written out here:
- * d = max|x| / 127, q = x / d rounded half to even (lrint), sum = Σq, s = d·sum. Blocks
- * with exact ties (q·d + d/2 for small q), zeros, a NaN, +-0 and huge and tiny values. */
+ * d = max|x| / 127, q = x / d rounded half to even (lrint), sum = Σq, s = d·sum; 1/d
+ * clamped to FLT_MAX where it overflows. Blocks with exact ties (q·d + d/2 for small q),
+ * zeros, a NaN, +-0, huge and tiny values, and values so tiny that 1/d overflows, with
+ * zeros among them. */
 static void check_quantize_activations(void) {
-    enum { BLOCKS = 40 };
+    enum { BLOCKS = 48 };
     float x[BLOCKS * 32];
     for (int b = 0; b < BLOCKS; b++)
         for (int i = 0; i < 32; i++) {
@@ -247,6 +250,7 @@ static void check_quantize_activations(void) {
             case 4: v *= 1e30f; break;
             case 5: v *= 1e-30f; break;
             case 6: if (i == 5) v = NAN; break;
+            case 7: if (b >= 40) v = i % 3 ? v * 1e-38f : 0.0f; break;   /* 1/d overflows */
             }
             x[b * 32 + i] = v;
         }
@@ -263,6 +267,7 @@ static void check_quantize_activations(void) {
         for (int i = 0; i < 32; i++)
             if (fabsf(xb[i]) > amax) amax = fabsf(xb[i]);   /* NaN never compares greater */
         float d = amax / 127, id = d ? 1 / d : 0;
+        if (id > FLT_MAX) id = FLT_MAX;
         int sum = 0, mid = 0, same = blk->d == d;
         for (int i = 0; i < 32; i++) {
             int q = (int)lrintf(xb[i] * id);
