@@ -17,9 +17,11 @@
 #include "simd.h"
 #endif
 
-/* 1/d for a block's scale; clamped below infinity, where d is under ~2^-128 (all of the
- * block's values under ~4e-37): the quants then stay finite (~x/d) and a zero stays 0,
- * in SIMD and scalar code alike (0·inf would be a NaN, whose rounding they do not share). */
+/* The rule's edges, so that SIMD and scalar code agree on every block without a NaN (a NaN
+ * product's rounding they do not share): 1/d is clamped below infinity, where d is under
+ * ~2^-128 (all of the block's values under ~4e-37; its quants then come out smaller than
+ * x/d, and a zero stays 0 instead of 0·inf); and a block with an infinity (d = inf, 1/d =
+ * 0) quantizes to zeros, as its finite values do by the rule. */
 static float inverse_scale(float d) {
     float id = d ? 1 / d : 0;
     return id > FLT_MAX ? FLT_MAX : id;
@@ -43,6 +45,8 @@ static void quantize_block(const float *x, pl_act_block *blk, pl_act_mid *mid) {
         m = wasm_f32x4_pmax(m, wasm_f32x4_abs(v[i]));   /* max is exact in any order */
     }
     float d = pl_hmax_f32x4(m) / 127, id = inverse_scale(d);
+    if (d > FLT_MAX)   /* an infinity: zeros (see inverse_scale) */
+        for (int i = 0; i < 8; i++) v[i] = wasm_f32x4_splat(0);
     v128_t vid = wasm_f32x4_splat(id), sum = wasm_i32x4_splat(0), q[4];
     for (int i = 0; i < 4; i++) {
         v128_t lo = round_to_i32(wasm_f32x4_mul(v[2 * i], vid));
@@ -64,7 +68,7 @@ static void quantize_block(const float *x, pl_act_block *blk, pl_act_mid *mid) {
     for (int i = 0; i < PL_QK; i++) amax = fmaxf(amax, fabsf(x[i]));
     float d = amax / 127, id = inverse_scale(d);
     int sum = 0, sum_mid = 0;
-    for (int i = 0; i < PL_QK; i++) sum += blk->q[i] = (int16_t)lrintf(x[i] * id);
+    for (int i = 0; i < PL_QK; i++) sum += blk->q[i] = d > FLT_MAX ? 0 : (int16_t)lrintf(x[i] * id);
     for (int i = 0; i < 8; i++) {
         mid->q[i] = (int16_t)(blk->q[8 + i] * 16);
         mid->q[8 + i] = (int16_t)(blk->q[16 + i] * 256);
@@ -77,7 +81,7 @@ static void quantize_block(const float *x, pl_act_block *blk, pl_act_mid *mid) {
 }
 #endif
 
-/* SIMD and scalar give the same results bit for bit. */
+/* SIMD and scalar give the same results bit for bit on every block without a NaN. */
 void pl_quantize_activations(const float *x, int n_tok, int cols, void *out) {
     int n_blocks = cols / PL_QK;
     for (int t = 0; t < n_tok; t++) {

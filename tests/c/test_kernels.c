@@ -235,8 +235,8 @@ static void check_rope(int rope_type, int dims, float base, float scale) {
 /* Activation quantization (SIMD in SIMD builds) against ggml's Q8_0 rule written out here:
  * d = max|x| / 127, q = x / d rounded half to even (lrint), sum = Σq, s = d·sum; 1/d
  * clamped to FLT_MAX where it overflows. Blocks with exact ties (q·d + d/2 for small q),
- * zeros, a NaN, +-0, huge and tiny values, and values so tiny that 1/d overflows, with
- * zeros among them. */
+ * zeros, a NaN, +-0, huge and tiny values, values so tiny that 1/d overflows (zeros among
+ * them), and infinities (every quant 0). */
 static void check_quantize_activations(void) {
     enum { BLOCKS = 48 };
     float x[BLOCKS * 32];
@@ -248,7 +248,7 @@ static void check_quantize_activations(void) {
             case 2: v = 0.0f; break;
             case 3: v = i % 2 ? -0.0f : 0.0f; break;
             case 4: v *= 1e30f; break;
-            case 5: v *= 1e-30f; break;
+            case 5: v = b < 40 ? v * 1e-30f : i == 3 ? INFINITY : i == 9 ? -INFINITY : v; break;
             case 6: if (i == 5) v = NAN; break;
             case 7: if (b >= 40) v = i % 3 ? v * 1e-38f : 0.0f; break;   /* 1/d overflows */
             }
@@ -270,13 +270,14 @@ static void check_quantize_activations(void) {
         if (id > FLT_MAX) id = FLT_MAX;
         int sum = 0, mid = 0, same = blk->d == d;
         for (int i = 0; i < 32; i++) {
-            int q = (int)lrintf(xb[i] * id);
+            int q = d > FLT_MAX ? 0 : (int)lrintf(xb[i] * id);   /* an infinity: zeros */
             sum += q;
             mid += i >= 8 && i < 24 ? q : 0;
             same &= blk->q[i] == q;
             if (i >= 8 && i < 24) same &= mid_b->q[i - 8] == q * (i < 16 ? 16 : 256);
         }
-        same &= blk->sum == sum && blk->s == d * (float)sum && mid_b->sum_mid == mid;
+        float s = d * (float)sum;   /* NaN for an infinity's block (inf·0) */
+        same &= blk->sum == sum && (blk->s == s || (isnan(blk->s) && isnan(s))) && mid_b->sum_mid == mid;
         bad += !same && b % 8 != 6;   /* a NaN's own quant is unspecified; its block's d is */
         bad += b % 8 == 6 && blk->d != d;
     }
