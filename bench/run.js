@@ -346,13 +346,22 @@ function table(rows) {
   return rows.map((r) => r.map((c, i) => String(c).padEnd(widths[i])).join('  ').trimEnd()).join('\n');
 }
 
+/** pocketlm in Chromium on Node's workload: the extra pass, or the main one when the two match. */
+function chromiumOnNodeWorkload(results) {
+  const { config: c } = results;
+  if (results.browser_node_workload) return results.browser_node_workload;
+  const same = c.prompt === c.node_prompt && c.gen === c.node_gen && c.engines.includes('pocketlm');
+  return same ? results.browser : null;
+}
+
 /** pocketlm's Chromium and Node summaries on Node's workload, per type and thread count. */
 function chromiumAndNode(results) {
-  if (!results.browser_node_workload || !results.node) return [];
+  const browser = chromiumOnNodeWorkload(results);
+  if (!browser?.configs || !results.node) return [];
   const { config: c } = results;
-  return results.browser_node_workload.configs.map(({ type, threads, engines }) => ({
-    type, threads, prompt: c.node_prompt, gen: c.node_gen, chromium: engines.pocketlm.summary,
-    node: results.node.find((n) => n.type === type && n.threads === threads)?.summary,
+  return browser.configs.map(({ type, threads, engines }) => ({
+    type, threads, prompt: c.node_prompt, gen: c.node_gen, chromium: engines.pocketlm,
+    node: results.node.find((n) => n.type === type && n.threads === threads),
   }));
 }
 
@@ -401,25 +410,30 @@ export function formatReport(results) {
     if (settled) out.push(settled);
     out.push('');
   }
+  if (results.browser_node_workload?.error) out.push(`pocketlm in Chromium on Node's workload: error: ${results.browser_node_workload.error}`, '');
   const pairs = chromiumAndNode(results);
   if (pairs.length) {
     out.push(`pocketlm in Chromium and in Node, the same workload (prompt ${pairs[0].prompt} tokens, ${pairs[0].gen} generated), medians`);
     const rows = [['type', 'threads', 'Chromium prefill', 'Node prefill', 'Node/Chromium', 'Chromium decode', 'Node decode', 'Node/Chromium']];
     const ratio = (a, b) => (a && b ? (a / b).toFixed(2) : '-');
+    const median = (r, key) => r?.summary?.[key]?.median;
     for (const { type, threads, chromium: c, node: n } of pairs)
-      rows.push([type, threads, fmt(c?.prefill_tps?.median), fmt(n?.prefill_tps?.median), ratio(n?.prefill_tps?.median, c?.prefill_tps?.median),
-        fmt(c?.decode_tps?.median), fmt(n?.decode_tps?.median), ratio(n?.decode_tps?.median, c?.decode_tps?.median)]);
+      rows.push(c?.error || n?.error ? [type, threads, `error: ${c?.error ?? n.error}`, '', '', '', '', '']
+        : [type, threads, fmt(median(c, 'prefill_tps')), fmt(median(n, 'prefill_tps')), ratio(median(n, 'prefill_tps'), median(c, 'prefill_tps')),
+          fmt(median(c, 'decode_tps')), fmt(median(n, 'decode_tps')), ratio(median(n, 'decode_tps'), median(c, 'decode_tps'))]);
     out.push(table(rows));
     for (const type of new Set(pairs.map((p) => p.type))) {
       const [one, many] = [pairs.find((p) => p.type === type && p.threads === 1), pairs.find((p) => p.type === type && p.threads > 1)];
       if (!one || !many) continue;
-      const speedup = (where, key) => ratio(many[where]?.[key]?.median, one[where]?.[key]?.median);
+      const speedup = (where, key) => ratio(median(many[where], key), median(one[where], key));
       out.push(`${type}: ${many.threads} threads / 1 thread: Chromium prefill ${speedup('chromium', 'prefill_tps')}x, decode ` +
         `${speedup('chromium', 'decode_tps')}x; Node prefill ${speedup('node', 'prefill_tps')}x, decode ${speedup('node', 'decode_tps')}x`);
     }
-    const settled = machineLine('Chromium', results.browser_node_workload.configs.map((cfg) => ({
-      name: `${cfg.type} ${cfg.threads}T`, threads: cfg.threads, machine: cfg.engines.pocketlm.machine })));
-    if (settled) out.push(settled);
+    if (results.browser_node_workload) {
+      const settled = machineLine('Chromium', results.browser_node_workload.configs.map((cfg) => ({
+        name: `${cfg.type} ${cfg.threads}T`, threads: cfg.threads, machine: cfg.engines.pocketlm.machine })));
+      if (settled) out.push(settled);
+    }
     out.push('');
   }
   if (results.roofline) {
@@ -484,8 +498,13 @@ export async function runBench(options = {}) {
   if (o.node) results.node = await nodeBench(o, nodePrompt);
   // pocketlm in Chromium on Node's workload too: the two compared at the same lengths, and
   // the thread scaling measured on the issue's 128 + 128 in every run
-  if (o.node && o.engines.includes('pocketlm') && (o.nodePrompt !== o.prompt || o.nodeGen !== o.gen))
-    results.browser_node_workload = await browserBench(o, nodePrompt, ['pocketlm'], o.nodeGen);
+  if (o.node && o.engines.includes('pocketlm') && (o.nodePrompt !== o.prompt || o.nodeGen !== o.gen)) {
+    try {
+      results.browser_node_workload = await browserBench(o, nodePrompt, ['pocketlm'], o.nodeGen);
+    } catch (e) {   // keep what was measured before
+      results.browser_node_workload = { error: e.message.split('\n')[0] };
+    }
+  }
   if (o.roofline) results.roofline = await rooflineBench(o);
   results.machine.loadavg_end = os.loadavg();
   results.seconds = (performance.now() - started) / 1000;
