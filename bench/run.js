@@ -346,12 +346,14 @@ function table(rows) {
   return rows.map((r) => r.map((c, i) => String(c).padEnd(widths[i])).join('  ').trimEnd()).join('\n');
 }
 
+/** Whether the browser workload is Node's (results.config): then no extra Chromium pass. */
+const browserRunsNodeWorkload = (c) => c.prompt === c.node_prompt && c.gen === c.node_gen;
+
 /** pocketlm in Chromium on Node's workload: the extra pass, or the main one when the two match. */
 function chromiumOnNodeWorkload(results) {
   const { config: c } = results;
   if (results.browser_node_workload) return results.browser_node_workload;
-  const same = c.prompt === c.node_prompt && c.gen === c.node_gen && c.engines.includes('pocketlm');
-  return same ? results.browser : null;
+  return browserRunsNodeWorkload(c) && c.engines.includes('pocketlm') ? results.browser : null;
 }
 
 /** pocketlm's Chromium and Node summaries on Node's workload, per type and thread count. */
@@ -498,7 +500,7 @@ export async function runBench(options = {}) {
   if (o.node) results.node = await nodeBench(o, nodePrompt);
   // pocketlm in Chromium on Node's workload too: the two compared at the same lengths, and
   // the thread scaling measured on the 128 + 128 in every run
-  if (o.node && o.engines.includes('pocketlm') && (o.nodePrompt !== o.prompt || o.nodeGen !== o.gen)) {
+  if (o.node && o.engines.includes('pocketlm') && !browserRunsNodeWorkload(results.config)) {
     try {
       results.browser_node_workload = await browserBench(o, nodePrompt, ['pocketlm'], o.nodeGen);
     } catch (e) {   // keep what was measured before
