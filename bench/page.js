@@ -4,7 +4,7 @@
 // greedy generations the same way for both, on the page's clock (bench/timing.js): a token
 // counts when it reaches the page.
 import { loadModel } from '../js/browser.js';
-import { summary, timePocketlm, timer, wasmMemory } from './timing.js';
+import { summary, timePocketlm, timeRun, timer, warmUp, wasmMemory } from './timing.js';
 
 const WLLAMA = new URL('../node_modules/@wllama/wllama/esm/', import.meta.url);
 const QUIET = { debug() {}, log() {}, warn: console.warn, error: console.error };
@@ -65,5 +65,25 @@ async function wllama({ url, threads, context, prompt, promptTokens, warmup, max
   }
 }
 
-window.bench = { pocketlm, wllama, crossOriginIsolated: globalThis.crossOriginIsolated };
+// The paired pass of bench/run.js keeps pocketlm models loaded here and times one run of
+// one of them at a time: open (load, warm up) returns a handle for time and close.
+const opened = new Map();
+let nextHandle = 1;
+
+async function open({ url, threads, context, warmup }) {
+  const model = await loadModel(url, { threads, context });
+  await warmUp(model, warmup);
+  opened.set(nextHandle, model);
+  return nextHandle++;
+}
+
+const time = (handle, args) => timeRun(opened.get(handle), args);
+
+async function close(handle) {
+  await opened.get(handle)?.dispose();
+  opened.delete(handle);
+}
+
+window.bench = { pocketlm, wllama, pocketlmOpen: open, pocketlmTime: time, pocketlmClose: close,
+  crossOriginIsolated: globalThis.crossOriginIsolated };
 document.body.dataset.state = 'ready';

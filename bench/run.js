@@ -17,13 +17,14 @@
 //            resident set (VmHWM: the page, the engine's worker and its threads)
 //   node     pocketlm with the Node API in a child process, --node-prompt and --node-gen
 //            (peak RSS of that process)
-//   then pocketlm in Chromium again on Node's workload (when it differs), so that the two
-//   are compared at the same lengths and the thread scaling is measured at 128 + 128
-// Every run starts once the machine is nearly idle (up to 20 s of waiting), a spinning thread
-// runs at 85 % of its best speed in this bench and, for several threads, that many spinning
-// threads get as many cores' worth of work done (up to a minute): the host of this virtual
-// machine sometimes slows a vCPU or takes one away for minutes. What was measured is kept
-// with each run and printed with the tables.
+//   then, per type, pocketlm paired on Node's workload: a model per thread count in one page
+//   and in this process, --reps rounds each timing every runtime and thread count once
+//   (order alternating), for the 2 threads / 1 and Node / Chromium ratios within rounds
+// Every run (every round of the paired pass) starts once the machine is nearly idle (up to
+// 20 s of waiting), a spinning thread runs at 85 % of its best speed in this bench and, for
+// several threads, that many spinning threads get as many cores' worth of work done (up to
+// two minutes): the host of this virtual machine sometimes slows a vCPU or takes one away
+// for minutes. What was measured is kept with each run and printed with the tables.
 // The browser workload is smaller than Node's by default because wllama 3.13.0 runs the
 // 365m model at about 2 tokens/s here: 128 + 128 tokens, 3 times, 4 configurations would
 // take over half an hour (--prompt 128 --gen 128 runs it).
@@ -40,6 +41,7 @@ import { chromium } from 'playwright-core';
 import { loadModel } from '../js/index.js';
 import { SHAPES } from '../js/tools.js';
 import { startServer } from '../scripts/serve.js';
+import { timeRun, warmUp } from './timing.js';
 import { chromiumPath } from '../tests/browser/harness.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -211,6 +213,13 @@ async function settle(o, threads) {
   return { speed: Number(speed.toFixed(2)), cores: Number(cores.toFixed(2)) };
 }
 
+// bench/page.html in page, ready, cross-origin isolated (else the pthreads build cannot run).
+async function openBenchPage(page, server) {
+  await page.goto(`${server.url}bench/page.html`);
+  await page.waitForFunction(() => document.body.dataset.state === 'ready');
+  if (!(await page.evaluate(() => crossOriginIsolated))) throw new Error('the bench page is not cross-origin isolated');
+}
+
 /** One engine in a fresh context (so a renderer process of its own); its result and peak. */
 async function browserRun(browser, cdp, server, engine, args) {
   const context = await browser.newContext();
@@ -219,9 +228,7 @@ async function browserRun(browser, cdp, server, engine, args) {
   page.on('pageerror', (e) => errors.push(e.message));
   let ours = new Set();
   try {
-    await page.goto(`${server.url}bench/page.html`);
-    await page.waitForFunction(() => document.body.dataset.state === 'ready');
-    if (!(await page.evaluate(() => crossOriginIsolated))) throw new Error('the bench page is not cross-origin isolated');
+    await openBenchPage(page, server);
     const result = await page.evaluate(([name, a]) => window.bench[name](a), [engine, args]);
     // the only renderers alive are this context's (earlier ones were waited out): the engine's is the largest
     const peaks = await rendererPeaks(cdp);
@@ -264,6 +271,59 @@ async function browserBench(o, prompt, engines, gen) {
         if (p != null && w != null) config.same_text = p.trim() === w.trim();   // greedy: both should agree
         out.configs.push(config);
       }
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+  return out;
+}
+
+/**
+ * pocketlm in Chromium and in Node on Node's workload, paired: for each type, a model per
+ * thread count loaded in one page and in this process, then o.reps rounds, each timing
+ * every (runtime, threads) once, in alternating order. A slow spell of the host then hits
+ * a round's runs alike, so the ratios within a round (2 threads / 1, Node / Chromium) are
+ * fairer than ratios of figures from separate passes.
+ */
+async function pairedBench(o, prompt) {
+  const server = await startServer({ port: 0, isolate: true, extraDirs: SERVED });
+  const browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS });
+  const out = { chromium: browser.version(), configs: [], rounds: [] };
+  const context = contextFor(o);
+  const args = { prompt: prompt.text, promptTokens: prompt.ids.length, maxTokens: o.nodeGen };
+  try {
+    for (const type of o.types) {
+      const t0 = performance.now();
+      const page = await (await browser.newContext()).newPage();
+      const engines = [];   // { runtime, threads, time(), close() }
+      try {
+        await openBenchPage(page, server);
+        for (const threads of o.threads) {
+          const handle = await page.evaluate((a) => window.bench.pocketlmOpen(a),
+            { url: `/${modelPath(o.shape, type)}`, threads, context, warmup: prompt.warmup });
+          engines.push({ runtime: 'chromium', threads, runs: [],
+            time: () => page.evaluate(([h, a]) => window.bench.pocketlmTime(h, a), [handle, args]),
+            close: () => page.evaluate((h) => window.bench.pocketlmClose(h), handle) });
+          const model = await loadModel(join(ROOT, modelPath(o.shape, type)), { threads, context });
+          engines.push({ runtime: 'node', threads, runs: [], time: () => timeRun(model, args), close: () => model.dispose() });
+          await warmUp(model, prompt.warmup);
+        }
+        for (let r = 0; r < o.reps; r++) {
+          const machine = await settle(o, Math.max(...o.threads));
+          const order = r % 2 ? [...engines].reverse() : engines;
+          for (const e of order) e.runs.push(await e.time());
+          out.rounds.push({ type, machine, order: order.map((e) => `${e.runtime} ${e.threads}T`) });
+        }
+      } finally {
+        for (const e of engines) await e.close();
+        await page.context().close();
+      }
+      for (const threads of o.threads) {
+        const [c, n] = ['chromium', 'node'].map((rt) => engines.find((e) => e.runtime === rt && e.threads === threads).runs);
+        out.configs.push({ type, threads, chromium: { runs: c, summary: summarize(c) }, node: { runs: n, summary: summarize(n) } });
+      }
+      o.log(`bench: paired Chromium / Node ${type}: ${o.reps} rounds (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    }
   } finally {
     await browser.close();
     await server.close();
@@ -346,25 +406,9 @@ function table(rows) {
   return rows.map((r) => r.map((c, i) => String(c).padEnd(widths[i])).join('  ').trimEnd()).join('\n');
 }
 
-/** Whether the browser workload is Node's (results.config): then no extra Chromium pass. */
-const browserRunsNodeWorkload = (c) => c.prompt === c.node_prompt && c.gen === c.node_gen;
-
-/** pocketlm in Chromium on Node's workload: the extra pass, or the main one when the two match. */
-function chromiumOnNodeWorkload(results) {
-  const { config: c } = results;
-  if (results.browser_node_workload) return results.browser_node_workload;
-  return browserRunsNodeWorkload(c) && c.engines.includes('pocketlm') ? results.browser : null;
-}
-
-/** pocketlm's Chromium and Node summaries on Node's workload, per type and thread count. */
-function chromiumAndNode(results) {
-  const browser = chromiumOnNodeWorkload(results);
-  if (!browser?.configs || !results.node) return [];
-  const { config: c } = results;
-  return browser.configs.map(({ type, threads, engines }) => ({
-    type, threads, prompt: c.node_prompt, gen: c.node_gen, chromium: engines.pocketlm,
-    node: results.node.find((n) => n.type === type && n.threads === threads),
-  }));
+/** Medians, min and max over rounds of a / b, per figure: runs a[i] and b[i] from one round. */
+function pairedRatio(a, b) {
+  return Object.fromEntries(FIGURES.map((f) => [f, stats(a.map((r, i) => r[f] / b[i][f]))]));
 }
 
 /** The report as text: browser comparison, Node figures, Chromium against Node, roofline. */
@@ -412,30 +456,29 @@ export function formatReport(results) {
     if (settled) out.push(settled);
     out.push('');
   }
-  if (results.browser_node_workload?.error) out.push(`pocketlm in Chromium on Node's workload: error: ${results.browser_node_workload.error}`, '');
-  const pairs = chromiumAndNode(results);
-  if (pairs.length) {
-    out.push(`pocketlm in Chromium and in Node, the same workload (prompt ${pairs[0].prompt} tokens, ${pairs[0].gen} generated), medians`);
+  const paired = results.same_workload;
+  if (paired?.error) out.push(`pocketlm in Chromium and in Node, paired: error: ${paired.error}`, '');
+  if (paired?.configs) {
+    out.push(`pocketlm in Chromium ${paired.chromium} and in Node, the same workload (prompt ${c.node_prompt} tokens, ` +
+      `${c.node_gen} generated), ${c.reps} rounds each timing every runtime and thread count once: median (min-max)`);
     const rows = [['type', 'threads', 'Chromium prefill', 'Node prefill', 'Node/Chromium', 'Chromium decode', 'Node decode', 'Node/Chromium']];
-    const ratio = (a, b) => (a && b ? (a / b).toFixed(2) : '-');
-    const median = (r, key) => r?.summary?.[key]?.median;
-    for (const { type, threads, chromium: c, node: n } of pairs)
-      rows.push(c?.error || n?.error ? [type, threads, `error: ${c?.error ?? n.error}`, '', '', '', '', '']
-        : [type, threads, fmt(median(c, 'prefill_tps')), fmt(median(n, 'prefill_tps')), ratio(median(n, 'prefill_tps'), median(c, 'prefill_tps')),
-          fmt(median(c, 'decode_tps')), fmt(median(n, 'decode_tps')), ratio(median(n, 'decode_tps'), median(c, 'decode_tps'))]);
+    for (const { type, threads, chromium: ch, node: n } of paired.configs) {
+      const q = pairedRatio(n.runs, ch.runs);
+      rows.push([type, threads, cell(ch.summary.prefill_tps), cell(n.summary.prefill_tps), cell(q.prefill_tps, 2),
+        cell(ch.summary.decode_tps), cell(n.summary.decode_tps), cell(q.decode_tps, 2)]);
+    }
     out.push(table(rows));
-    for (const type of new Set(pairs.map((p) => p.type))) {
-      const [one, many] = [pairs.find((p) => p.type === type && p.threads === 1), pairs.find((p) => p.type === type && p.threads > 1)];
+    for (const type of new Set(paired.configs.map((p) => p.type))) {
+      const [one, many] = [paired.configs.find((p) => p.type === type && p.threads === 1), paired.configs.find((p) => p.type === type && p.threads > 1)];
       if (!one || !many) continue;
-      const speedup = (where, key) => ratio(median(many[where], key), median(one[where], key));
-      out.push(`${type}: ${many.threads} threads / 1 thread: Chromium prefill ${speedup('chromium', 'prefill_tps')}x, decode ` +
-        `${speedup('chromium', 'decode_tps')}x; Node prefill ${speedup('node', 'prefill_tps')}x, decode ${speedup('node', 'decode_tps')}x`);
+      const speedup = (rt) => pairedRatio(many[rt].runs, one[rt].runs);
+      const [ch, n] = [speedup('chromium'), speedup('node')];
+      out.push(`${type}: ${many.threads} threads / 1 thread, per round: Chromium prefill ${cell(ch.prefill_tps, 2)}x, decode ` +
+        `${cell(ch.decode_tps, 2)}x; Node prefill ${cell(n.prefill_tps, 2)}x, decode ${cell(n.decode_tps, 2)}x`);
     }
-    if (results.browser_node_workload) {
-      const settled = machineLine('Chromium', results.browser_node_workload.configs.map((cfg) => ({
-        name: `${cfg.type} ${cfg.threads}T`, threads: cfg.threads, machine: cfg.engines.pocketlm.machine })));
-      if (settled) out.push(settled);
-    }
+    const settled = machineLine('Paired rounds', paired.rounds.map((r, i) => ({
+      name: `${r.type} round ${i % c.reps + 1}`, threads: Math.max(...c.threads), machine: r.machine })));
+    if (settled) out.push(settled);
     out.push('');
   }
   if (results.roofline) {
@@ -498,13 +541,13 @@ export async function runBench(options = {}) {
   };
   if (o.engines.length) results.browser = await browserBench(o, prompt, o.engines, o.gen);
   if (o.node) results.node = await nodeBench(o, nodePrompt);
-  // pocketlm in Chromium on Node's workload too: the two compared at the same lengths, and
-  // the thread scaling measured on the issue's 128 + 128 in every run
-  if (o.node && o.engines.includes('pocketlm') && !browserRunsNodeWorkload(results.config)) {
+  // pocketlm in Chromium and Node on Node's workload, paired: the thread scaling and the two
+  // runtimes compared within rounds (see pairedBench)
+  if (o.node && o.engines.includes('pocketlm')) {
     try {
-      results.browser_node_workload = await browserBench(o, nodePrompt, ['pocketlm'], o.nodeGen);
+      results.same_workload = await pairedBench(o, nodePrompt);
     } catch (e) {   // keep what was measured before
-      results.browser_node_workload = { error: e.message.split('\n')[0] };
+      results.same_workload = { error: e.message.split('\n')[0] };
     }
   }
   if (o.roofline) results.roofline = await rooflineBench(o);

@@ -28,20 +28,28 @@ export function summary({ start, first, last, tokens, text }, promptTokens) {
   };
 }
 
-/** Times reps greedy pocketlm generations of a Model (Node or browser API) after a warm-up. */
-export async function timePocketlm(model, { prompt, promptTokens, warmup, maxTokens, reps }) {
-  const generate = async (text, n, t) => {
-    for await (const { id, text: piece } of model.generate(text, { temperature: 0, maxTokens: n }))
-      if (id >= 0) t?.token(piece);
-      else if (t) t.run.text += piece;   // text held back until the end
-  };
-  await generate(warmup, 4);   // the optimizing compiler's code for the hot loops, before timing
+// One greedy generation of up to n tokens, each token's arrival given to the timer t.
+async function generate(model, text, n, t) {
+  for await (const { id, text: piece } of model.generate(text, { temperature: 0, maxTokens: n }))
+    if (id >= 0) t?.token(piece);
+    else if (t) t.run.text += piece;   // text held back until the end
+}
+
+/** A short generation before timing: the optimizing compiler's code for the hot loops. */
+export const warmUp = (model, warmup) => generate(model, warmup, 4);
+
+/** One timed greedy generation of maxTokens after prompt (Node or browser API): its summary. */
+export async function timeRun(model, { prompt, promptTokens, maxTokens }) {
+  const t = timer();
+  await generate(model, prompt, maxTokens, t);
+  return summary(t.run, promptTokens);
+}
+
+/** Times reps greedy pocketlm generations of a Model after a warm-up. */
+export async function timePocketlm(model, options) {
+  await warmUp(model, options.warmup);
   const runs = [];
-  for (let r = 0; r < reps; r++) {
-    const t = timer();
-    await generate(prompt, maxTokens, t);
-    runs.push(summary(t.run, promptTokens));
-  }
+  for (let r = 0; r < options.reps; r++) runs.push(await timeRun(model, options));
   return runs;
 }
 

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatReport, runBench } from '../bench/run.js';
 
-test('bench smoke: tiny model, pocketlm in Chromium and Node (and Chromium on Node\'s workload), 1 and 2 threads', { timeout: 60000 }, async () => {
+test('bench smoke: tiny model, pocketlm in Chromium and Node (and paired on Node\'s workload), 1 and 2 threads', { timeout: 60000 }, async () => {
   const r = await runBench({
     shape: 'tiny', types: ['Q8_0'], threads: [1, 2], reps: 1, prompt: 16, gen: 6, nodePrompt: 20, nodeGen: 8,
     engines: ['pocketlm'], roofline: false, build: false, settle: false, log: () => {},
@@ -30,15 +30,21 @@ test('bench smoke: tiny model, pocketlm in Chromium and Node (and Chromium on No
     texts.add(run.text);
   }
   assert.equal(texts.size, 1, 'greedy: the same text at 1 and 2 threads');
-  // Node's workload, in Node and again in Chromium
-  const long = r.browser_node_workload.configs.map((c) => c.engines.pocketlm);
-  assert.equal(long.length, 2);
-  const longTexts = new Set();
-  for (const n of [...r.node, ...long]) {
+  // Node's workload: in Node, and paired in Chromium and Node
+  assert.equal(r.same_workload.error, undefined, r.same_workload.error);
+  assert.equal(r.same_workload.configs.length, 2);
+  assert.deepEqual(r.same_workload.rounds.map((x) => x.order),
+    [['chromium 1T', 'node 1T', 'chromium 2T', 'node 2T']], 'one round, every runtime and thread count once');
+  for (const n of r.node) {
     assert.equal(n.error, undefined, n.error);
-    assert.equal(n.runs[0].tokens, 8);
-    assert.ok((n.maxRssBytes ?? n.peak_memory_bytes) > 2e6);
+    assert.ok(n.maxRssBytes > 2e6);
     assert.ok(n.wasm_memory_bytes >= n.model_and_kv_bytes && n.model_and_kv_bytes > 1e6);
+  }
+  const longTexts = new Set();
+  for (const n of [...r.node, ...r.same_workload.configs.flatMap((c) => [c.chromium, c.node])]) {
+    assert.equal(n.runs.length, 1);
+    assert.equal(n.runs[0].tokens, 8);
+    assert.equal(n.summary.decode_tps.median, n.runs[0].decode_tps);
     longTexts.add(n.runs[0].text);
   }
   assert.equal(longTexts.size, 1, 'greedy: the same text in the browser and in Node, at 1 and 2 threads');
@@ -47,6 +53,10 @@ test('bench smoke: tiny model, pocketlm in Chromium and Node (and Chromium on No
   assert.match(report, /peak memory MiB/);
   assert.match(report, /wasm memory [\d.]+ MiB = [\d.]+ x \(file \+ KV cache/);
   assert.match(report, /Node v\d+/);
-  assert.match(report, /pocketlm in Chromium and in Node, the same workload \(prompt 20 tokens, 8 generated\)/);
-  assert.match(report, /Q8_0: 2 threads \/ 1 thread: Chromium prefill [\d.]+x, decode [\d.]+x; Node prefill [\d.]+x, decode [\d.]+x/);
+  assert.match(report, /pocketlm in Chromium \d+\S* and in Node, the same workload \(prompt 20 tokens, 8 generated\), 1 rounds/);
+  // one round: each ratio is that round's (its own min and max)
+  const [one, two] = r.same_workload.configs;
+  const speedup = (two.chromium.runs[0].decode_tps / one.chromium.runs[0].decode_tps).toFixed(2);
+  assert.ok(report.includes(`Q8_0: 2 threads / 1 thread, per round: Chromium prefill `), report);
+  assert.ok(report.includes(`decode ${speedup} (${speedup}-${speedup})x; Node prefill`), report);
 });
