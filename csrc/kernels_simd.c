@@ -106,10 +106,12 @@ void pl_softmax_simd(float *x, int n) {
     if (k) store_tail(x + n4, k, wasm_f32x4_div(load_tail(x + n4, k, 0), total));
 }
 
-/* silu(g) * u = g / (1 + e^-g) * u */
+/* silu(g) * u = g / (1 + e^-g) * u; 0 below g = -88, where the 4-lane exp stops at e^88
+ * (g / (1 + e^88) would be -6e-33 at g = -1e6; silu's true value is under 1e-36 there). */
 static inline v128_t swiglu4(v128_t g, v128_t u) {
     v128_t one = wasm_f32x4_splat(1.0f);
-    return wasm_f32x4_mul(wasm_f32x4_div(g, wasm_f32x4_add(one, pl_exp_f32x4(wasm_f32x4_neg(g)))), u);
+    v128_t silu = wasm_f32x4_div(g, wasm_f32x4_add(one, pl_exp_f32x4(wasm_f32x4_neg(g))));
+    return wasm_f32x4_mul(wasm_v128_andnot(silu, wasm_f32x4_lt(g, wasm_f32x4_splat(-88.0f))), u);
 }
 
 void pl_swiglu_simd(float *gate, const float *up, int n) {

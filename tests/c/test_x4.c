@@ -15,12 +15,6 @@
 #include "check.h"
 #include "testutil.h"
 
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static float frand(void) { /* uniform in [-1, 1) */
-    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
-    return (float)((rng >> 40) / 8388608.0 - 1.0);
-}
-
 static void check_kernels(uint32_t type, int n_tok, int rows, int cols, pl_compute *cx1, pl_compute *cx3) {
     size_t row_bytes = pl_row_bytes(type, cols), n_y = (size_t)n_tok * rows;
     uint8_t *plain = malloc(row_bytes * rows), *packed = malloc(row_bytes * rows);
