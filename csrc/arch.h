@@ -19,7 +19,7 @@ typedef struct {
     float *qkv;              /* [PL_MAX_BATCH][q_dim + 2*kv_dim] fused projection (gpt2 only) */
     float *att_out;          /* [PL_MAX_BATCH][n_heads*head_dim] attention output */
     float *hb, *hb2;         /* [PL_MAX_BATCH][hidden_dim] FFN gate and up */
-    float *att;              /* [n_threads][n_ctx] attention scores, one row per thread */
+    float *att;              /* [n_threads][heads per KV head][n_ctx] attention scores */
     float *rope_cos, *rope_sin; /* [PL_MAX_BATCH][rope_dims/2] */
     float *logits;           /* [n_vocab] after the last token */
 } pl_state;

@@ -262,7 +262,8 @@ void pl_swiglu(float *gate, const float *up, int n) {
 void pl_weighted_sum(float *out, const float *w, const float *rows, size_t stride, int n, int cols) {
     int d0 = 0;
     for (; d0 + SUM_COLS <= cols; d0 += SUM_COLS) {
-        float acc[SUM_COLS] = {0};
+        float acc[SUM_COLS];
+        memcpy(acc, out + d0, sizeof acc);
         for (int j = 0; j < n; j++) {
             const float *r = rows + (size_t)j * stride + d0;
             for (int d = 0; d < SUM_COLS; d++) acc[d] += w[j] * r[d];
@@ -270,7 +271,7 @@ void pl_weighted_sum(float *out, const float *w, const float *rows, size_t strid
         memcpy(out + d0, acc, sizeof acc);
     }
     for (; d0 < cols; d0++) {
-        float acc = 0.0f;
+        float acc = out[d0];
         for (int j = 0; j < n; j++) acc += w[j] * rows[(size_t)j * stride + d0];
         out[d0] = acc;
     }

@@ -143,8 +143,8 @@ void pl_swiglu(float *gate, const float *up, int n);
  * scalar ones, not bit for bit (the scalar ones where the build has no SIMD). */
 void pl_softmax_simd(float *x, int n);
 void pl_swiglu_simd(float *gate, const float *up, int n);
-/* out[d] = Σ_j w[j]·rows[j][d] for d < cols, j = 0..n-1 in order (attention's weighted sum
- * of value rows), rows `stride` floats apart. */
+/* out[d] += Σ_j w[j]·rows[j][d] for d < cols, j = 0..n-1 in order (attention's weighted
+ * sum of value rows, a block of rows at a time), rows `stride` floats apart. */
 void pl_weighted_sum(float *out, const float *w, const float *rows, size_t stride, int n, int cols);
 /* In place: GELU with the tanh approximation (GPT-2, minGPT's NewGELU). */
 void pl_gelu(float *x, size_t n);

@@ -1,0 +1,87 @@
+/* Attention (llama.c pl_attention) against a plain double-precision reference: causal
+ * softmax(q·k / sqrt(d)) · v per query head over random caches, with grouped-query heads,
+ * a batch of tokens and enough positions that keys and values go through several cache
+ * blocks; the scalar and SIMD kernels, and 1 and 3 threads (3 threads split a KV head's
+ * query heads across items) giving the same bits. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../csrc/arch.h"
+#include "check.h"
+
+#define N_CTX 400
+#define LAYER 1
+
+/* out[q_dim] of token t at position pos, in doubles. */
+static void reference(const pl_hparams *hp, const pl_state *s, int t, int pos, double *out) {
+    int hd = hp->head_dim, kv_dim = hp->n_kv_heads * hd, group = hp->n_heads / hp->n_kv_heads;
+    double *w = malloc((size_t)(pos + 1) * sizeof(double));
+    for (int h = 0; h < hp->n_heads; h++) {
+        const float *q = s->q + (size_t)t * hp->n_heads * hd + h * hd;
+        size_t base = (size_t)LAYER * s->n_ctx * kv_dim + (size_t)(h / group) * hd;
+        double max = -INFINITY, sum = 0;
+        for (int j = 0; j <= pos; j++) {
+            double dot = 0;
+            for (int d = 0; d < hd; d++) dot += (double)q[d] * s->key_cache[base + (size_t)j * kv_dim + d];
+            w[j] = dot / sqrt((double)hd);
+            if (w[j] > max) max = w[j];
+        }
+        for (int j = 0; j <= pos; j++) sum += (w[j] = exp(w[j] - max));
+        for (int d = 0; d < hd; d++) {
+            double acc = 0;
+            for (int j = 0; j <= pos; j++) acc += w[j] / sum * s->value_cache[base + (size_t)j * kv_dim + d];
+            out[h * hd + d] = acc;
+        }
+    }
+    free(w);
+}
+
+/* n tokens at positions pos0.. of a model with the given heads, at 1 and 3 threads. */
+static void check_attention(int n_heads, int n_kv_heads, int head_dim, int pos0, int n) {
+    pl_hparams hp = {.arch = PL_ARCH_LLAMA, .dim = n_heads * head_dim, .n_layers = LAYER + 1,
+                     .n_heads = n_heads, .n_kv_heads = n_kv_heads, .head_dim = head_dim,
+                     .hidden_dim = 32, .n_vocab = 8, .rope_dims = head_dim};
+    pl_state s;
+    pl_err err;
+    CHECK_EQ_INT(pl_state_init(&s, &hp, N_CTX, 3, &err), PL_OK);
+    int q_dim = n_heads * head_dim, kv_dim = n_kv_heads * head_dim;
+    for (size_t i = 0; i < (size_t)(LAYER + 1) * N_CTX * kv_dim; i++) {
+        s.key_cache[i] = frand();
+        s.value_cache[i] = frand();
+    }
+    for (int i = 0; i < n * q_dim; i++) s.q[i] = 2 * frand();
+    s.pos = pos0;
+    double *ref = malloc((size_t)n * q_dim * sizeof(double));
+    for (int t = 0; t < n; t++) reference(&hp, &s, t, pos0 + t, ref + (size_t)t * q_dim);
+
+    float *first = malloc((size_t)n * q_dim * sizeof(float));
+    for (int simd = 0; simd <= pl_simd_available(); simd++)
+        for (int threads = 1; threads <= 3; threads += 2) {
+            pl_pool *pool = pl_pool_create(threads);
+            pl_compute cx = {pool, simd, NULL, 0};
+            memset(s.att_out, 0, (size_t)n * q_dim * sizeof(float));
+            pl_attention(&hp, &s, LAYER, n, &cx);
+            double worst = 0;
+            for (int i = 0; i < n * q_dim; i++) worst = fmax(worst, fabs(s.att_out[i] - ref[i]));
+            if (worst > 1e-5)
+                fprintf(stderr, "attention heads %d/%d x %d, positions %d..%d, simd %d, %d threads: error %g\n",
+                        n_heads, n_kv_heads, head_dim, pos0, pos0 + n - 1, simd, threads, worst);
+            CHECK(worst <= 1e-5);
+            if (threads == 1) memcpy(first, s.att_out, (size_t)n * q_dim * sizeof(float));
+            else CHECK(memcmp(first, s.att_out, (size_t)n * q_dim * sizeof(float)) == 0);
+            pl_pool_destroy(pool);
+        }
+    free(first);
+    free(ref);
+    pl_state_free(&s);
+}
+
+int main(void) {
+    check_attention(6, 2, 64, 0, 1);      /* one position */
+    check_attention(6, 2, 64, 250, 1);    /* decode: 251 positions, several blocks */
+    check_attention(7, 1, 64, 190, 5);    /* a batch, one KV head for 7 query heads */
+    check_attention(4, 4, 128, 300, 2);   /* no grouping, wide heads */
+    check_attention(8, 4, 8, 380, 3);     /* stories260K's heads (one block) */
+    return check_report("attention");
+}
