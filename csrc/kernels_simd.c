@@ -63,6 +63,41 @@ DEFINE_SIMD_ROW_KERNEL(row_f32_simd, load4_f32, pl_load_f32)
 DEFINE_SIMD_ROW_KERNEL(row_f16_simd, load4_f16, pl_load_f16)
 DEFINE_SIMD_ROW_KERNEL(row_bf16_simd, load4_bf16, pl_load_bf16)
 
+/* Two query rows against 4 keys at a time, 8 sums in flight and each key vector loaded
+ * once for both rows; every (row, key) sum in row_f32_simd's order, so the same bits.
+ * The last n % 4 keys go through row_f32_simd itself. */
+void pl_scores2_simd(const float *q0, const float *q1, const float *keys, size_t ldk, int n, int cols,
+                     float *y0, float *y1) {
+    int cols4 = cols & ~3, t = 0;
+    for (; t + 4 <= n; t += 4) {
+        const float *x0 = keys + t * ldk, *x1 = x0 + ldk, *x2 = x1 + ldk, *x3 = x2 + ldk;
+        v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        for (int k = 0; k < cols4; k += 4) {
+            v128_t w = wasm_v128_load(q0 + k), v = wasm_v128_load(q1 + k), x;
+            x = wasm_v128_load(x0 + k);
+            a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(w, x));
+            b0 = wasm_f32x4_add(b0, wasm_f32x4_mul(v, x));
+            x = wasm_v128_load(x1 + k);
+            a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(w, x));
+            b1 = wasm_f32x4_add(b1, wasm_f32x4_mul(v, x));
+            x = wasm_v128_load(x2 + k);
+            a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(w, x));
+            b2 = wasm_f32x4_add(b2, wasm_f32x4_mul(v, x));
+            x = wasm_v128_load(x3 + k);
+            a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(w, x));
+            b3 = wasm_f32x4_add(b3, wasm_f32x4_mul(v, x));
+        }
+        float s[4] = {pl_hsum_f32x4(a0), pl_hsum_f32x4(a1), pl_hsum_f32x4(a2), pl_hsum_f32x4(a3)};
+        float r[4] = {pl_hsum_f32x4(b0), pl_hsum_f32x4(b1), pl_hsum_f32x4(b2), pl_hsum_f32x4(b3)};
+        pl_dot4_scalar(pl_load_f32, q0, cols4, cols, x0, x1, x2, x3, s);
+        pl_dot4_scalar(pl_load_f32, q1, cols4, cols, x0, x1, x2, x3, r);
+        memcpy(y0 + t, s, sizeof s);
+        memcpy(y1 + t, r, sizeof r);
+    }
+    row_f32_simd(q0, keys + t * ldk, ldk * sizeof(float), n - t, cols, y0 + t, 1);
+    row_f32_simd(q1, keys + t * ldk, ldk * sizeof(float), n - t, cols, y1 + t, 1);
+}
+
 int pl_float_kernel_simd(uint32_t type, pl_kernel *k) {
     switch (type) {
     case PL_TYPE_F32: *k = (pl_kernel){row_f32_simd, PL_ACT_F32}; return 1;
@@ -131,6 +166,13 @@ int pl_float_kernel_simd(uint32_t type, pl_kernel *k) {
     return 0;
 }
 
+void pl_scores2_simd(const float *q0, const float *q1, const float *keys, size_t ldk, int n, int cols,
+                     float *y0, float *y1) {
+    pl_kernel f32;
+    pl_float_kernel(PL_TYPE_F32, &f32);
+    f32.row(q0, keys, ldk * sizeof(float), n, cols, y0, 1);
+    f32.row(q1, keys, ldk * sizeof(float), n, cols, y1, 1);
+}
 void pl_softmax_simd(float *x, int n) { pl_softmax(x, n); }
 void pl_swiglu_simd(float *gate, const float *up, int n) { pl_swiglu(gate, up, n); }
 

@@ -54,6 +54,7 @@ typedef struct {
     int layer;
     int n;                   /* tokens in the batch */
     int parts;               /* items per KV head and token: its query heads split this many ways */
+    int simd;                /* query heads two at a time (pl_scores2_simd) */
     pl_row_kernel dot;       /* the F32 row kernel: q as a row, the cached keys as its inputs */
     void (*softmax)(float *x, int n);
     pl_pool *pool;
@@ -83,11 +84,14 @@ static void attend(const attention_task *a, int i, float *att) {
     const float *q = s->q + (size_t)t * q_dim;
     float *out = s->att_out + (size_t)t * q_dim;
     float scale = sqrtf((float)hd);
-    for (int j0 = 0; j0 < n_pos; j0 += block) {   /* scores; one call per block shares each q vector among 4 keys */
-        int nb = n_pos - j0 < block ? n_pos - j0 : block;
-        for (int h = h0; h < h1; h++)
-            a->dot(q + h * hd, keys + (size_t)j0 * kv_dim, (size_t)kv_dim * sizeof(float), nb, hd,
-                   att + (size_t)(h - h0) * s->n_ctx + j0, 1);
+    for (int j0 = 0; j0 < n_pos; j0 += block) {   /* scores; a call shares each q vector among 4 keys */
+        int nb = n_pos - j0 < block ? n_pos - j0 : block, h = h0;
+        const float *kb = keys + (size_t)j0 * kv_dim;
+        float *row = att + (size_t)(h - h0) * s->n_ctx + j0;
+        for (; a->simd && h + 2 <= h1; h += 2, row += 2 * (size_t)s->n_ctx)
+            pl_scores2_simd(q + h * hd, q + (h + 1) * hd, kb, kv_dim, nb, hd, row, row + s->n_ctx);
+        for (; h < h1; h++, row += s->n_ctx)
+            a->dot(q + h * hd, kb, (size_t)kv_dim * sizeof(float), nb, hd, row, 1);
     }
     for (int h = h0; h < h1; h++) {
         float *row = att + (size_t)(h - h0) * s->n_ctx;
@@ -118,7 +122,7 @@ void pl_attention(const pl_hparams *hp, pl_state *s, int layer, int n, const pl_
     int group = hp->n_heads / hp->n_kv_heads, threads = pl_pool_size(cx->pool);
     int parts = (threads + hp->n_kv_heads - 1) / hp->n_kv_heads;
     if (parts > group) parts = group;
-    attention_task task = {hp, s, layer, n, parts, f32.row, cx->simd ? pl_softmax_simd : pl_softmax, cx->pool};
+    attention_task task = {hp, s, layer, n, parts, cx->simd, f32.row, cx->simd ? pl_softmax_simd : pl_softmax, cx->pool};
     int items = n * hp->n_kv_heads * parts;
     /* float multiply-adds (scores and values) cost several times a matmul's int8 ones */
     if (8.0 * n * (s->pos + n) * hp->n_heads * hp->head_dim < PL_MIN_PARALLEL_WORK)

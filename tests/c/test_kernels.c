@@ -205,6 +205,30 @@ static void check_softmax_swiglu_simd(void) {
 
 /* Rotary embedding against the rotation written out in double: pair (a, b) of frequency
  * j at position p turns by the angle p·scale·base^(-2j/dims); values past dims stay. */
+/* pl_scores2_simd: for each of its two rows, the F32 row kernel's bits (the SIMD one in
+ * SIMD builds), over key counts around its 4-key steps and head sizes with column tails;
+ * keys a stride apart as in the KV cache. */
+static void check_scores2(void) {
+    enum { MAX_KEYS = 11, MAX_COLS = 67, STRIDE = 80 };
+    static float q[2][MAX_COLS], keys[MAX_KEYS * STRIDE], y[2][MAX_KEYS + 1], ref[2][MAX_KEYS + 1];
+    pl_kernel f32;
+    pl_kernel_for(PL_TYPE_F32, 1, &f32);
+    for (int i = 0; i < MAX_COLS; i++) q[0][i] = frand(), q[1][i] = frand();
+    for (int i = 0; i < MAX_KEYS * STRIDE; i++) keys[i] = frand();
+    const int cols[] = {3, 8, 64, 67};
+    int same = 1;
+    for (int ci = 0; ci < 4; ci++)
+        for (int n = 0; n <= MAX_KEYS; n++) {
+            y[0][n] = y[1][n] = 12345;   /* past the last key: untouched */
+            pl_scores2_simd(q[0], q[1], keys, STRIDE, n, cols[ci], y[0], y[1]);
+            for (int r = 0; r < 2; r++) {
+                f32.row(q[r], keys, STRIDE * sizeof(float), n, cols[ci], ref[r], 1);
+                same &= memcmp(y[r], ref[r], (size_t)n * sizeof(float)) == 0 && y[r][n] == 12345;
+            }
+        }
+    CHECK(same);
+}
+
 static void check_rope(int rope_type, int dims, float base, float scale) {
     enum { HEADS = 3, HEAD_DIM = 16 };
     float vec[HEADS * HEAD_DIM], orig[HEADS * HEAD_DIM], c[HEAD_DIM / 2], sn[HEAD_DIM / 2];
@@ -383,6 +407,7 @@ int main(void) {
     check_exp_simd();
 #endif
     check_quantize_activations();
+    check_scores2();
     check_rope(PL_ROPE_NORMAL, 16, 10000.0f, 1.0f);
     check_rope(PL_ROPE_NEOX, 16, 10000.0f, 1.0f);
     check_rope(PL_ROPE_NORMAL, 8, 500000.0f, 0.25f);   /* partial rotary, linear scaling */
