@@ -63,6 +63,13 @@ DEFINE_SIMD_ROW_KERNEL(row_f32_simd, load4_f32, pl_load_f32)
 DEFINE_SIMD_ROW_KERNEL(row_f16_simd, load4_f16, pl_load_f16)
 DEFINE_SIMD_ROW_KERNEL(row_bf16_simd, load4_bf16, pl_load_bf16)
 
+/* a += w·x and b += v·x for one vector x of a key, loaded once. */
+static inline void madd2(v128_t *a, v128_t *b, v128_t w, v128_t v, const float *key) {
+    v128_t x = wasm_v128_load(key);
+    *a = wasm_f32x4_add(*a, wasm_f32x4_mul(w, x));
+    *b = wasm_f32x4_add(*b, wasm_f32x4_mul(v, x));
+}
+
 /* Two query rows against 4 keys at a time, 8 sums in flight and each key vector loaded
  * once for both rows; every (row, key) sum in row_f32_simd's order, so the same bits.
  * The last n % 4 keys go through row_f32_simd itself. */
@@ -73,19 +80,11 @@ void pl_scores2_simd(const float *q0, const float *q1, const float *keys, size_t
         const float *x0 = keys + t * ldk, *x1 = x0 + ldk, *x2 = x1 + ldk, *x3 = x2 + ldk;
         v128_t a0 = wasm_f32x4_splat(0), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
         for (int k = 0; k < cols4; k += 4) {
-            v128_t w = wasm_v128_load(q0 + k), v = wasm_v128_load(q1 + k), x;
-            x = wasm_v128_load(x0 + k);
-            a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(w, x));
-            b0 = wasm_f32x4_add(b0, wasm_f32x4_mul(v, x));
-            x = wasm_v128_load(x1 + k);
-            a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(w, x));
-            b1 = wasm_f32x4_add(b1, wasm_f32x4_mul(v, x));
-            x = wasm_v128_load(x2 + k);
-            a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(w, x));
-            b2 = wasm_f32x4_add(b2, wasm_f32x4_mul(v, x));
-            x = wasm_v128_load(x3 + k);
-            a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(w, x));
-            b3 = wasm_f32x4_add(b3, wasm_f32x4_mul(v, x));
+            v128_t w = wasm_v128_load(q0 + k), v = wasm_v128_load(q1 + k);
+            madd2(&a0, &b0, w, v, x0 + k);
+            madd2(&a1, &b1, w, v, x1 + k);
+            madd2(&a2, &b2, w, v, x2 + k);
+            madd2(&a3, &b3, w, v, x3 + k);
         }
         float s[4] = {pl_hsum_f32x4(a0), pl_hsum_f32x4(a1), pl_hsum_f32x4(a2), pl_hsum_f32x4(a3)};
         float r[4] = {pl_hsum_f32x4(b0), pl_hsum_f32x4(b1), pl_hsum_f32x4(b2), pl_hsum_f32x4(b3)};
