@@ -55,7 +55,7 @@ ASAN_CFLAGS   := -std=c11 -O1 -g -pthread -fsanitize=address,undefined -fno-omit
 # ThreadSanitizer for the tests that run a pool of more than one thread (the others would
 # only run slower): races in the pool, the matmul tasks or attention show up there.
 TSAN_CFLAGS := -std=c11 -O1 -g -pthread -fsanitize=thread $(WARN)
-TSAN_TESTS  := test_threads test_forward test_kernels test_variants test_x4 test_gpt2
+TSAN_TESTS  := test_threads test_forward test_kernels test_variants test_x4 test_gpt2 test_attention
 
 NATIVE_OBJS := $(NAMES:%=build/native/obj/%.o)
 ASAN_OBJS   := $(NAMES:%=build/native/asan/%.o)

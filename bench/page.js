@@ -72,7 +72,12 @@ let nextHandle = 1;
 
 async function open({ url, threads, context, warmup }) {
   const model = await loadModel(url, { threads, context });
-  await warmUp(model, warmup);
+  try {
+    await warmUp(model, warmup);
+  } catch (e) {
+    await model.dispose();
+    throw e;
+  }
   opened.set(nextHandle, model);
   return nextHandle++;
 }

@@ -314,8 +314,8 @@ async function pairedBench(o, prompt) {
           for (const e of order) e.runs.push(await e.time());
           out.rounds.push({ type, machine, order: order.map((e) => `${e.runtime} ${e.threads}T`) });
         }
-      } finally {
-        for (const e of engines) await e.close();
+      } finally {   // every engine closed even if one fails to (a crashed page), then the page
+        for (const e of engines) await e.close().catch(() => {});
         await page.context().close();
       }
       for (const threads of o.threads) {

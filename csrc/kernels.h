@@ -141,13 +141,13 @@ void pl_softmax(float *x, int n);
 void pl_swiglu(float *gate, const float *up, int n);
 /* The same two with SIMD128 and a 4-lane exp within 2 ulp of expf (simd.h): close to the
  * scalar ones, not bit for bit (the scalar ones where the build has no SIMD). */
+void pl_softmax_simd(float *x, int n);
+void pl_swiglu_simd(float *gate, const float *up, int n);
 /* Attention scores of two query rows against the same n keys (rows ldk floats apart):
  * y0[j] = q0·key_j and y1[j] = q1·key_j, the bits of the F32 row kernel (SIMD in SIMD
  * builds) for each, with every key loaded once for both rows. */
 void pl_scores2_simd(const float *q0, const float *q1, const float *keys, size_t ldk, int n, int cols,
                      float *y0, float *y1);
-void pl_softmax_simd(float *x, int n);
-void pl_swiglu_simd(float *gate, const float *up, int n);
 /* out[d] += Σ_j w[j]·rows[j][d] for d < cols, j = 0..n-1 in order (attention's weighted
  * sum of value rows, a block of rows at a time), rows `stride` floats apart. */
 void pl_weighted_sum(float *out, const float *w, const float *rows, size_t stride, int n, int cols);

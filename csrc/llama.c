@@ -87,7 +87,7 @@ static void attend(const attention_task *a, int i, float *att) {
     for (int j0 = 0; j0 < n_pos; j0 += block) {   /* scores; a call shares each q vector among 4 keys */
         int nb = n_pos - j0 < block ? n_pos - j0 : block, h = h0;
         const float *kb = keys + (size_t)j0 * kv_dim;
-        float *row = att + (size_t)(h - h0) * s->n_ctx + j0;
+        float *row = att + j0;
         for (; a->simd && h + 2 <= h1; h += 2, row += 2 * (size_t)s->n_ctx)
             pl_scores2_simd(q + h * hd, q + (h + 1) * hd, kb, kv_dim, nb, hd, row, row + s->n_ctx);
         for (; h < h1; h++, row += s->n_ctx)

@@ -203,8 +203,6 @@ static void check_softmax_swiglu_simd(void) {
     }
 }
 
-/* Rotary embedding against the rotation written out in double: pair (a, b) of frequency
- * j at position p turns by the angle p·scale·base^(-2j/dims); values past dims stay. */
 /* pl_scores2_simd: for each of its two rows, the F32 row kernel's bits (the SIMD one in
  * SIMD builds), over key counts around its 4-key steps and head sizes with column tails;
  * keys a stride apart as in the KV cache. */
@@ -229,6 +227,8 @@ static void check_scores2(void) {
     CHECK(same);
 }
 
+/* Rotary embedding against the rotation written out in double: pair (a, b) of frequency
+ * j at position p turns by the angle p·scale·base^(-2j/dims); values past dims stay. */
 static void check_rope(int rope_type, int dims, float base, float scale) {
     enum { HEADS = 3, HEAD_DIM = 16 };
     float vec[HEADS * HEAD_DIM], orig[HEADS * HEAD_DIM], c[HEAD_DIM / 2], sn[HEAD_DIM / 2];
