@@ -243,8 +243,8 @@ async function browserRun(browser, cdp, server, engine, args) {
   }
 }
 
-/** Every type and thread count in Chromium: `engines` on `prompt`, `gen` tokens generated. */
-async function browserBench(o, prompt, engines, gen) {
+/** Every type and thread count in Chromium: o.engines on `prompt`, o.gen tokens generated. */
+async function browserBench(o, prompt) {
   const server = await startServer({ port: 0, isolate: true, extraDirs: SERVED });
   const browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS });
   const out = { chromium: browser.version(), configs: [] };
@@ -253,10 +253,10 @@ async function browserBench(o, prompt, engines, gen) {
     for (const type of o.types)
       for (const threads of o.threads) {
         const config = { type, threads, engines: {} };
-        for (const engine of engines) {
+        for (const engine of o.engines) {
           const t0 = performance.now();
           const args = {
-            url: `/${modelPath(o.shape, type)}`, threads, context: contextFor(o), maxTokens: gen, reps: o.reps,
+            url: `/${modelPath(o.shape, type)}`, threads, context: contextFor(o), maxTokens: o.gen, reps: o.reps,
             prompt: prompt.text, promptTokens: prompt.ids.length, warmup: prompt.warmup,
           };
           const machine = await settle(o, threads);
@@ -264,7 +264,7 @@ async function browserBench(o, prompt, engines, gen) {
           r.machine = machine;
           if (!r.error) r.summary = summarize(r.runs);
           config.engines[engine] = r;
-          o.log(`bench: browser ${engine} ${type} ${threads}T ${prompt.ids.length}+${gen}: ${r.error ?? line(r.summary)} ` +
+          o.log(`bench: browser ${engine} ${type} ${threads}T ${prompt.ids.length}+${o.gen}: ${r.error ?? line(r.summary)} ` +
             `(${((performance.now() - t0) / 1000).toFixed(0)} s)`);
         }
         const [p, w] = [config.engines.pocketlm?.runs?.[0]?.text, config.engines.wllama?.runs?.[0]?.text];
@@ -539,7 +539,7 @@ export async function runBench(options = {}) {
     model: { params: info.params, dim: info.dim, n_layers: info.n_layers, n_heads: info.n_heads,
       n_kv_heads: info.n_kv_heads, hidden_dim: info.hidden_dim, vocab: info.vocab },
   };
-  if (o.engines.length) results.browser = await browserBench(o, prompt, o.engines, o.gen);
+  if (o.engines.length) results.browser = await browserBench(o, prompt);
   if (o.node) results.node = await nodeBench(o, nodePrompt);
   // pocketlm in Chromium and Node on Node's workload, paired: the thread scaling and the two
   // runtimes compared within rounds (see pairedBench)
