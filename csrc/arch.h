@@ -11,12 +11,13 @@
 typedef struct {
     int n_ctx;               /* KV cache length */
     int pos;                 /* tokens already in the cache */
-    float *key_cache;        /* [n_layers][n_ctx][kv_dim] */
-    float *value_cache;      /* [n_layers][n_ctx][kv_dim] */
+    float *key_cache;        /* [n_layers][n_kv_heads][n_ctx][head_dim] (pl_kv_offset) */
+    float *value_cache;      /* the same layout */
     float *x;                /* [PL_MAX_BATCH][dim] residual stream */
     float *xb;               /* [PL_MAX_BATCH][dim] normed input / sublayer output */
     float *q;                /* [PL_MAX_BATCH][n_heads*head_dim] queries */
-    float *qkv;              /* [PL_MAX_BATCH][q_dim + 2*kv_dim] fused projection (gpt2 only) */
+    float *qkv;              /* [PL_MAX_BATCH][q_dim + 2*kv_dim] gpt2's fused projection;
+                                llama's new keys [PL_MAX_BATCH][kv_dim], then values */
     float *att_out;          /* [PL_MAX_BATCH][n_heads*head_dim] attention output */
     float *hb, *hb2;         /* [PL_MAX_BATCH][hidden_dim] FFN gate and up */
     float *att;              /* [n_threads][heads per KV head][n_ctx] attention scores */
@@ -26,6 +27,18 @@ typedef struct {
 
 int pl_state_init(pl_state *s, const pl_hparams *hp, int n_ctx, int n_threads, pl_err *err);
 void pl_state_free(pl_state *s);
+
+/* Where layer's KV head g keeps position pos in either cache. A KV head's positions are
+ * contiguous: each thread of the attention streams its heads' keys and values on its own
+ * (interleaved by position, a thread fetched the lines its neighbour's heads needed). */
+static inline size_t pl_kv_offset(const pl_hparams *hp, const pl_state *s, int layer, int g, int pos) {
+    return (((size_t)layer * hp->n_kv_heads + g) * s->n_ctx + pos) * hp->head_dim;
+}
+
+/* Copies n tokens' keys and values (rows of n_kv_heads * head_dim floats, `stride` floats
+ * apart) into layer's cache at positions s->pos.. */
+void pl_kv_append(const pl_hparams *hp, pl_state *s, int layer, int n, const float *k, const float *v,
+                  size_t stride);
 
 /* Causal attention of the n batch queries in s->q (at positions s->pos..) over layer's
  * KV cache, keys and values of the batch already appended: s->att_out[n][q_dim]. */

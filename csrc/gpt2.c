@@ -25,21 +25,15 @@ void pl_gpt2_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int 
 
     for (int l = 0; l < hp->n_layers; l++) {
         const pl_layer *L = &m->layers[l];
-        float *k_new = s->key_cache + ((size_t)l * s->n_ctx + s->pos) * kv_dim;
-        float *v_new = s->value_cache + ((size_t)l * s->n_ctx + s->pos) * kv_dim;
-
         /* attention: x[n][dim] -> qkv[n][q|k|v], split into q and the cache */
         for (int t = 0; t < n; t++)
             pl_layernorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->attn_norm.data,
                          L->attn_norm_b.data, dim, hp->norm_eps);
         pl_matmul(s->qkv, &L->wqkv, s->xb, n, cx);
         pl_add_bias(s->qkv, L->bqkv.data, n, qkv_dim);
-        for (int t = 0; t < n; t++) {
-            const float *row = s->qkv + (size_t)t * qkv_dim;
-            memcpy(s->q + (size_t)t * q_dim, row, (size_t)q_dim * sizeof(float));
-            memcpy(k_new + (size_t)t * kv_dim, row + q_dim, (size_t)kv_dim * sizeof(float));
-            memcpy(v_new + (size_t)t * kv_dim, row + q_dim + kv_dim, (size_t)kv_dim * sizeof(float));
-        }
+        for (int t = 0; t < n; t++)
+            memcpy(s->q + (size_t)t * q_dim, s->qkv + (size_t)t * qkv_dim, (size_t)q_dim * sizeof(float));
+        pl_kv_append(hp, s, l, n, s->qkv + q_dim, s->qkv + q_dim + kv_dim, qkv_dim);
         pl_attention(hp, s, l, n, cx);
         /* att_out[n][q_dim] -> xb[n][dim], added to the residual */
         pl_matmul(s->xb, &L->wo, s->att_out, n, cx);

@@ -22,7 +22,7 @@ int pl_state_init(pl_state *s, const pl_hparams *hp, int n_ctx, int n_threads, p
     s->x = calloc((size_t)PL_MAX_BATCH * hp->dim, sizeof(float));
     s->xb = calloc((size_t)PL_MAX_BATCH * hp->dim, sizeof(float));
     s->q = calloc(PL_MAX_BATCH * q_dim, sizeof(float));
-    if (hp->arch == PL_ARCH_GPT2) s->qkv = calloc(PL_MAX_BATCH * (q_dim + 2 * kv_dim), sizeof(float));
+    s->qkv = calloc(PL_MAX_BATCH * (q_dim + 2 * kv_dim), sizeof(float));
     s->att_out = calloc(PL_MAX_BATCH * q_dim, sizeof(float));
     s->hb = calloc((size_t)PL_MAX_BATCH * hp->hidden_dim, sizeof(float));
     s->hb2 = calloc((size_t)PL_MAX_BATCH * hp->hidden_dim, sizeof(float));
@@ -30,8 +30,7 @@ int pl_state_init(pl_state *s, const pl_hparams *hp, int n_ctx, int n_threads, p
     s->rope_cos = calloc((size_t)PL_MAX_BATCH * (hp->rope_dims / 2 + 1), sizeof(float));
     s->rope_sin = calloc((size_t)PL_MAX_BATCH * (hp->rope_dims / 2 + 1), sizeof(float));
     s->logits = calloc((size_t)hp->n_vocab, sizeof(float));
-    if (!s->key_cache || !s->value_cache || !s->x || !s->xb || !s->q ||
-        (hp->arch == PL_ARCH_GPT2 && !s->qkv) || !s->att_out ||
+    if (!s->key_cache || !s->value_cache || !s->x || !s->xb || !s->q || !s->qkv || !s->att_out ||
         !s->hb || !s->hb2 || !s->att || !s->rope_cos || !s->rope_sin || !s->logits) {
         pl_state_free(s);
         return pl_fail(err, PL_ERR_OUT_OF_MEMORY,
@@ -46,6 +45,17 @@ void pl_state_free(pl_state *s) {
     free(s->att_out); free(s->hb); free(s->hb2); free(s->att); free(s->rope_cos);
     free(s->rope_sin); free(s->logits);
     memset(s, 0, sizeof *s);
+}
+
+void pl_kv_append(const pl_hparams *hp, pl_state *s, int layer, int n, const float *k, const float *v,
+                  size_t stride) {
+    size_t bytes = (size_t)hp->head_dim * sizeof(float);
+    for (int t = 0; t < n; t++)
+        for (int g = 0; g < hp->n_kv_heads; g++) {
+            size_t at = pl_kv_offset(hp, s, layer, g, s->pos + t), from = t * stride + (size_t)g * hp->head_dim;
+            memcpy(s->key_cache + at, k + from, bytes);
+            memcpy(s->value_cache + at, v + from, bytes);
+        }
 }
 
 typedef struct {
@@ -72,26 +82,26 @@ typedef struct {
 static void attend(const attention_task *a, int i, float *att) {
     const pl_hparams *hp = a->hp;
     pl_state *s = a->s;
-    int hd = hp->head_dim, kv_dim = hp->n_kv_heads * hd, q_dim = hp->n_heads * hd;
+    int hd = hp->head_dim, q_dim = hp->n_heads * hd;
     int group = hp->n_heads / hp->n_kv_heads;   /* query heads per KV head */
     int p = i % a->parts, g = i / a->parts % hp->n_kv_heads, t = i / a->parts / hp->n_kv_heads;
     int h0 = g * group + p * group / a->parts, h1 = g * group + (p + 1) * group / a->parts;
     int n_pos = s->pos + t + 1;                 /* this token attends to positions 0..n_pos-1 */
     int block = ATT_BLOCK_FLOATS / hd / 4 * 4;  /* a multiple of 4: the dot kernel's key groups stay whole */
     if (block < 4) block = 4;
-    size_t kv_off = (size_t)a->layer * s->n_ctx * kv_dim + (size_t)g * hd;
+    size_t kv_off = pl_kv_offset(hp, s, a->layer, g, 0);
     const float *keys = s->key_cache + kv_off, *values = s->value_cache + kv_off;
     const float *q = s->q + (size_t)t * q_dim;
     float *out = s->att_out + (size_t)t * q_dim;
     float scale = sqrtf((float)hd);
     for (int j0 = 0; j0 < n_pos; j0 += block) {   /* scores; a call shares each q vector among 4 keys */
         int nb = n_pos - j0 < block ? n_pos - j0 : block, h = h0;
-        const float *kb = keys + (size_t)j0 * kv_dim;
+        const float *kb = keys + (size_t)j0 * hd;
         float *row = att + j0;
         for (; a->simd && h + 2 <= h1; h += 2, row += 2 * (size_t)s->n_ctx)
-            pl_scores2_simd(q + h * hd, q + (h + 1) * hd, kb, kv_dim, nb, hd, row, row + s->n_ctx);
+            pl_scores2_simd(q + h * hd, q + (h + 1) * hd, kb, hd, nb, hd, row, row + s->n_ctx);
         for (; h < h1; h++, row += s->n_ctx)
-            a->dot(q + h * hd, kb, (size_t)kv_dim * sizeof(float), nb, hd, row, 1);
+            a->dot(q + h * hd, kb, (size_t)hd * sizeof(float), nb, hd, row, 1);
     }
     for (int h = h0; h < h1; h++) {
         float *row = att + (size_t)(h - h0) * s->n_ctx;
@@ -102,8 +112,8 @@ static void attend(const attention_task *a, int i, float *att) {
     for (int j0 = 0; j0 < n_pos; j0 += block) {
         int nb = n_pos - j0 < block ? n_pos - j0 : block;
         for (int h = h0; h < h1; h++)
-            pl_weighted_sum(out + h * hd, att + (size_t)(h - h0) * s->n_ctx + j0, values + (size_t)j0 * kv_dim,
-                            kv_dim, nb, hd);
+            pl_weighted_sum(out + h * hd, att + (size_t)(h - h0) * s->n_ctx + j0, values + (size_t)j0 * hd,
+                            hd, nb, hd);
     }
 }
 
@@ -157,10 +167,9 @@ void pl_llama_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int
 
     for (int l = 0; l < hp->n_layers; l++) {
         const pl_layer *L = &m->layers[l];
-        float *k_new = s->key_cache + ((size_t)l * s->n_ctx + s->pos) * kv_dim;
-        float *v_new = s->value_cache + ((size_t)l * s->n_ctx + s->pos) * kv_dim;
+        float *k_new = s->qkv, *v_new = s->qkv + (size_t)PL_MAX_BATCH * kv_dim;
 
-        /* attention: x[n][dim] -> q[n][q_dim], k/v[n][kv_dim] written into the cache */
+        /* attention: x[n][dim] -> q[n][q_dim], k/v[n][kv_dim] appended to the cache */
         for (int t = 0; t < n; t++)
             pl_rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->attn_norm.data, dim, hp->norm_eps);
         pl_tensor wq = L->wq, wk = L->wk, wv = L->wv;
@@ -179,6 +188,7 @@ void pl_llama_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int
             pl_rope_apply(s->q + (size_t)t * q_dim, hp->n_heads, hd, hp->rope_dims, hp->rope_type, c, sn);
             pl_rope_apply(k_new + (size_t)t * kv_dim, hp->n_kv_heads, hd, hp->rope_dims, hp->rope_type, c, sn);
         }
+        pl_kv_append(hp, s, l, n, k_new, v_new, kv_dim);
         pl_attention(hp, s, l, n, cx);
         /* att_out[n][q_dim] -> xb[n][dim], added to the residual */
         pl_matmul(s->xb, &L->wo, s->att_out, n, cx);

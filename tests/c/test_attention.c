@@ -15,22 +15,23 @@
 
 /* out[q_dim] of token t at position pos, in doubles. */
 static void reference(const pl_hparams *hp, const pl_state *s, int t, int pos, double *out) {
-    int hd = hp->head_dim, kv_dim = hp->n_kv_heads * hd, group = hp->n_heads / hp->n_kv_heads;
+    int hd = hp->head_dim, group = hp->n_heads / hp->n_kv_heads;
     double *w = malloc((size_t)(pos + 1) * sizeof(double));
     for (int h = 0; h < hp->n_heads; h++) {
         const float *q = s->q + (size_t)t * hp->n_heads * hd + h * hd;
-        size_t base = (size_t)LAYER * s->n_ctx * kv_dim + (size_t)(h / group) * hd;
+        /* [layer][KV head][position][head_dim], written out here rather than pl_kv_offset */
+        size_t base = ((size_t)LAYER * hp->n_kv_heads + h / group) * s->n_ctx * hd;
         double max = -INFINITY, sum = 0;
         for (int j = 0; j <= pos; j++) {
             double dot = 0;
-            for (int d = 0; d < hd; d++) dot += (double)q[d] * s->key_cache[base + (size_t)j * kv_dim + d];
+            for (int d = 0; d < hd; d++) dot += (double)q[d] * s->key_cache[base + (size_t)j * hd + d];
             w[j] = dot / sqrt((double)hd);
             if (w[j] > max) max = w[j];
         }
         for (int j = 0; j <= pos; j++) sum += (w[j] = exp(w[j] - max));
         for (int d = 0; d < hd; d++) {
             double acc = 0;
-            for (int j = 0; j <= pos; j++) acc += w[j] / sum * s->value_cache[base + (size_t)j * kv_dim + d];
+            for (int j = 0; j <= pos; j++) acc += w[j] / sum * s->value_cache[base + (size_t)j * hd + d];
             out[h * hd + d] = acc;
         }
     }
