@@ -9,7 +9,8 @@
 #           build/native/tsan/test_*                      the tests that start threads, with TSan
 #   tests   also build/wasm/test_*.cjs: the same C tests in wasm (SIMD128 kernels, 32-bit
 #           size_t), run by node with direct file access
-#   bench   build/bench/roofline.cjs: the kernel roofline of npm run bench (not in all)
+#   bench   build/bench/roofline.cjs and spin.wasm: the kernel roofline and settle probe of
+#           npm run bench (not in all)
 
 SRCS    := $(wildcard csrc/*.c)
 NAMES   := $(notdir $(SRCS:.c=))
@@ -144,13 +145,19 @@ build/wasm/test_%.cjs: tests/c/test_%.c $(ST_OBJS) build/wasm/package.json
 # The roofline microbenchmark links the pthread objects, the kernels as shipped, with one
 # worker for its two-thread figures; EXIT_RUNTIME ends the process (and that worker) at the
 # end of main.
-bench: build/bench/roofline.cjs
+bench: build/bench/roofline.cjs build/bench/spin.wasm
 build/bench/roofline.cjs: bench/roofline.c $(MT_OBJS) build/bench/package.json
 	@mkdir -p $(@D)
 	@echo '  emcc -mt $@'
 	$(EMCC) $(WASM_CFLAGS) $(MT_FLAGS) -Icsrc -MMD -MP -MF $@.d $< $(MT_OBJS) \
 		-sSINGLE_FILE=1 -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB -sPTHREAD_POOL_SIZE=1 \
 		-sEXIT_RUNTIME=1 -Wno-pthreads-mem-growth -o $@
+
+# The bench's settle probe (bench/spin.c): one exported function, no imports.
+build/bench/spin.wasm: bench/spin.c
+	@mkdir -p $(@D)
+	@echo '  emcc     $@'
+	$(EMCC) -O3 -msimd128 --no-entry -sSTANDALONE_WASM $< -o $@
 
 clean:
 	rm -rf build

@@ -7,10 +7,10 @@
 //                     [--node-gen 128] [--engines pocketlm,wllama] [--no-node] [--no-roofline]
 //                     [--no-build]
 //
-// Steps: ./build.sh (wasm and the roofline), the synthetic models into build/bench/ when
-// missing (pocketlm synth: random weights, byte and special tokens never predicted), prompts
-// of exactly --prompt and --node-prompt tokens (BOS included), then for every type and
-// thread count:
+// Steps: ./build.sh (wasm, the roofline and the settle probe), the synthetic models into
+// build/bench/ when missing (pocketlm synth: random weights, byte and special tokens never
+// predicted), prompts of exactly --prompt and --node-prompt tokens (BOS included), then for
+// every type and thread count:
 //   browser  a fresh browser context per engine (its own renderer process), the page
 //            bench/page.html served with COOP/COEP by scripts/serve.js; warm-up, then --reps
 //            greedy generations of --gen tokens; peak memory = the renderer process's peak
@@ -21,10 +21,11 @@
 //   and in this process, --reps rounds each timing every runtime and thread count once
 //   (order alternating), for the 2 threads / 1 and Node / Chromium ratios within rounds
 // Every run (every round of the paired pass) starts once the machine is nearly idle (up to
-// 20 s of waiting), a spinning thread runs at 85 % of its best speed in this bench and, for
-// several threads, that many spinning threads get as many cores' worth of work done (up to
-// two minutes): the host of this virtual machine sometimes slows a vCPU or takes one away
-// for minutes. What was measured is kept with each run and printed with the tables.
+// 20 s of waiting), a thread spinning in a SIMD loop runs at 85 % of its best speed in this
+// bench and, for several threads, that many such threads get as many cores' worth of work
+// done (up to two minutes): the host of this virtual machine sometimes slows a vCPU or
+// takes one away for minutes. What was measured is kept with each run and printed with the
+// tables.
 // The browser workload is smaller than Node's by default because wllama 3.13.0 runs the
 // 365m model at about 2 tokens/s here: 128 + 128 tokens, 3 times, 4 configurations would
 // take over half an hour (--prompt 128 --gen 128 runs it).
@@ -162,18 +163,24 @@ async function waitForIdle() {
   }
 }
 
-// A thread that waits for the go signal, then counts loop iterations for 200 ms.
-const SPIN = `const { parentPort, workerData: go } = require('node:worker_threads');
+// A thread that waits for the go signal, then counts calls of bench/spin.c's SIMD loop
+// (~40 us each) for 200 ms: the engine's speed is that of its SIMD loops, and the host has
+// slowed one vCPU's SIMD loop alone by ~18 % for minutes (seen with the threads pinned).
+const SPIN = `const { parentPort, workerData: { go, spin } } = require('node:worker_threads');
+const { exports } = new WebAssembly.Instance(spin);
 Atomics.wait(go, 0, 0);
 const end = performance.now() + 200;
 let i = 0;
-while (performance.now() < end) i++;
+while (performance.now() < end) exports.spin(20000, i++);
 parentPort.postMessage(i);`;
+
+let spinModule = null;   // build/bench/spin.wasm, compiled once
 
 // Iterations n spinning threads started together get through.
 async function spinWork(n) {
+  spinModule ??= new WebAssembly.Module(readFileSync(join(ROOT, MODEL_DIR, 'spin.wasm')));
   const go = new Int32Array(new SharedArrayBuffer(4));
-  const workers = Array.from({ length: n }, () => new Worker(SPIN, { eval: true, workerData: go }));
+  const workers = Array.from({ length: n }, () => new Worker(SPIN, { eval: true, workerData: { go, spin: spinModule } }));
   await Promise.all(workers.map((w) => new Promise((resolve) => w.once('online', resolve))));
   const counts = workers.map((w) => new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); }));
   Atomics.store(go, 0, 1);
@@ -486,7 +493,10 @@ export function formatReport(results) {
     const pct = (x) => `${fmt(x * 100, 0)}%`;
     out.push(`Roofline (wasm SIMD128 under Node): streaming read ${fmt(m.read_gbs)} GB/s on one thread, ` +
       `${fmt(m.read_2t_gbs)} on two (in cache ${fmt(m.read_cached_gbs)}), f32x4 mul+add ` +
-      `${fmt(m.f32x4_mul_add_gflops)} GFLOP/s, i32x4.dot_i16x8_s ${fmt(m.i32x4_dot_i16x8_gops)} GOP/s (one thread)`);
+      `${fmt(m.f32x4_mul_add_gflops)} GFLOP/s, i32x4.dot_i16x8_s ${fmt(m.i32x4_dot_i16x8_gops)} GOP/s on one thread` +
+      (m.i32x4_dot_i16x8_2t_gops ? ` and ${m.i32x4_dot_i16x8_2t_gops.map((x) => fmt(x)).join(' + ')} on two at once ` +
+        `(${fmt(m.i32x4_dot_i16x8_2t_gops.reduce((a, b) => a + b) / m.i32x4_dot_i16x8_gops, 2)}x one: the most two ` +
+        'threads can give a compute-bound kernel)' : ''));
     const rows = [['type', 'kernel', 'rows x cols', 'decode GB/s', 'of read bw', 'decode GOP/s', '2T decode GB/s',
       'of 2T read bw', `prefill(${results.roofline.kernels[0]?.prefill.tokens}) GOP/s`, 'of dot rate']];
     for (const k of results.roofline.kernels)
@@ -522,7 +532,7 @@ export async function runBench(options = {}) {
   const o = { ...DEFAULTS, ...options };
   if (!SHAPES[o.shape]) throw new Error(`unknown shape ${o.shape} (${Object.keys(SHAPES).join(', ')})`);
   const started = performance.now();
-  if (o.build) await run('bash', ['build.sh', 'wasm', ...(o.roofline ? ['bench'] : [])]);
+  if (o.build) await run('bash', ['build.sh', 'wasm', ...(o.roofline || o.settle ? ['bench'] : [])]);
   await ensureModels(o);
   const prompt = await makePrompt(modelPath(o.shape, o.types[0]), o.prompt);
   const nodePrompt = await makePrompt(modelPath(o.shape, o.types[0]), o.nodePrompt);
