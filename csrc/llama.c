@@ -6,6 +6,7 @@
 #include "arch.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,13 @@ int pl_state_init(pl_state *s, const pl_hparams *hp, int n_ctx, int n_threads, p
     memset(s, 0, sizeof *s);
     size_t kv_dim = (size_t)hp->n_kv_heads * hp->head_dim;
     size_t q_dim = (size_t)hp->n_heads * hp->head_dim;
+    /* both caches' bytes must fit a size_t: in wasm32, 32 layers x 131072 positions x 1024
+     * floats wrapped to 0 */
+    uint64_t cache_bytes = 2 * (uint64_t)hp->n_layers * (uint64_t)n_ctx * kv_dim * sizeof(float);
+    if (cache_bytes != (size_t)cache_bytes)
+        return pl_fail(err, PL_ERR_OUT_OF_MEMORY,
+                       "a %d-token context needs a %llu MiB KV cache, more than this build can address",
+                       n_ctx, (unsigned long long)(cache_bytes >> 20));
     size_t cache = (size_t)hp->n_layers * n_ctx * kv_dim;
     s->n_ctx = n_ctx;
     s->key_cache = calloc(cache, sizeof(float));
@@ -22,7 +30,7 @@ int pl_state_init(pl_state *s, const pl_hparams *hp, int n_ctx, int n_threads, p
     s->x = calloc((size_t)PL_MAX_BATCH * hp->dim, sizeof(float));
     s->xb = calloc((size_t)PL_MAX_BATCH * hp->dim, sizeof(float));
     s->q = calloc(PL_MAX_BATCH * q_dim, sizeof(float));
-    s->qkv = calloc(PL_MAX_BATCH * (q_dim + 2 * kv_dim), sizeof(float));
+    s->qkv = calloc(PL_MAX_BATCH * (hp->arch == PL_ARCH_GPT2 ? q_dim + 2 * kv_dim : 2 * kv_dim), sizeof(float));
     s->att_out = calloc(PL_MAX_BATCH * q_dim, sizeof(float));
     s->hb = calloc((size_t)PL_MAX_BATCH * hp->hidden_dim, sizeof(float));
     s->hb2 = calloc((size_t)PL_MAX_BATCH * hp->hidden_dim, sizeof(float));

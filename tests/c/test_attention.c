@@ -2,7 +2,8 @@
  * softmax(q·k / sqrt(d)) · v per query head over random caches, with grouped-query heads,
  * a batch of tokens and enough positions that keys and values go through several cache
  * blocks; the scalar and SIMD kernels, and 1 and 3 threads (3 threads split a KV head's
- * query heads across items) giving the same bits. */
+ * query heads across items) giving the same bits. Also the cache's layout as pl_kv_append
+ * fills it, and a cache too large for the address space. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +79,50 @@ static void check_attention(int n_heads, int n_kv_heads, int head_dim, int pos0,
     pl_state_free(&s);
 }
 
+/* pl_kv_append puts each token's KV heads at their places (read back here with the
+ * layout written out, as in reference) from rows a stride apart, and nothing else. */
+static void check_kv_append(void) {
+    enum { HEADS = 3, HD = 8, CTX = 10, POS = 4, N = 3, STRIDE = HEADS * HD + 5 };
+    pl_hparams hp = {.arch = PL_ARCH_LLAMA, .dim = HEADS * HD, .n_layers = 2, .n_heads = HEADS,
+                     .n_kv_heads = HEADS, .head_dim = HD, .hidden_dim = 32, .n_vocab = 8, .rope_dims = HD};
+    pl_state s;
+    pl_err err;
+    CHECK_EQ_INT(pl_state_init(&s, &hp, CTX, 1, &err), PL_OK);
+    float k[N * STRIDE], v[N * STRIDE];
+    for (int i = 0; i < N * STRIDE; i++) k[i] = frand(), v[i] = frand();
+    s.pos = POS;
+    pl_kv_append(&hp, &s, 1, N, k, v, STRIDE);
+    int misplaced = 0;
+    for (int l = 0; l < 2; l++)
+        for (int g = 0; g < HEADS; g++)
+            for (int p = 0; p < CTX; p++)
+                for (int d = 0; d < HD; d++) {
+                    size_t at = (((size_t)l * HEADS + g) * CTX + p) * HD + d;
+                    int mine = l == 1 && p >= POS && p < POS + N;
+                    size_t from = (size_t)(p - POS) * STRIDE + (size_t)g * HD + d;
+                    misplaced += s.key_cache[at] != (mine ? k[from] : 0.0f);
+                    misplaced += s.value_cache[at] != (mine ? v[from] : 0.0f);
+                }
+    CHECK_EQ_INT(misplaced, 0);
+    pl_state_free(&s);
+}
+
+/* A context whose KV cache cannot be addressed is refused, not allocated at a wrapped
+ * size: 32 layers x 1024 floats x 131072 positions x 2 caches is 2^35 bytes. Only a
+ * 32-bit build (wasm) can meet it; a 64-bit one would try to allocate 32 GiB. */
+static void check_cache_too_large(void) {
+    if (sizeof(size_t) > 4) return;
+    pl_hparams hp = {.arch = PL_ARCH_LLAMA, .dim = 4096, .n_layers = 32, .n_heads = 32, .n_kv_heads = 8,
+                     .head_dim = 128, .hidden_dim = 32, .n_vocab = 8, .rope_dims = 128};
+    pl_state s;
+    pl_err err = {0};
+    CHECK_EQ_INT(pl_state_init(&s, &hp, 131072, 1, &err), PL_ERR_OUT_OF_MEMORY);
+    CHECK(strstr(err.msg, "KV cache") != NULL);
+}
+
 int main(void) {
+    check_kv_append();
+    check_cache_too_large();
     check_attention(6, 2, 64, 0, 1);      /* one position */
     check_attention(6, 2, 64, 250, 1);    /* decode: 251 positions, several blocks */
     check_attention(7, 1, 64, 190, 5);    /* a batch, one KV head for 7 query heads */

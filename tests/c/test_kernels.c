@@ -205,7 +205,8 @@ static void check_softmax_swiglu_simd(void) {
 
 /* pl_scores2_simd: for each of its two rows, the F32 row kernel's bits (the SIMD one in
  * SIMD builds), over key counts around its 4-key steps and head sizes with column tails;
- * keys a stride apart as in the KV cache. */
+ * keys a stride apart (wider than the head: the kernel must not assume the cache's
+ * contiguous keys). */
 static void check_scores2(void) {
     enum { MAX_KEYS = 11, MAX_COLS = 67, STRIDE = 80 };
     static float q[2][MAX_COLS], keys[MAX_KEYS * STRIDE], y[2][MAX_KEYS + 1], ref[2][MAX_KEYS + 1];
