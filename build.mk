@@ -157,7 +157,8 @@ build/bench/roofline.cjs: bench/roofline.c $(MT_OBJS) build/bench/package.json
 build/bench/spin.wasm: bench/spin.c
 	@mkdir -p $(@D)
 	@echo '  emcc     $@'
-	$(EMCC) -O3 -msimd128 --no-entry -sSTANDALONE_WASM $< -o $@
+	$(EMCC) -std=c11 -O3 -msimd128 $(WARN) --no-entry -sSTANDALONE_WASM -sTOTAL_STACK=64KB \
+		-sINITIAL_MEMORY=1MB $< -o $@
 
 clean:
 	rm -rf build

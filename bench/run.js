@@ -163,31 +163,57 @@ async function waitForIdle() {
   }
 }
 
-// A thread that waits for the go signal, then counts calls of bench/spin.c's SIMD loop
-// (~40 us each) for 200 ms: the engine's speed is that of its SIMD loops, and the host has
-// slowed one vCPU's SIMD loop alone by ~18 % for minutes (seen with the threads pinned).
+// A thread that instantiates bench/spin.c, says so, waits for the go signal, then counts
+// calls of its SIMD loop (~40 us each) for 200 ms: the engine's speed is that of its SIMD
+// loops, and the host has slowed one vCPU's SIMD loop alone by ~18 % for minutes (seen
+// with the threads pinned).
 const SPIN = `const { parentPort, workerData: { go, spin } } = require('node:worker_threads');
 const { exports } = new WebAssembly.Instance(spin);
+parentPort.postMessage('ready');
 Atomics.wait(go, 0, 0);
 const end = performance.now() + 200;
 let i = 0;
 while (performance.now() < end) exports.spin(20000, i++);
 parentPort.postMessage(i);`;
 
-let spinModule = null;   // build/bench/spin.wasm, compiled once
+let spinModule = null;
+
+// build/bench/spin.wasm, compiled and run once here, so that V8 has optimized it (the
+// workers share the compiled module) before the first timed window.
+function spinModuleOnce() {
+  if (!spinModule) {
+    const file = join(ROOT, MODEL_DIR, 'spin.wasm');
+    if (!existsSync(file)) throw new Error(`${file} is missing: run ./build.sh bench (or the bench without --no-build)`);
+    spinModule = new WebAssembly.Module(readFileSync(file));
+    new WebAssembly.Instance(spinModule).exports.spin(200000, 0);
+  }
+  return spinModule;
+}
+
+// A spinning thread: next() is its next message, rejected if the worker fails or exits.
+function spinThread(go) {
+  const worker = new Worker(SPIN, { eval: true, workerData: { go, spin: spinModuleOnce() } });
+  const failed = new Promise((_, reject) => {
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`a settle probe thread exited (code ${code})`)));
+  });
+  failed.catch(() => {});   // its exit at terminate() is no error
+  return { worker, next: () => Promise.race([new Promise((resolve) => worker.once('message', resolve)), failed]) };
+}
 
 // Iterations n spinning threads started together get through.
 async function spinWork(n) {
-  spinModule ??= new WebAssembly.Module(readFileSync(join(ROOT, MODEL_DIR, 'spin.wasm')));
   const go = new Int32Array(new SharedArrayBuffer(4));
-  const workers = Array.from({ length: n }, () => new Worker(SPIN, { eval: true, workerData: { go, spin: spinModule } }));
-  await Promise.all(workers.map((w) => new Promise((resolve) => w.once('online', resolve))));
-  const counts = workers.map((w) => new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); }));
-  Atomics.store(go, 0, 1);
-  Atomics.notify(go, 0);
-  const total = (await Promise.all(counts)).reduce((a, b) => a + b, 0);
-  await Promise.all(workers.map((w) => w.terminate()));
-  return total;
+  const threads = Array.from({ length: n }, () => spinThread(go));
+  try {
+    await Promise.all(threads.map((t) => t.next()));   // 'ready'
+    const counts = threads.map((t) => t.next());
+    Atomics.store(go, 0, 1);
+    Atomics.notify(go, 0);
+    return (await Promise.all(counts)).reduce((a, b) => a + b, 0);
+  } finally {
+    await Promise.all(threads.map((t) => t.worker.terminate()));
+  }
 }
 
 // The host of this virtual machine can slow a vCPU down, or take one away, for minutes
@@ -532,7 +558,7 @@ export async function runBench(options = {}) {
   const o = { ...DEFAULTS, ...options };
   if (!SHAPES[o.shape]) throw new Error(`unknown shape ${o.shape} (${Object.keys(SHAPES).join(', ')})`);
   const started = performance.now();
-  if (o.build) await run('bash', ['build.sh', 'wasm', ...(o.roofline || o.settle ? ['bench'] : [])]);
+  if (o.build) await run('bash', ['build.sh', 'wasm', ...(o.roofline ? ['bench'] : o.settle ? ['build/bench/spin.wasm'] : [])]);
   await ensureModels(o);
   const prompt = await makePrompt(modelPath(o.shape, o.types[0]), o.prompt);
   const nodePrompt = await makePrompt(modelPath(o.shape, o.types[0]), o.nodePrompt);
