@@ -3,6 +3,8 @@
 #ifndef PL_ARCH_H
 #define PL_ARCH_H
 
+#include <stdint.h>
+
 #include "model.h"
 #include "threads.h"
 
@@ -27,6 +29,13 @@ typedef struct {
 
 int pl_state_init(pl_state *s, const pl_hparams *hp, int n_ctx, int n_threads, pl_err *err);
 void pl_state_free(pl_state *s);
+
+/* Bytes of both caches for n_ctx positions, in 64 bits: in wasm32 a long context's can
+ * exceed size_t (pl_state_init refuses it). */
+static inline uint64_t pl_kv_cache_bytes(const pl_hparams *hp, int n_ctx) {
+    return 2 * (uint64_t)hp->n_layers * (uint64_t)n_ctx * (uint64_t)hp->n_kv_heads * hp->head_dim *
+           sizeof(float);
+}
 
 /* Where layer's KV head g keeps position pos in either cache. A KV head's positions are
  * contiguous: each thread of the attention streams its heads' keys and values on its own

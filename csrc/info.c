@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch.h"
 #include "unicode.h"
 
 typedef struct {
@@ -124,8 +125,7 @@ char *pl_model_info_json(const pl_model *m, int n_ctx, int n_threads) {
             first = 0;
         }
     emit(&j, "},\"vocab\":%d,\"context\":%d,\"context_train\":%d", hp->n_vocab, n_ctx, hp->n_ctx_train);
-    /* keys and values, float, every layer (llama.c, pl_state_init) */
-    emit(&j, ",\"kv_cache_bytes\":%zu", 2 * (size_t)hp->n_layers * n_ctx * hp->n_kv_heads * hp->head_dim * sizeof(float));
+    emit(&j, ",\"kv_cache_bytes\":%llu", (unsigned long long)pl_kv_cache_bytes(hp, n_ctx));
     emit(&j, ",\"dim\":%d,\"n_layers\":%d,\"n_heads\":%d,\"n_kv_heads\":%d,\"head_dim\":%d,\"hidden_dim\":%d",
          hp->dim, hp->n_layers, hp->n_heads, hp->n_kv_heads, hp->head_dim, hp->hidden_dim);
     emit(&j, ",\"norm_eps\":%g,\"rope_base\":%g,\"rope_scale\":%g,\"rope_dims\":%d,\"rope_type\":\"%s\"",

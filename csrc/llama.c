@@ -18,12 +18,12 @@ int pl_state_init(pl_state *s, const pl_hparams *hp, int n_ctx, int n_threads, p
     size_t q_dim = (size_t)hp->n_heads * hp->head_dim;
     /* both caches' bytes must fit a size_t: in wasm32, 32 layers x 131072 positions x 1024
      * floats wrapped to 0 */
-    uint64_t cache_bytes = 2 * (uint64_t)hp->n_layers * (uint64_t)n_ctx * kv_dim * sizeof(float);
+    uint64_t cache_bytes = pl_kv_cache_bytes(hp, n_ctx);
     if (cache_bytes != (size_t)cache_bytes)
         return pl_fail(err, PL_ERR_OUT_OF_MEMORY,
                        "a %d-token context needs a %llu MiB KV cache, more than this build can address",
                        n_ctx, (unsigned long long)(cache_bytes >> 20));
-    size_t cache = (size_t)hp->n_layers * n_ctx * kv_dim;
+    size_t cache = (size_t)cache_bytes / 2 / sizeof(float);   /* floats in each cache */
     s->n_ctx = n_ctx;
     s->key_cache = calloc(cache, sizeof(float));
     s->value_cache = calloc(cache, sizeof(float));
@@ -42,8 +42,8 @@ int pl_state_init(pl_state *s, const pl_hparams *hp, int n_ctx, int n_threads, p
         !s->hb || !s->hb2 || !s->att || !s->rope_cos || !s->rope_sin || !s->logits) {
         pl_state_free(s);
         return pl_fail(err, PL_ERR_OUT_OF_MEMORY,
-                       "out of memory for a %d-token context (KV cache %zu MiB)", n_ctx,
-                       2 * cache * sizeof(float) >> 20);
+                       "out of memory for a %d-token context (KV cache %llu MiB)", n_ctx,
+                       (unsigned long long)(cache_bytes >> 20));
     }
     return PL_OK;
 }
