@@ -153,12 +153,12 @@ build/bench/roofline.cjs: bench/roofline.c $(MT_OBJS) build/bench/package.json
 		-sSINGLE_FILE=1 -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=4GB -sPTHREAD_POOL_SIZE=1 \
 		-sEXIT_RUNTIME=1 -Wno-pthreads-mem-growth -o $@
 
-# The bench's settle probe (bench/spin.c): one exported function, no imports.
+# The bench's settle probe (bench/spin.c): exported functions, no imports.
 build/bench/spin.wasm: bench/spin.c
 	@mkdir -p $(@D)
 	@echo '  emcc     $@'
 	$(EMCC) -std=c11 -O3 -msimd128 $(WARN) --no-entry -sSTANDALONE_WASM -sTOTAL_STACK=64KB \
-		-sINITIAL_MEMORY=1MB $< -o $@
+		-sINITIAL_MEMORY=1MB -sALLOW_MEMORY_GROWTH=1 -sMAXIMUM_MEMORY=80MB $< -o $@
 
 clean:
 	rm -rf build

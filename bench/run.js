@@ -22,9 +22,10 @@
 //   (order alternating), for the 2 threads / 1 and Node / Chromium ratios within rounds
 // Every run (every round of the paired pass) starts once the machine is nearly idle (up to
 // 20 s of waiting), a thread spinning in a SIMD loop runs at 85 % of its best speed in this
-// bench and, for several threads, that many such threads get as many cores' worth of work
-// done (up to two minutes): the host of this virtual machine sometimes slows a vCPU or
-// takes one away for minutes. What was measured is kept with each run and printed with the
+// bench, for several threads that many such threads get as many cores' worth of work done,
+// and the run's thread count reads memory at 80 % of its best (up to two minutes a run,
+// four in all): the host of this virtual machine sometimes slows a vCPU, takes one away or
+// slows memory for minutes. What was measured is kept with each run and printed with the
 // tables.
 // The browser workload is smaller than Node's by default because wllama 3.13.0 runs the
 // 365m model at about 2 tokens/s here: 128 + 128 tokens, 3 times, 4 configurations would
@@ -163,36 +164,43 @@ async function waitForIdle() {
   }
 }
 
-// A thread that instantiates bench/spin.c, says so, waits for the go signal, then counts
-// calls of its SIMD loop (~40 us each) for 200 ms: the engine's speed is that of its SIMD
-// loops, and the host has slowed one vCPU's SIMD loop alone by ~18 % for minutes (seen
-// with the threads pinned).
-const SPIN = `const { parentPort, workerData: { go, spin } } = require('node:worker_threads');
-const { exports } = new WebAssembly.Instance(spin);
+// A thread that instantiates bench/spin.c, says so, waits for the go signal, then runs one
+// of its probes for 200 ms and reports its work per millisecond: `spin` calls of the SIMD
+// loop (~40 us each; the engine's speed is that of its SIMD loops, and the host has slowed
+// one vCPU's SIMD loop alone by ~18 % for minutes, seen with the threads pinned), or
+// `read` bytes read from a buffer far larger than the caches.
+const PROBE = `const { parentPort, workerData: { go, module, kind } } = require('node:worker_threads');
+const { exports } = new WebAssembly.Instance(module);
+const size = kind === 'read' ? exports.stream_init(1) : 1;
+if (!size) throw new Error('the settle probe could not grow its memory');
+const step = kind === 'read' ? exports.stream : (i) => exports.spin(20000, i);
 parentPort.postMessage('ready');
 Atomics.wait(go, 0, 0);
-const end = performance.now() + 200;
+const start = performance.now(), end = start + 200;
 let i = 0;
-while (performance.now() < end) exports.spin(20000, i++);
-parentPort.postMessage(i);`;
+while (performance.now() < end) step(i++);
+parentPort.postMessage((i * size) / (performance.now() - start));`;
 
-let spinModule = null;
+let probeModule = null;
 
-// build/bench/spin.wasm, compiled and run once here, so that V8 has optimized it (the
-// workers share the compiled module) before the first timed window.
-function spinModuleOnce() {
-  if (!spinModule) {
+// build/bench/spin.wasm, compiled and both probes run once here, so that V8 has optimized
+// them (the workers share the compiled module) before the first timed window.
+function probeModuleOnce() {
+  if (!probeModule) {
     const file = join(ROOT, MODEL_DIR, 'spin.wasm');
     if (!existsSync(file)) throw new Error(`${file} is missing: run ./build.sh bench (or the bench without --no-build)`);
-    spinModule = new WebAssembly.Module(readFileSync(file));
-    new WebAssembly.Instance(spinModule).exports.spin(200000, 0);
+    probeModule = new WebAssembly.Module(readFileSync(file));
+    const { exports } = new WebAssembly.Instance(probeModule);
+    exports.spin(200000, 0);
+    if (!exports.stream_init(0)) throw new Error('the settle probe could not grow its memory');
+    for (let i = 0; i < 4; i++) exports.stream();
   }
-  return spinModule;
+  return probeModule;
 }
 
-// A spinning thread: next() is its next message, rejected if the worker fails or exits.
-function spinThread(go) {
-  const worker = new Worker(SPIN, { eval: true, workerData: { go, spin: spinModuleOnce() } });
+// A probe thread: next() is its next message, rejected if the worker fails or exits.
+function probeThread(go, kind) {
+  const worker = new Worker(PROBE, { eval: true, workerData: { go, module: probeModuleOnce(), kind } });
   const failed = new Promise((_, reject) => {
     worker.once('error', reject);
     worker.once('exit', (code) => reject(new Error(`a settle probe thread exited (code ${code})`)));
@@ -201,49 +209,61 @@ function spinThread(go) {
   return { worker, next: () => Promise.race([new Promise((resolve) => worker.once('message', resolve)), failed]) };
 }
 
-// Iterations n spinning threads started together get through.
-async function spinWork(n) {
+// The work per millisecond of n threads running probe `kind` together.
+async function probeWork(kind, n) {
   const go = new Int32Array(new SharedArrayBuffer(4));
-  const threads = Array.from({ length: n }, () => spinThread(go));
+  const threads = Array.from({ length: n }, () => probeThread(go, kind));
   try {
     await Promise.all(threads.map((t) => t.next()));   // 'ready'
-    const counts = threads.map((t) => t.next());
+    const rates = threads.map((t) => t.next());
     Atomics.store(go, 0, 1);
     Atomics.notify(go, 0);
-    return (await Promise.all(counts)).reduce((a, b) => a + b, 0);
+    return (await Promise.all(rates)).reduce((a, b) => a + b, 0);
   } finally {
     await Promise.all(threads.map((t) => t.worker.terminate()));
   }
 }
 
 // The host of this virtual machine can slow a vCPU down, or take one away, for minutes
-// without the guest seeing itself busy (two threads then ran no faster than one); a run in
-// such a window measures the host. Spinning threads show it: one thread's work against the
-// most one thread did so far in this process, and `threads` threads' work against one's.
+// without the guest seeing itself busy (two threads then ran no faster than one), and its
+// memory: the 2-thread read bandwidth has measured 37 GB/s in one run against 66-77 in
+// others. A run in such a window measures the host. Probe threads show it: one thread's
+// SIMD work against the most one thread did so far in this process, `threads` threads'
+// SIMD work against one's, and `threads` threads' reads against the most that many read.
 let bestSpin = 0;
+const bestRead = new Map();   // threads -> bytes/ms
 
-// A machine fit to measure: one thread at 85 % of its best speed so far and, for several
-// threads, 90 % of that many cores' worth of work (2 threads at 1.68 cores still ran a
-// configuration no faster than 1 thread).
-const fit = (m, threads) => m.speed >= 0.85 && m.cores >= 0.9 * threads;
+// A machine fit to measure: one thread at 85 % of its best speed so far, for several
+// threads 90 % of that many cores' worth of work (2 threads at 1.68 cores still ran a
+// configuration no faster than 1 thread), and reads at 80 % of their best so far.
+const fit = (m, threads) => m.speed >= 0.85 && m.cores >= 0.9 * threads && m.memory >= 0.8;
 
-// Before a run: an idle, fit machine (up to two minutes of waiting). Returns { speed,
-// cores } as measured last, kept with the run's results.
+// All the waiting for a fit machine in one bench stops after this (it then measures what
+// there is and says so), so that a long slow spell cannot stretch the bench past 15 minutes.
+const WAIT_BUDGET_MS = 4 * 60 * 1000;
+let waitedMs = 0;
+
+// Before a run: an idle, fit machine (up to two minutes of waiting, within the budget).
+// Returns { speed, cores, memory, read_gbs } as measured last, kept with the run's results.
 async function settle(o, threads) {
   if (!o.settle) return null;
-  let speed = 1, cores = 1;
+  let m;
   for (let i = 0; i < 24; i++) {
     await waitForIdle();
-    const one = await spinWork(1);
+    const one = await probeWork('spin', 1);
     bestSpin = Math.max(bestSpin, one);
-    speed = one / bestSpin;
-    cores = threads > 1 ? (await spinWork(threads)) / one : 1;
-    if (fit({ speed, cores }, threads)) break;
-    o.log(`bench: the machine runs one thread at ${(speed * 100).toFixed(0)} % of its best so far, ` +
-      `${threads} threads at ${cores.toFixed(2)} cores; waiting`);
+    const read = await probeWork('read', threads);
+    bestRead.set(threads, Math.max(bestRead.get(threads) ?? 0, read));
+    m = { speed: one / bestSpin, cores: threads > 1 ? (await probeWork('spin', threads)) / one : 1,
+      memory: read / bestRead.get(threads), read_gbs: read / 1e6 };
+    if (fit(m, threads) || waitedMs >= WAIT_BUDGET_MS) break;
+    o.log(`bench: the machine runs one thread at ${(m.speed * 100).toFixed(0)} % of its best so far, ` +
+      `${threads} threads at ${m.cores.toFixed(2)} cores, reads at ${(m.memory * 100).toFixed(0)} % of the best ` +
+      `(${m.read_gbs.toFixed(1)} GB/s on ${threads}); waiting`);
     await sleep(5000);
+    waitedMs += 5000;
   }
-  return { speed: Number(speed.toFixed(2)), cores: Number(cores.toFixed(2)) };
+  return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Number(v.toFixed(2))]));
 }
 
 // bench/page.html in page, ready, cross-origin isolated (else the pthreads build cannot run).
@@ -428,10 +448,12 @@ function memoryLine(label, r) {
 /** The machine as measured before each run (settle), flagged where it was slow. */
 function machineLine(label, runs) {
   const parts = runs.filter((r) => r.machine).map(({ name, threads, machine: m }) => {
-    return `${name} ${(m.speed * 100).toFixed(0)} %${threads > 1 ? ` / ${m.cores.toFixed(2)} cores` : ''}${fit(m, threads) ? '' : ' (slow: these figures measure the host)'}`;
+    return `${name} ${(m.speed * 100).toFixed(0)} %${threads > 1 ? ` / ${m.cores.toFixed(2)} cores` : ''} / ` +
+      `${m.read_gbs.toFixed(1)} GB/s${fit(m, threads) ? '' : ' (slow: these figures measure the host)'}`;
   });
   return parts.length ? `${label}, just before each run: one spinning thread's speed against its best in this ` +
-    `bench, and for 2 threads the cores' worth of work they got done: ${parts.join(', ')}` : null;
+    `bench, for 2 threads the cores' worth of work they got done, and the run's threads' read bandwidth ` +
+    `(a run is slow below 80 % of the best that many threads read): ${parts.join(', ')}` : null;
 }
 
 function table(rows) {
