@@ -4,9 +4,13 @@
 #
 #   wasm    build/wasm/pocketlm.mjs (+ .wasm)           single thread, SIMD128
 #           build/wasm/pocketlm-mt.mjs (+ .wasm, .worker.js)  pthreads, SIMD128
-#   native  build/native/libpocketlm.a                   gcc -O2 -g, for tools and fuzzers
+#   native  build/native/libpocketlm.a                   gcc -O2 -g, for native tools
 #           build/native/test_*                           tests/c/test_*.c with ASan + UBSan
 #           build/native/tsan/test_*                      the tests that start threads, with TSan
+#           build/native/fuzz/fuzz_*                      tests/fuzz/fuzz_*.c, libFuzzer targets
+#           (clang, ASan + UBSan; `fuzz` builds them alone), run from the repository root:
+#             build/native/fuzz/fuzz_load -max_len=2000000 CORPUS_DIR models/
+#             build/native/fuzz/fuzz_text CORPUS_DIR
 #   tests   also build/wasm/test_*.cjs: the same C tests in wasm (SIMD128 kernels, 32-bit
 #           size_t), run by node with direct file access
 #   bench   build/bench/roofline.cjs and spin.wasm: the kernel roofline and settle probe of
@@ -15,6 +19,7 @@
 SRCS    := $(wildcard csrc/*.c)
 NAMES   := $(notdir $(SRCS:.c=))
 C_TESTS := $(notdir $(basename $(wildcard tests/c/test_*.c)))
+FUZZERS := $(notdir $(basename $(wildcard tests/fuzz/fuzz_*.c)))
 
 # Rewritten only when the set of sources changes, so a removed or renamed file relinks.
 SRC_LIST := build/sources.txt
@@ -56,20 +61,27 @@ ASAN_CFLAGS   := -std=c11 -O1 -g -pthread -fsanitize=address,undefined -fno-omit
 # ThreadSanitizer for the tests that run a pool of more than one thread (the others would
 # only run slower): races in the pool, the matmul tasks or attention show up there.
 TSAN_CFLAGS := -std=c11 -O1 -g -pthread -fsanitize=thread $(WARN)
+# libFuzzer needs clang (Debian's emscripten package depends on clang-14, and it on the
+# fuzzer runtime).
+FUZZ_CC     := $(firstword $(shell command -v clang clang-14 2>/dev/null) clang)
+FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=undefined -fno-omit-frame-pointer $(WARN)
+
 TSAN_TESTS  := test_threads test_forward test_kernels test_variants test_x4 test_gpt2 test_attention
 
 NATIVE_OBJS := $(NAMES:%=build/native/obj/%.o)
 ASAN_OBJS   := $(NAMES:%=build/native/asan/%.o)
 TSAN_OBJS   := $(NAMES:%=build/native/tsan/obj/%.o)
+FUZZ_OBJS   := $(NAMES:%=build/native/fuzz/obj/%.o)
 TEST_BINS   := $(C_TESTS:%=build/native/%) $(TSAN_TESTS:%=build/native/tsan/%)
 WASM_TESTS  := $(C_TESTS:%=build/wasm/%.cjs)
 
-.PHONY: all wasm native tests bench clean
+.PHONY: all wasm native tests bench fuzz clean
 .DELETE_ON_ERROR:
 
 all: wasm native
 wasm: build/wasm/pocketlm.mjs build/wasm/pocketlm-mt.mjs build/wasm/package.json
-native: build/native/libpocketlm.a tests
+native: build/native/libpocketlm.a tests fuzz
 tests: $(TEST_BINS) $(WASM_TESTS)
 
 # Every PL_API function of the public header, plus malloc/free: never a stale list.
@@ -136,6 +148,16 @@ build/native/tsan/test_%: tests/c/test_%.c build/native/libpocketlm-tsan.a
 	@echo '  gcc tsan $@'
 	$(CC) $(TSAN_CFLAGS) -Icsrc -Itests/c -MMD -MP -MF $@.d $< build/native/libpocketlm-tsan.a -lm -o $@
 
+fuzz: $(FUZZERS:%=build/native/fuzz/%)
+build/native/fuzz/obj/%.o: csrc/%.c
+	@mkdir -p $(@D)
+	@echo '  clang fuzz $<'
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+build/native/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
+	@echo '  clang fuzz $@'
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -MF $@.d $< $(FUZZ_OBJS) -lm -o $@
+
 # SINGLE_FILE: the wasm rides inside the script, so emcc's glue never fetch()es a path.
 build/wasm/test_%.cjs: tests/c/test_%.c $(ST_OBJS) build/wasm/package.json
 	@echo '  emcc     $@'
@@ -163,5 +185,5 @@ build/bench/spin.wasm: bench/spin.c
 clean:
 	rm -rf build
 
--include $(wildcard build/wasm/obj/*/*.d build/wasm/*.d build/native/*/*.d build/native/*.d build/native/tsan/obj/*.d)
+-include $(wildcard build/wasm/obj/*/*.d build/wasm/*.d build/native/*/*.d build/native/*.d build/native/tsan/obj/*.d build/native/fuzz/obj/*.d)
 -include $(wildcard build/bench/*.d)

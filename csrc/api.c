@@ -247,7 +247,7 @@ int pl_detokenize(pl_ctx *ctx, const int32_t *ids, int n, char *out, int cap, in
         int piece_len;
         /* the first token is read as if it followed BOS, so the dummy-prefix space goes */
         const char *piece = pl_token_bytes(v, i ? ids[i - 1] : v->bos, ids[i], &byte, &piece_len);
-        if (len + piece_len <= cap) memcpy(out + len, piece, (size_t)piece_len);
+        if (piece_len && len + piece_len <= cap) memcpy(out + len, piece, (size_t)piece_len);   /* out may be NULL when cap is 0 */
         len += piece_len;
     }
     *len_out = len;
