@@ -10,6 +10,7 @@
 #           build/native/fuzz/fuzz_*                      tests/fuzz/fuzz_*.c, libFuzzer targets
 #           (clang, ASan + UBSan; `fuzz` builds them alone), run from the repository root:
 #             build/native/fuzz/fuzz_load -max_len=2000000 CORPUS_DIR models/
+#             build/native/fuzz/fuzz_quantize -max_len=2000000 CORPUS_DIR models/
 #             build/native/fuzz/fuzz_vocab -max_len=2000000 CORPUS_DIR tests/fuzz/seeds_vocab models/
 #             build/native/fuzz/fuzz_text CORPUS_DIR tests/fuzz/seeds_text
 #   tests   also build/wasm/test_*.cjs: the same C tests in wasm (SIMD128 kernels, 32-bit

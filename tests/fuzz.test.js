@@ -2,8 +2,8 @@
 // ./build.sh into build/native/fuzz/ with ASan + UBSan): its seeds first, then a fixed
 // number of mutations from a fixed random seed. Any crash, sanitizer report or broken
 // property (fuzz_text checks the tokenizers' round trips and the streaming decoder's
-// UTF-8, fuzz_vocab that a tokenizer that loads can tokenize) fails the test with the
-// fuzzer's report. Longer campaigns: see build.mk.
+// UTF-8, fuzz_vocab that a tokenizer that loads can tokenize, fuzz_quantize that its output
+// is a GGUF file) fails the test with the fuzzer's report. Longer campaigns: see build.mk.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -17,6 +17,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FUZZERS = {
   // every model file in models/ (GGUF and llama2.c), whole
   fuzz_load: { seeds: ['models'], args: ['-runs=300', '-max_len=2000000'] },
+  // the GGUF models through `pocketlm quantize`, to every type
+  fuzz_quantize: { seeds: ['models'], args: ['-runs=300', '-max_len=2000000'] },
   // tokenizer files: GGUF vocabularies, GPT-2's encoder.json + vocab.bpe, llama2.c tokenizer.bin
   fuzz_vocab: { seeds: ['tests/fuzz/seeds_vocab', 'models'], args: ['-runs=1500', '-max_len=2000000'] },
   // texts in every tokenizer family, plain and with BOS and special tokens
