@@ -294,6 +294,19 @@ int pl_eval(pl_ctx *ctx, const int32_t *ids, int n) {
     return done(ctx, PL_OK);
 }
 
+int pl_set_inspect(pl_ctx *ctx, float *attention, float *hidden, int positions) {
+    if (!ctx) return PL_ERR_INVALID_ARGUMENT;
+    int st = need_model(ctx);
+    if (st == PL_OK && (attention || hidden) && (positions < 1 || positions > ctx->state.n_ctx))
+        st = pl_fail(&ctx->err, PL_ERR_INVALID_ARGUMENT, "inspect needs 1 to %d positions, not %d",
+                     ctx->state.n_ctx, positions);
+    if (st != PL_OK) return st;
+    ctx->state.inspect_attention = attention;
+    ctx->state.inspect_hidden = hidden;
+    ctx->state.inspect_positions = attention || hidden ? positions : 0;
+    return done(ctx, PL_OK);
+}
+
 int pl_position(const pl_ctx *ctx) { return ctx && ctx->loaded ? ctx->state.pos : 0; }
 int pl_context_length(const pl_ctx *ctx) { return ctx && ctx->loaded ? ctx->state.n_ctx : 0; }
 

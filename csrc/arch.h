@@ -25,6 +25,10 @@ typedef struct {
     float *att;              /* [n_threads][heads per KV head][n_ctx] attention scores */
     float *rope_cos, *rope_sin; /* [PL_MAX_BATCH][rope_dims/2] */
     float *logits;           /* [n_vocab] after the last token */
+    /* introspection (pl_set_inspect), for the first inspect_positions positions; NULL = off */
+    float *inspect_attention;   /* [n_layers][n_heads][inspect_positions][inspect_positions] */
+    float *inspect_hidden;      /* [inspect_positions][n_layers + 1][dim] */
+    int inspect_positions;
 } pl_state;
 
 int pl_state_init(pl_state *s, const pl_hparams *hp, int n_ctx, int n_threads, pl_err *err);
@@ -49,8 +53,13 @@ static inline size_t pl_kv_offset(const pl_hparams *hp, const pl_state *s, int l
 void pl_kv_append(const pl_hparams *hp, pl_state *s, int layer, int n, const float *k, const float *v,
                   size_t stride);
 
+/* Introspection: the n batch tokens' residual streams (s->x) as slot `slot` of
+ * s->inspect_hidden (0 = the embedding, l + 1 = after layer l), if it is on. */
+void pl_inspect_hidden(const pl_hparams *hp, pl_state *s, int slot, int n);
+
 /* Causal attention of the n batch queries in s->q (at positions s->pos..) over layer's
- * KV cache, keys and values of the batch already appended: s->att_out[n][q_dim]. */
+ * KV cache, keys and values of the batch already appended: s->att_out[n][q_dim]. With
+ * introspection on, each head's attention weights go to s->inspect_attention too. */
 void pl_attention(const pl_hparams *hp, pl_state *s, int layer, int n, const pl_compute *cx);
 
 /* Runs n (<= PL_MAX_BATCH) tokens at positions s->pos.. through the model, appends their

@@ -22,6 +22,7 @@ void pl_gpt2_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int 
         pl_get_row(p, &m->pos_embd, s->pos + t);
         for (int i = 0; i < dim; i++) x[i] += p[i];
     }
+    pl_inspect_hidden(hp, s, 0, n);
 
     for (int l = 0; l < hp->n_layers; l++) {
         const pl_layer *L = &m->layers[l];
@@ -50,6 +51,7 @@ void pl_gpt2_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int 
         pl_matmul(s->xb, &L->w_down, s->hb, n, cx);
         pl_add_bias(s->xb, L->b_down.data, n, dim);
         for (size_t i = 0; i < (size_t)n * dim; i++) s->x[i] += s->xb[i];
+        pl_inspect_hidden(hp, s, l + 1, n);
     }
 
     /* logits of the last token only: [dim] -> [n_vocab] (GPT-2's output has no bias) */

@@ -111,11 +111,17 @@ static void attend(const attention_task *a, int i, float *att) {
         for (; h < h1; h++, row += s->n_ctx)
             a->dot(q + h * hd, kb, (size_t)hd * sizeof(float), nb, hd, row, 1);
     }
+    int inspect = s->inspect_attention && n_pos <= s->inspect_positions;
     for (int h = h0; h < h1; h++) {
         float *row = att + (size_t)(h - h0) * s->n_ctx;
         for (int j = 0; j < n_pos; j++) row[j] /= scale;
         a->softmax(row, n_pos);
         memset(out + h * hd, 0, (size_t)hd * sizeof(float));
+        if (inspect) {   /* row n_pos - 1 of this head's matrix */
+            size_t positions = (size_t)s->inspect_positions;
+            memcpy(s->inspect_attention + (((size_t)a->layer * hp->n_heads + h) * positions + n_pos - 1) * positions,
+                   row, (size_t)n_pos * sizeof(float));
+        }
     }
     for (int j0 = 0; j0 < n_pos; j0 += block) {
         int nb = n_pos - j0 < block ? n_pos - j0 : block;
@@ -149,6 +155,13 @@ void pl_attention(const pl_hparams *hp, pl_state *s, int layer, int n, const pl_
         pl_pool_run(cx->pool, attention_heads, &task, items);
 }
 
+void pl_inspect_hidden(const pl_hparams *hp, pl_state *s, int slot, int n) {
+    if (!s->inspect_hidden) return;
+    for (int t = 0; t < n && s->pos + t < s->inspect_positions; t++)
+        memcpy(s->inspect_hidden + ((size_t)(s->pos + t) * (hp->n_layers + 1) + slot) * hp->dim,
+               s->x + (size_t)t * hp->dim, (size_t)hp->dim * sizeof(float));
+}
+
 /* Rows first..first+n-1 of a weight matrix, as a matrix of its own: a fused projection
  * multiplies straight into the buffers of its parts. */
 static pl_tensor row_range(const pl_tensor *w, int64_t first, int64_t n) {
@@ -172,6 +185,7 @@ void pl_llama_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int
     for (int t = 0; t < n; t++)
         pl_rope_table(s->rope_cos + t * half, s->rope_sin + t * half, s->pos + t, hp->rope_dims,
                       hp->rope_base, hp->rope_pos_scale, m->rope_freqs.data);
+    pl_inspect_hidden(hp, s, 0, n);
 
     for (int l = 0; l < hp->n_layers; l++) {
         const pl_layer *L = &m->layers[l];
@@ -214,6 +228,7 @@ void pl_llama_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int
         pl_matmul_swiglu(s->hb, s->hb2, &w_gate, &w_up, s->xb, n, cx);
         pl_matmul(s->xb, &L->w_down, s->hb, n, cx);
         for (size_t i = 0; i < (size_t)n * dim; i++) s->x[i] += s->xb[i];
+        pl_inspect_hidden(hp, s, l + 1, n);
     }
 
     /* logits of the last token only: [dim] -> [n_vocab] */

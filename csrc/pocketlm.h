@@ -102,6 +102,18 @@ PL_API int pl_reset(pl_ctx *ctx);
  * afterwards pl_logits() holds the logits after the last one. */
 PL_API int pl_eval(pl_ctx *ctx, const int32_t *ids, int n);
 
+/* Introspection for teaching pages: from the next pl_eval on, the forward pass also
+ * copies what it computes for positions 0..positions-1 (1 <= positions <= the context
+ * length) into buffers the caller owns and keeps alive until it switches them off or
+ * loads another model. NULL leaves a record off; both NULL switch introspection off, and
+ * the forward pass then does no extra work.
+ *   attention  [n_layers][n_heads][positions][positions] floats: row p of a head is the
+ *              attention weights of the token at position p over positions 0..p (the
+ *              softmax of its scaled scores); the entries after p are never written
+ *   hidden     [positions][n_layers + 1][dim] floats: the residual stream of the token at
+ *              position p: its embedding (GPT-2: plus the position's), then after each layer */
+PL_API int pl_set_inspect(pl_ctx *ctx, float *attention, float *hidden, int positions);
+
 /* Number of tokens in the KV cache; context length. */
 PL_API int pl_position(const pl_ctx *ctx);
 PL_API int pl_context_length(const pl_ctx *ctx);

@@ -1,7 +1,10 @@
 /* Forward pass against llama2.c run.c: the logits it printed at every position of
  * "Once upon a time" + its greedy continuation (tests/fixtures/reference_logits_*.jsonl),
  * token by token (decode path) and as one batch (prefill path), for the .bin and the
- * .gguf copy of stories260K, through the public C API. */
+ * .gguf copy of stories260K, through the public C API. Introspection (pl_set_inspect)
+ * against an independent PyTorch forward pass of the same tokens
+ * (tests/fixtures/stories260K-inspect.json, from gen_llama_inspect.py, whose own logits
+ * agree with run.c's). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +13,9 @@
 
 #define N_POS 24
 #define N_VOCAB 512
+#define N_LAYERS 5
+#define N_HEADS 8
+#define DIM 64
 
 static int ref_tokens[N_POS];
 static float ref_logits[N_POS][N_VOCAB];
@@ -89,6 +95,42 @@ static void check_model(const char *name, pl_ctx *ctx, float saved[N_POS][N_VOCA
 
 static float bin_logits[N_POS][N_VOCAB], gguf_logits[N_POS][N_VOCAB];
 
+enum { INSPECT_ATT = N_LAYERS * N_HEADS * N_POS * N_POS, INSPECT_HID = N_POS * (N_LAYERS + 1) * DIM };
+
+/* Every layer's and head's attention weights and the residual stream after the embedding
+ * and each layer, at every position, batched or token by token, against PyTorch (float64):
+ * attention weights within 2e-6 + 1e-4 relative (the buffer's zeros above the diagonal
+ * exactly), the residual stream (values up to ~10) within 1e-5 + 1e-4 relative. */
+static void check_inspect(pl_ctx *ctx, int by_token, float *att, float *hid) {
+    size_t size;
+    char *json = read_text("tests/fixtures/stories260K-inspect.json", &size);
+    float *idx = fixture_tensor(json, "idx", N_POS);
+    float *want_att = fixture_tensor(json, "attention", INSPECT_ATT);
+    float *want_hid = fixture_tensor(json, "hidden", INSPECT_HID);
+    int32_t ids[N_POS];
+    for (int p = 0; p < N_POS; p++) {
+        ids[p] = (int32_t)idx[p];
+        CHECK_EQ_INT(ids[p], ref_tokens[p]);
+    }
+    memset(att, 0, INSPECT_ATT * sizeof(float));
+    CHECK_EQ_INT(pl_reset(ctx), PL_OK);
+    CHECK_EQ_INT(pl_set_inspect(ctx, att, hid, N_POS), PL_OK);
+    for (int p = 0; p < N_POS; p += by_token ? 1 : N_POS)
+        CHECK_EQ_INT(pl_eval(ctx, ids + p, by_token ? 1 : N_POS), PL_OK);
+    float e_att = worst_error(att, want_att, INSPECT_ATT, 2e-6f, 1e-4f);
+    float e_hid = worst_error(hid, want_hid, INSPECT_HID, 1e-5f, 1e-4f);
+    printf("inspect %s: attention worst error %.3f, hidden %.3f of tolerance\n",
+           by_token ? "token by token" : "batched", e_att, e_hid);
+    CHECK(e_att <= 1.0f && e_hid <= 1.0f);
+    CHECK_EQ_INT(pl_set_inspect(ctx, NULL, NULL, 0), PL_OK);
+    free(idx);
+    free(want_att);
+    free(want_hid);
+    pl_dealloc(json);
+}
+
+static float inspect_att[2][INSPECT_ATT], inspect_hid[2][INSPECT_HID];
+
 int main(void) {
     read_reference();
     pl_ctx *bin = load("models/stories260K.bin", "models/tok512.bin");
@@ -110,6 +152,12 @@ int main(void) {
     CHECK_EQ_INT(pl_reset(gguf), PL_OK);
     CHECK_EQ_INT(pl_eval(gguf, all, N_POS), PL_OK);
     CHECK(memcmp(pl_logits(threaded), pl_logits(gguf), N_VOCAB * sizeof(float)) == 0);
+
+    check_inspect(gguf, 1, inspect_att[0], inspect_hid[0]);
+    check_inspect(gguf, 0, inspect_att[0], inspect_hid[0]);
+    check_inspect(threaded, 0, inspect_att[1], inspect_hid[1]);   /* 2 threads: the same bits */
+    CHECK(memcmp(inspect_att[0], inspect_att[1], sizeof inspect_att[0]) == 0);
+    CHECK(memcmp(inspect_hid[0], inspect_hid[1], sizeof inspect_hid[0]) == 0);
 
     pl_destroy(bin);
     pl_destroy(gguf);

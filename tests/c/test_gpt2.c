@@ -20,6 +20,8 @@
 #define DIM 48
 #define HIDDEN 192
 #define N_VOCAB 3
+#define N_LAYERS 3
+#define N_HEADS 3
 
 #define MODEL_PATH "models/gpt-nano-sort.gguf"
 
@@ -33,47 +35,6 @@
 #define ATOL 1e-5f
 #define RTOL 1e-4f
 
-static int base64_value(char c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
-/* The fixture stores each top-level entry as
- *     "name": { "shape": [...], "dtype": "torch.float32", "data": "<base64 float32 LE>" }
- * Returns the n floats of entry name (malloc'd); exits if the entry has another size. */
-static float *ref_tensor(const char *json, const char *name, size_t n) {
-    char key[64];
-    snprintf(key, sizeof key, "\n    \"%s\": {", name);
-    const char *p = strstr(json, key);
-    const char *data = p ? strstr(p, "\"data\": \"") : NULL;
-    if (!data) { fprintf(stderr, "fixture has no tensor %s\n", name); exit(1); }
-    data += strlen("\"data\": \"");
-    uint8_t *bytes = malloc(n * sizeof(float) + 3);
-    size_t n_bytes = 0;
-    uint32_t bits = 0;
-    int n_bits = 0;
-    for (; *data != '"' && n_bytes < n * sizeof(float) + 3; data++) {
-        int v = base64_value(*data);
-        if (v < 0) continue;   /* '=' padding */
-        bits = bits << 6 | (uint32_t)v;
-        n_bits += 6;
-        if (n_bits >= 8) {
-            n_bits -= 8;
-            bytes[n_bytes++] = (uint8_t)(bits >> n_bits);
-        }
-    }
-    if (n_bytes != n * sizeof(float)) {
-        fprintf(stderr, "tensor %s has %zu bytes, expected %zu\n", name, n_bytes, n * sizeof(float));
-        exit(1);
-    }
-    float *out = malloc(n * sizeof(float));
-    memcpy(out, bytes, n * sizeof(float));   /* little-endian host, as the fixture */
-    free(bytes);
-    return out;
-}
-
 static void check_close(const char *what, int seq, const float *got, const float *want, size_t n) {
     float e = worst_error(got, want, n, ATOL, RTOL);
     printf("  seq %d %-10s worst error %.3f of tolerance\n", seq, what, e);
@@ -81,7 +42,7 @@ static void check_close(const char *what, int seq, const float *got, const float
 }
 
 typedef struct {
-    float *x, *block[3], *qkv, *y, *gelu, *ln_f, *lm_head;
+    float *x, *block[3], *qkv, *y, *gelu, *ln_f, *lm_head, *att_sm;
     int32_t tokens[N_SEQ][N_POS];
 } reference;
 
@@ -89,24 +50,25 @@ static void read_reference(reference *r) {
     size_t size;
     char *json = read_text("tests/fixtures/gpt-nano-sort-t0-partials.json", &size);
     const size_t acts = (size_t)N_SEQ * N_POS * DIM;
-    float *idx = ref_tensor(json, "idx", N_SEQ * N_POS);
+    float *idx = fixture_tensor(json, "idx", N_SEQ * N_POS);
     for (int i = 0; i < N_SEQ * N_POS; i++) r->tokens[i / N_POS][i % N_POS] = (int32_t)idx[i];
     free(idx);
-    r->x = ref_tensor(json, "x", acts);
-    r->block[0] = ref_tensor(json, "block0", acts);
-    r->block[1] = ref_tensor(json, "block1", acts);
-    r->block[2] = ref_tensor(json, "block2", acts);
-    r->qkv = ref_tensor(json, "qkv", acts * 3);
-    r->y = ref_tensor(json, "y", acts);
-    r->gelu = ref_tensor(json, "gelu", (size_t)N_SEQ * N_POS * HIDDEN);
-    r->ln_f = ref_tensor(json, "ln_f", acts);
-    r->lm_head = ref_tensor(json, "lm_head", (size_t)N_SEQ * N_POS * N_VOCAB);
+    r->x = fixture_tensor(json, "x", acts);
+    r->block[0] = fixture_tensor(json, "block0", acts);
+    r->block[1] = fixture_tensor(json, "block1", acts);
+    r->block[2] = fixture_tensor(json, "block2", acts);
+    r->qkv = fixture_tensor(json, "qkv", acts * 3);
+    r->y = fixture_tensor(json, "y", acts);
+    r->gelu = fixture_tensor(json, "gelu", (size_t)N_SEQ * N_POS * HIDDEN);
+    r->ln_f = fixture_tensor(json, "ln_f", acts);
+    r->lm_head = fixture_tensor(json, "lm_head", (size_t)N_SEQ * N_POS * N_VOCAB);
+    r->att_sm = fixture_tensor(json, "attSm", (size_t)N_SEQ * N_HEADS * N_POS * N_POS);   /* block 0's */
     pl_dealloc(json);
 }
 
 static void free_reference(reference *r) {
     float *all[] = {r->x, r->block[0], r->block[1], r->block[2], r->qkv, r->y, r->gelu,
-                    r->ln_f, r->lm_head};
+                    r->ln_f, r->lm_head, r->att_sm};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) free(all[i]);
 }
 
@@ -208,6 +170,69 @@ static void check_api_logits(pl_ctx *ctx, const reference *r) {
     pl_destroy(threaded);
 }
 
+/* Introspection (pl_set_inspect) against the reference: block 0's attention weights
+ * (llm-viz's attSm; zeros above the diagonal, where the buffer is never written) and the
+ * residual stream after the embedding and each block, at every position, batched and
+ * token by token; the same bits on two threads; nothing written when it is off. */
+static void check_inspect_run(pl_ctx *ctx, const reference *r, int b, int by_token, float *att, float *hid) {
+    static float want[N_POS * (N_LAYERS + 1) * DIM];
+    const size_t acts = (size_t)N_POS * DIM;
+    memset(att, 0, N_LAYERS * N_HEADS * N_POS * N_POS * sizeof(float));
+    CHECK_EQ_INT(pl_reset(ctx), PL_OK);
+    CHECK_EQ_INT(pl_set_inspect(ctx, att, hid, N_POS), PL_OK);
+    for (int t = 0; t < N_POS; t += by_token ? 1 : N_POS)
+        CHECK_EQ_INT(pl_eval(ctx, &r->tokens[b][t], by_token ? 1 : N_POS), PL_OK);
+    const char *how = by_token ? "by token" : "batch";
+    printf("  inspect, %s:\n", how);
+    check_close("attention", b, att, r->att_sm + (size_t)b * N_HEADS * N_POS * N_POS,
+                (size_t)N_HEADS * N_POS * N_POS);   /* layer 0 comes first */
+    for (int t = 0; t < N_POS; t++)
+        for (int k = 0; k <= N_LAYERS; k++)
+            memcpy(want + ((size_t)t * (N_LAYERS + 1) + k) * DIM,
+                   (k ? r->block[k - 1] : r->x) + b * acts + (size_t)t * DIM, DIM * sizeof(float));
+    check_close("hidden", b, hid, want, sizeof want / sizeof *want);
+}
+
+static void check_inspect(pl_ctx *ctx, const reference *r) {
+    enum { ATT = N_LAYERS * N_HEADS * N_POS * N_POS, HID = N_POS * (N_LAYERS + 1) * DIM, FEW = 4 };
+    static float att[ATT], hid[HID], att2[ATT], hid2[HID];
+    pl_ctx *threaded = load(2);
+    for (int b = 0; b < N_SEQ; b++) {
+        check_inspect_run(ctx, r, b, 1, att, hid);
+        check_inspect_run(ctx, r, b, 0, att, hid);
+        memset(att2, 0, sizeof att2);
+        CHECK_EQ_INT(pl_reset(threaded), PL_OK);
+        CHECK_EQ_INT(pl_set_inspect(threaded, att2, hid2, N_POS), PL_OK);
+        CHECK_EQ_INT(pl_eval(threaded, r->tokens[b], N_POS), PL_OK);
+        CHECK(memcmp(att2, att, sizeof att) == 0 && memcmp(hid2, hid, sizeof hid) == 0);
+    }
+    pl_destroy(threaded);
+
+    /* fewer positions than the prompt: theirs alone, in buffers of exactly their size (ASan) */
+    float *few_att = calloc(N_LAYERS * N_HEADS * FEW * FEW, sizeof(float));
+    float *few_hid = malloc(FEW * (N_LAYERS + 1) * DIM * sizeof(float));
+    CHECK_EQ_INT(pl_set_inspect(ctx, few_att, few_hid, FEW), PL_OK);
+    CHECK_EQ_INT(pl_reset(ctx), PL_OK);
+    CHECK_EQ_INT(pl_eval(ctx, r->tokens[N_SEQ - 1], N_POS), PL_OK);
+    for (int lh = 0; lh < N_LAYERS * N_HEADS; lh++)
+        for (int i = 0; i < FEW; i++)
+            CHECK(memcmp(few_att + (lh * FEW + i) * FEW, att + (lh * N_POS + i) * N_POS, FEW * sizeof(float)) == 0);
+    CHECK(memcmp(few_hid, hid, FEW * (N_LAYERS + 1) * DIM * sizeof(float)) == 0);
+
+    /* off: nothing written */
+    memset(att2, 0x7f, sizeof att2);
+    CHECK_EQ_INT(pl_set_inspect(ctx, NULL, NULL, 0), PL_OK);
+    CHECK_EQ_INT(pl_reset(ctx), PL_OK);
+    CHECK_EQ_INT(pl_eval(ctx, r->tokens[0], N_POS), PL_OK);
+    int untouched = 1;
+    for (size_t i = 0; i < sizeof att2; i++) untouched &= ((uint8_t *)att2)[i] == 0x7f;
+    CHECK(untouched);
+    CHECK_EQ_INT(pl_set_inspect(ctx, few_att, NULL, 0), PL_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(pl_set_inspect(ctx, NULL, few_hid, N_POS + 1), PL_ERR_INVALID_ARGUMENT);
+    free(few_att);
+    free(few_hid);
+}
+
 /* The digits tokenize one by one to their own ids, with nothing added. */
 static void check_vocab(pl_ctx *ctx) {
     int32_t ids[16];
@@ -270,6 +295,7 @@ int main(void) {
     check_layers(&r);
     pl_ctx *ctx = load(1);
     check_api_logits(ctx, &r);
+    check_inspect(ctx, &r);
     check_vocab(ctx);
     check_sorting(ctx);
     pl_destroy(ctx);

@@ -79,6 +79,48 @@ static inline float worst_error(const float *got, const float *want, size_t n, f
     return worst;
 }
 
+static inline int base64_value(char c) {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* PyTorch fixtures in llm-viz's partials format (JSON files in tests/fixtures, indent 4)
+ * store each top-level entry as
+ *     "name": { "shape": [...], "dtype": "torch.float32", "data": "<base64 float32 LE>" }
+ * Returns the n floats of entry name (malloc'd); exits if the entry has another size. */
+static inline float *fixture_tensor(const char *json, const char *name, size_t n) {
+    char key[64];
+    snprintf(key, sizeof key, "\n    \"%s\": {", name);
+    const char *p = strstr(json, key);
+    const char *data = p ? strstr(p, "\"data\": \"") : NULL;
+    if (!data) { fprintf(stderr, "fixture has no tensor %s\n", name); exit(1); }
+    data += strlen("\"data\": \"");
+    uint8_t *bytes = malloc(n * sizeof(float) + 3);
+    size_t n_bytes = 0;
+    uint32_t bits = 0;
+    int n_bits = 0;
+    for (; *data != '"' && n_bytes < n * sizeof(float) + 3; data++) {
+        int v = base64_value(*data);
+        if (v < 0) continue;   /* '=' padding */
+        bits = bits << 6 | (uint32_t)v;
+        n_bits += 6;
+        if (n_bits >= 8) {
+            n_bits -= 8;
+            bytes[n_bytes++] = (uint8_t)(bits >> n_bits);
+        }
+    }
+    if (n_bytes != n * sizeof(float)) {
+        fprintf(stderr, "tensor %s has %zu bytes, expected %zu\n", name, n_bytes, n * sizeof(float));
+        exit(1);
+    }
+    float *out = malloc(n * sizeof(float));
+    memcpy(out, bytes, n * sizeof(float));   /* little-endian host, as the fixture */
+    free(bytes);
+    return out;
+}
+
 static inline int contains(const char *s, const char *part) { return strstr(s, part) != NULL; }
 
 #endif
