@@ -124,6 +124,11 @@ export class Model {
     return this.#call('formatChat', [messages, { chatTemplate }]);
   }
 
+  /** text -> Promise of what the model computes on it, as Node's inspect(). */
+  inspect(text, options = {}) {
+    return this.#call('inspect', [text, options]);
+  }
+
   /**
    * Async iterator of { id, text }, as in Node: prompt is a string or a conversation
    * [{ role, content }]. Options as in Node (signal and chatTemplate included). The worker

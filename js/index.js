@@ -204,6 +204,32 @@ export class Model {
     }
   }
 
+  /**
+   * What the model computes on a prompt, for teaching pages: evaluates text (string or
+   * UTF-8 bytes; BOS as generate adds it unless options.bos says otherwise, special as in
+   * tokenize) and returns { ids, layers, heads, tokens, dim, attention, hidden, logits }:
+   * attention a Float32Array [layers][heads][tokens][tokens], row i of a head the weights
+   * token i gives tokens 0..i (zeros after i); hidden a Float32Array
+   * [tokens][layers + 1][dim], each token's residual stream after the embedding and after
+   * each layer; logits a Float32Array [vocab] for the token after the last. Prompts over
+   * options.maxTokens tokens (default 256) are refused: the attention grows with their
+   * square. Clears what an earlier generation left in the KV cache.
+   */
+  inspect(text, { bos = this.#info.add_bos, special = false, maxTokens = 256 } = {}) {
+    if (this.#info.vocab_only)
+      throw new PocketLMError('invalid_state', 'only a tokenizer is loaded (vocabOnly), no weights to inspect');
+    if (this.#busy) throw new PocketLMError('busy', 'a generation is running on this model');
+    checkText(text);
+    const ids = this.#engine.tokenize(text, { bos, special });
+    const context = this.#engine.contextLength();
+    if (ids.length > context)
+      throw new PocketLMError('context_overflow', `the text has ${ids.length} tokens, the context holds ${context}`);
+    if (ids.length === 0 || ids.length > maxTokens)
+      throw new PocketLMError('invalid_argument', `inspect takes 1 to ${maxTokens} tokens (maxTokens); the text has ${ids.length}`);
+    const { n_layers: layers, n_heads: heads, dim } = this.#info;
+    return { ids, layers, heads, tokens: ids.length, dim, ...this.#engine.inspect(ids, this.#info) };
+  }
+
   /** Frees the engine (and its threads). The model is unusable afterwards. */
   async dispose() {
     this.#engine.dispose();

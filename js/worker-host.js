@@ -2,7 +2,8 @@
 // one model with the same loadModel/Model as in Node and answers the page's messages.
 // Protocol (every message a plain object with an op):
 //   page -> worker  load {source, options}   abortLoad
-//                   call {id, method, args}  (tokenize, detokenize, formatChat, wasmMemoryBytes)
+//                   call {id, method, args}  (tokenize, detokenize, formatChat, inspect,
+//                                             wasmMemoryBytes)
 //                   generate {id, prompt, options}   stop {id}   dispose {id}
 //   worker -> page  progress {loaded, total}   loaded {info}   loadError {error}
 //                   result {id, value}   error {id, error}   token {id, token}   done {id}
@@ -10,7 +11,7 @@
 import { loadModel } from './index.js';
 import { PocketLMError } from './errors.js';
 
-const CALLS = ['tokenize', 'detokenize', 'formatChat', 'wasmMemoryBytes'];   // Model methods the page may call
+const CALLS = ['tokenize', 'detokenize', 'formatChat', 'inspect', 'wasmMemoryBytes'];   // Model methods the page may call
 
 export function serveWorker(scope = self) {
   let model = null;

@@ -205,3 +205,67 @@ test('threads: 2 generates the same text and the process exits after dispose', a
   assert.equal(threads, 2);
   assert.equal(text, ONCE_GREEDY);
 });
+
+// An entry of a PyTorch fixture in llm-viz's partials format: { shape, dtype, data: base64 float32 LE }.
+function fixtureTensor(file, name) {
+  const entry = JSON.parse(readFileSync(path(file), 'utf8'))[name];
+  const bytes = Buffer.from(entry.data, 'base64');
+  return { shape: entry.shape, data: new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4) };
+}
+
+test('inspect: attention weights and residual streams equal an independent PyTorch forward pass', async () => {
+  // tests/fixtures/gen_llama_inspect.py: stories260K on BOS + "Once upon a time" + run.c's
+  // continuation (24 tokens); attention is causal, so a 5-token prompt's is the top-left 5 x 5
+  const FIXTURE = 'tests/fixtures/stories260K-inspect.json';
+  const att = fixtureTensor(FIXTURE, 'attention'), hid = fixtureTensor(FIXTURE, 'hidden');
+  const [L, H, N] = att.shape, D = hid.shape[2];
+  const r = gguf.inspect('Once upon a time');
+  assert.deepEqual([...r.ids], [1, 403, 407, 261, 378]);
+  assert.deepEqual([r.layers, r.heads, r.tokens, r.dim], [L, H, 5, D]);
+  const T = r.tokens;
+  assert.equal(r.attention.length, L * H * T * T);
+  assert.equal(r.hidden.length, T * (L + 1) * D);
+  let worstAtt = 0, worstHid = 0;
+  for (let lh = 0; lh < L * H; lh++)
+    for (let i = 0; i < T; i++)
+      for (let j = 0; j < T; j++) {
+        const got = r.attention[(lh * T + i) * T + j], want = att.data[(lh * N + i) * N + j];
+        if (j > i) assert.equal(got, 0, 'nothing above the diagonal');
+        worstAtt = Math.max(worstAtt, Math.abs(got - want) / (2e-6 + 1e-4 * Math.abs(want)));
+      }
+  for (let k = 0; k < r.hidden.length; k++)
+    worstHid = Math.max(worstHid, Math.abs(r.hidden[k] - hid.data[k]) / (1e-5 + 1e-4 * Math.abs(hid.data[k])));
+  assert.ok(worstAtt <= 1 && worstHid <= 1, `worst errors ${worstAtt}, ${worstHid} of the tolerance`);
+
+  // the logits are pl_eval's: greedy continues with run.c's next token (the fixture's 6th)
+  const idx = fixtureTensor(FIXTURE, 'idx').data;
+  assert.equal(r.logits.indexOf(Math.max(...r.logits)), idx[5]);
+  // 2 threads: the same bits; generation afterwards is unaffected
+  const two = await loadModel(GGUF, { threads: 2 });
+  try {
+    const r2 = two.inspect('Once upon a time');
+    assert.deepEqual(r2.attention, r.attention);
+    assert.deepEqual(r2.hidden, r.hidden);
+  } finally {
+    await two.dispose();
+  }
+  const { text } = await collect(gguf.generate('Once upon a time', { ...GREEDY, maxTokens: 196 }));
+  assert.equal(text, ONCE_GREEDY);
+});
+
+test('inspect: limits and errors', async () => {
+  await rejectsWith(async () => gguf.inspect(42), 'invalid_argument');
+  await rejectsWith(async () => gguf.inspect('Once upon a time', { maxTokens: 4 }), 'invalid_argument');
+  await rejectsWith(async () => gguf.inspect('', { bos: false }), 'invalid_argument');
+  assert.equal(gguf.inspect('Once upon a time', { bos: false }).tokens, 4);
+  const run = gguf.generate('Once upon a time', { maxTokens: 50 });
+  await run.next();
+  await rejectsWith(async () => gguf.inspect('x'), 'busy');
+  await run.return();
+  const vocab = await loadModel(GGUF, { vocabOnly: true });
+  try {
+    await rejectsWith(async () => vocab.inspect('x'), 'invalid_state');
+  } finally {
+    await vocab.dispose();
+  }
+});

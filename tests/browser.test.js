@@ -351,7 +351,7 @@ test('cache: stored only after a whole, parsed download; reused; listed and dele
   }
 });
 
-test('sources: local file (picker), File, Blob, ArrayBuffer, Uint8Array, chunked download; tokenize, info, dispose', async () => {
+test('sources: local file (picker), File, Blob, ArrayBuffer, Uint8Array, chunked download; tokenize, inspect, info, dispose', async () => {
   const { page, close } = await openDemo(servers.plain);
   try {
     const r = await inPage(page, async ({ loadModel }) => {
@@ -376,6 +376,9 @@ test('sources: local file (picker), File, Blob, ArrayBuffer, Uint8Array, chunked
       const ids = await m.tokenize('Hello wörld!');
       const withBos = await m.tokenize('Once upon a time', { bos: true });
       const back = await m.detokenize(ids);
+      const inspected = await m.inspect('Once upon a time');
+      const inspect = { tokens: inspected.tokens, attention: Array.from(inspected.attention),
+        hidden: Array.from(inspected.hidden), logits: Array.from(inspected.logits) };
       let busy = null;
       const first = m.generate('Once upon a time', { maxTokens: 50 });
       await first.next();
@@ -385,7 +388,7 @@ test('sources: local file (picker), File, Blob, ArrayBuffer, Uint8Array, chunked
       const afterDispose = await m.tokenize('x').then(() => 'ok', (e) => e.code);
       const threadsNotIsolated = await loadModel('/models/stories260K.gguf', { threads: 2 }).then(() => 'ok', (e) => e.code);
       const genAfterDispose = await m.generate('x').next().then(() => 'ok', (e) => e.code);
-      return { results, ids: [...ids], isInt32: ids instanceof Int32Array, withBos: [...withBos], back, busy,
+      return { results, ids: [...ids], isInt32: ids instanceof Int32Array, withBos: [...withBos], back, inspect, busy,
         afterDispose, genAfterDispose, threadsNotIsolated };
     });
     for (const [name, res] of Object.entries(r.results)) {
@@ -398,6 +401,15 @@ test('sources: local file (picker), File, Blob, ArrayBuffer, Uint8Array, chunked
     assert.ok(r.isInt32);
     assert.deepEqual(r.withBos, [1, 403, 407, 261, 378]);
     assert.equal(r.back, 'Hello wörld!');
+    // inspect through the worker: what Node's single-thread build computes, bit for bit
+    const node = await nodeLoadModel(join(ROOT, MODEL_PATH));
+    try {
+      const want = node.inspect('Once upon a time');
+      assert.equal(r.inspect.tokens, 5);
+      for (const key of ['attention', 'hidden', 'logits']) assert.deepEqual(r.inspect[key], Array.from(want[key]), key);
+    } finally {
+      await node.dispose();
+    }
     assert.equal(r.busy, 'busy');
     assert.equal(r.afterDispose, 'disposed');
     assert.equal(r.genAfterDispose, 'disposed');
