@@ -314,6 +314,20 @@ float *pl_logits(pl_ctx *ctx) {
     return ctx && ctx->loaded && ctx->state.pos > 0 ? ctx->state.logits : NULL;
 }
 
+int pl_probabilities(pl_ctx *ctx, float temperature, float *out) {
+    if (!ctx) return PL_ERR_INVALID_ARGUMENT;
+    int st = need_model(ctx);
+    if (st == PL_OK && (!out || !(temperature > 0.0f)))
+        st = pl_fail(&ctx->err, PL_ERR_INVALID_ARGUMENT, "probabilities need an output and a temperature above 0");
+    if (st == PL_OK && ctx->state.pos == 0)
+        st = pl_fail(&ctx->err, PL_ERR_INVALID_STATE, "nothing evaluated yet: no logits");
+    if (st != PL_OK) return st;
+    int n = ctx->model.hp.n_vocab;
+    for (int i = 0; i < n; i++) out[i] = ctx->state.logits[i] / temperature;
+    pl_softmax(out, n);
+    return done(ctx, PL_OK);
+}
+
 int pl_set_sampler(pl_ctx *ctx, float temperature, int top_k, float top_p, float min_p,
                    float repeat_penalty, int repeat_last_n, double seed) {
     if (!ctx) return PL_ERR_INVALID_ARGUMENT;

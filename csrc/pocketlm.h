@@ -121,6 +121,11 @@ PL_API int pl_context_length(const pl_ctx *ctx);
 /* n_vocab logits of the last evaluated token (NULL before the first pl_eval). */
 PL_API float *pl_logits(pl_ctx *ctx);
 
+/* The next-token distribution for teaching pages: softmax(logits / temperature) of the
+ * last evaluated token into out[n_vocab]; temperature > 0 (1: the model's own). Before
+ * any sampling filter or penalty. */
+PL_API int pl_probabilities(pl_ctx *ctx, float temperature, float *out);
+
 /* Sampler settings for the next pl_sample calls; also reseeds the RNG.
  * temperature <= 0: greedy. top_k <= 0, top_p >= 1, min_p <= 0, repeat_penalty == 1:
  * that filter is off. repeat_last_n: penalty window over the token history (-1 = all).

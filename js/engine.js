@@ -233,24 +233,28 @@ export class Engine {
   // Introspection (pocketlm.h pl_set_inspect) of one prompt: evaluates ids from position 0
   // with recording on for their positions, then switches it off. Returns copies of the
   // attention weights [n_layers][n_heads][n][n] (zeros above the diagonal), the residual
-  // streams [n][n_layers + 1][dim] and the logits after the last token [vocab].
-  inspect(ids, { n_layers, n_heads, dim, vocab }) {
+  // streams [n][n_layers + 1][dim], the logits after the last token [vocab] and their
+  // softmax at `temperature` (pocketlm.h pl_probabilities).
+  inspect(ids, { n_layers, n_heads, dim, vocab }, temperature) {
     const m = this.#live();
     const n = ids.length;
     const attFloats = n_layers * n_heads * n * n, hidFloats = n * (n_layers + 1) * dim;
-    let att = 0, hid = 0;
+    let att = 0, hid = 0, probs = 0;
     try {
       att = this.alloc(attFloats * 4);
       hid = this.alloc(hidFloats * 4);
+      probs = this.alloc(vocab * 4);
       this.heapU8().fill(0, att, att + attFloats * 4);   // the entries above the diagonal stay 0
       this.#check(m._pl_set_inspect(this.#ctx, att, hid, n));
       this.reset();
       this.eval(ids);
+      this.#check(m._pl_probabilities(this.#ctx, temperature, probs));
       const copy = (ptr, count) => new Float32Array(this.heapU8().buffer, ptr, count).slice();
       return { attention: copy(att, attFloats), hidden: copy(hid, hidFloats),
-        logits: copy(m._pl_logits(this.#ctx) >>> 0, vocab) };
+        logits: copy(m._pl_logits(this.#ctx) >>> 0, vocab), probs: copy(probs, vocab) };
     } finally {
       if (this.#mod) m._pl_set_inspect(this.#ctx, 0, 0, 0);
+      this.free(probs);
       this.free(hid);
       this.free(att);
     }

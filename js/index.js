@@ -207,15 +207,17 @@ export class Model {
   /**
    * What the model computes on a prompt, for teaching pages: evaluates text (string or
    * UTF-8 bytes; BOS as generate adds it unless options.bos says otherwise, special as in
-   * tokenize) and returns { ids, layers, heads, tokens, dim, attention, hidden, logits }:
+   * tokenize) and returns { ids, layers, heads, tokens, dim, attention, hidden, logits,
+   * probs }:
    * attention a Float32Array [layers][heads][tokens][tokens], row i of a head the weights
    * token i gives tokens 0..i (zeros after i); hidden a Float32Array
    * [tokens][layers + 1][dim], each token's residual stream after the embedding and after
-   * each layer; logits a Float32Array [vocab] for the token after the last. Prompts over
-   * options.maxTokens tokens (default 256) are refused: the attention grows with their
-   * square. Clears what an earlier generation left in the KV cache.
+   * each layer; logits a Float32Array [vocab] for the token after the last, and probs
+   * their softmax at options.temperature (default 1), before any sampling filter. Prompts
+   * over options.maxTokens tokens (default 256) are refused: the attention grows with
+   * their square. Clears what an earlier generation left in the KV cache.
    */
-  inspect(text, { bos = this.#info.add_bos, special = false, maxTokens = 256 } = {}) {
+  inspect(text, { bos = this.#info.add_bos, special = false, maxTokens = 256, temperature = 1 } = {}) {
     if (this.#info.vocab_only)
       throw new PocketLMError('invalid_state', 'only a tokenizer is loaded (vocabOnly), no weights to inspect');
     if (this.#busy) throw new PocketLMError('busy', 'a generation is running on this model');
@@ -227,7 +229,9 @@ export class Model {
     if (ids.length === 0 || ids.length > maxTokens)
       throw new PocketLMError('invalid_argument', `inspect takes 1 to ${maxTokens} tokens (maxTokens); the text has ${ids.length}`);
     const { n_layers: layers, n_heads: heads, dim } = this.#info;
-    return { ids, layers, heads, tokens: ids.length, dim, ...this.#engine.inspect(ids, this.#info) };
+    if (!(temperature > 0))
+      throw new PocketLMError('invalid_argument', `temperature must be above 0, not ${temperature}`);
+    return { ids, layers, heads, tokens: ids.length, dim, ...this.#engine.inspect(ids, this.#info, temperature) };
   }
 
   /** Frees the engine (and its threads). The model is unusable afterwards. */

@@ -240,6 +240,16 @@ test('inspect: attention weights and residual streams equal an independent PyTor
   // the logits are pl_eval's: greedy continues with run.c's next token (the fixture's 6th)
   const idx = fixtureTensor(FIXTURE, 'idx').data;
   assert.equal(r.logits.indexOf(Math.max(...r.logits)), idx[5]);
+  // probs: the softmax of those logits (in double here), sharper at a lower temperature
+  const softmax = (logits, t) => {
+    const max = Math.max(...logits), e = Array.from(logits, (x) => Math.exp((x - max) / t));
+    const sum = e.reduce((a, b) => a + b, 0);
+    return e.map((x) => x / sum);
+  };
+  for (const [t, probs] of [[1, r.probs], [0.5, gguf.inspect('Once upon a time', { temperature: 0.5 }).probs]]) {
+    const want = softmax(r.logits, t);
+    assert.ok(want.every((p, i) => Math.abs(probs[i] - p) <= 1e-7 + 1e-5 * p), `temperature ${t}`);
+  }
   // 2 threads: the same bits; generation afterwards is unaffected
   const two = await loadModel(GGUF, { threads: 2 });
   try {
@@ -257,6 +267,7 @@ test('inspect: limits and errors', async () => {
   await rejectsWith(async () => gguf.inspect(42), 'invalid_argument');
   await rejectsWith(async () => gguf.inspect('Once upon a time', { maxTokens: 4 }), 'invalid_argument');
   await rejectsWith(async () => gguf.inspect('', { bos: false }), 'invalid_argument');
+  await rejectsWith(async () => gguf.inspect('x', { temperature: 0 }), 'invalid_argument');
   assert.equal(gguf.inspect('Once upon a time', { bos: false }).tokens, 4);
   const run = gguf.generate('Once upon a time', { maxTokens: 50 });
   await run.next();

@@ -153,6 +153,22 @@ int main(void) {
     CHECK_EQ_INT(pl_eval(gguf, all, N_POS), PL_OK);
     CHECK(memcmp(pl_logits(threaded), pl_logits(gguf), N_VOCAB * sizeof(float)) == 0);
 
+    /* the next-token distribution: softmax of run.c's logits (in double) at temperatures 1 and 0.5 */
+    static float probs[N_VOCAB], want[N_VOCAB];
+    for (int k = 1; k <= 2; k++) {
+        double max = ref_logits[N_POS - 1][0], sum = 0;
+        for (int i = 1; i < N_VOCAB; i++) max = fmax(max, ref_logits[N_POS - 1][i]);
+        for (int i = 0; i < N_VOCAB; i++) sum += exp((ref_logits[N_POS - 1][i] - max) * k);
+        for (int i = 0; i < N_VOCAB; i++) want[i] = (float)(exp((ref_logits[N_POS - 1][i] - max) * k) / sum);
+        CHECK_EQ_INT(pl_probabilities(gguf, 1.0f / (float)k, probs), PL_OK);
+        float e = worst_error(probs, want, N_VOCAB, 1e-6f, 1e-3f);
+        printf("probabilities at temperature %g: worst error %.3f of tolerance\n", 1.0 / k, e);
+        CHECK(e <= 1.0f);
+    }
+    CHECK_EQ_INT(pl_probabilities(gguf, 0.0f, probs), PL_ERR_INVALID_ARGUMENT);
+    CHECK_EQ_INT(pl_reset(gguf), PL_OK);
+    CHECK_EQ_INT(pl_probabilities(gguf, 1.0f, probs), PL_ERR_INVALID_STATE);
+
     check_inspect(gguf, 1, inspect_att[0], inspect_hid[0]);
     check_inspect(gguf, 0, inspect_att[0], inspect_hid[0]);
     check_inspect(threaded, 0, inspect_att[1], inspect_hid[1]);   /* 2 threads: the same bits */
