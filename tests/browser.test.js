@@ -427,6 +427,51 @@ test('sources: local file (picker), File, Blob, ArrayBuffer, Uint8Array, chunked
   }
 });
 
+test('lesson page: tokens, attention, next-token probabilities and the residual stream of the bundled model; screenshot', async () => {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 1300 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  const node = await nodeLoadModel(join(ROOT, MODEL_PATH));
+  try {
+    await page.goto(`${servers.plain.url}web/lesson.html`);
+    await page.waitForFunction(() => document.body.dataset.inspections === '1', null, { timeout: 30000 });
+    const prompt = await page.inputValue('#prompt');
+    const want = node.inspect(prompt);
+    const chips = await page.$$eval('.token small', (ids) => ids.map((e) => Number(e.textContent)));
+    assert.deepEqual(chips, [...want.ids], 'the chips are the tokenizer\'s ids, BOS first');
+    // the next-token list: the engine's ten most probable tokens, in order, with their percentages
+    const top = [...want.probs.keys()].sort((a, b) => want.probs[b] - want.probs[a]).slice(0, 10);
+    const shown = await page.$$eval('#next li .p', (ps) => ps.map((e) => e.textContent));
+    assert.deepEqual(shown, top.map((id) => `${(want.probs[id] * 100).toFixed(1)} %`));
+    // hovering a cell names the weight token i gives token j (layer 1, head 1)
+    const box = await page.locator('#attention').boundingBox();
+    const T = want.tokens, scale = box.width / 360, cell = ((360 - 64) / T) * scale;
+    await page.mouse.move(box.x + 64 * scale + 0.5 * cell, box.y + 64 * scale + (T - 0.5) * cell);
+    const weight = want.attention[(T - 1) * T];   // row T - 1, column 0 of layer 0, head 0
+    assert.match(await page.textContent('#attention-note'), new RegExp(` takes ${(weight * 100).toFixed(1)} % of what it reads from “<s>” \\(0\\)$`));
+    // the residual stream: a token to pick (the last one first), drawn
+    assert.equal(await page.$$eval('#stream-token option', (o) => o.length), T);
+    assert.equal(await page.inputValue('#stream-token'), String(T - 1));
+    assert.ok(await page.$eval('#stream', (c) => c.getContext('2d').getImageData(0, 0, c.width, c.height).data
+      .some((v, i) => i % 4 === 3 && v > 0)));
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'lesson.png'), fullPage: true });
+    // adding the most likely token extends the prompt by its text and looks again
+    await page.click('#append');
+    await page.waitForFunction(() => document.body.dataset.inspections === '2', null, { timeout: 30000 });
+    const longer = await page.inputValue('#prompt');
+    const next = (await node.detokenize([...want.ids, top[0]])).slice((await node.detokenize(want.ids)).length);
+    assert.equal(longer, prompt + next);
+    assert.equal(await page.$$eval('.token', (c) => c.length), node.inspect(longer).tokens);
+    assert.deepEqual(errors, []);
+    assert.equal(await page.isHidden('#error'), true);
+  } finally {
+    await node.dispose();
+    await context.close();
+  }
+});
+
 test('Node loads http(s) URLs with the same streaming loader', async () => {
   const url = `${servers.plain.url}models/stories260K.gguf`;
   const progress = [];

@@ -1,0 +1,203 @@
+// The lesson page: the bundled stories260K model opened up with model.inspect() (tokens,
+// attention weights, the next-token distribution, the residual stream). All numbers come
+// from the engine; this file only lays them out.
+// document.body.dataset.state: loading, ready, inspecting; dataset.inspections counts the
+// inspections shown (for tests and automation).
+import { loadModel } from '../js/browser.js';
+
+const BUNDLED = new URL('../models/stories260K.gguf', import.meta.url).href;
+const TOP = 10;   // next-token candidates shown
+const $ = (id) => document.getElementById(id);
+
+let model = null;
+let shown = null;   // { result, pieces, nextPieces, top }
+
+function setState(state) {
+  document.body.dataset.state = state;
+  for (const id of ['inspect', 'append']) $(id).disabled = state !== 'ready';
+}
+
+function showError(error) {
+  $('error').hidden = !error;
+  $('error').textContent = error ? `${error.code ?? 'error'}: ${error.message}` : '';
+}
+
+// Spaces and line ends made visible: they matter to the tokenizer.
+const visible = (piece) => piece.replace(/ /g, '␣').replace(/\n/g, '⏎');
+
+// The text each token adds: the difference of the detokenized prefixes (a lone token's
+// text loses the space SentencePiece puts before a first word).
+async function piecesOf(ids) {
+  const pieces = [];
+  let before = '';
+  for (let i = 1; i <= ids.length; i++) {
+    const text = await model.detokenize(ids.slice(0, i));
+    pieces.push(ids[i - 1] === model.info.bos ? '<s>' : text.slice(before.length));
+    before = text;
+  }
+  return pieces;
+}
+
+async function inspect() {
+  setState('inspecting');
+  showError(null);
+  try {
+    const temperature = Number($('temperature').value);
+    const result = await model.inspect($('prompt').value, { temperature, maxTokens: 64 });
+    const ids = [...result.ids];
+    const pieces = await piecesOf(ids);
+    const top = [...result.probs.keys()].sort((a, b) => result.probs[b] - result.probs[a]).slice(0, TOP);
+    const text = await model.detokenize(ids);
+    const nextPieces = [];
+    for (const id of top) nextPieces.push((await model.detokenize([...ids, id])).slice(text.length));
+    shown = { result, pieces, nextPieces, top };
+    render();
+    document.body.dataset.inspections = String(Number(document.body.dataset.inspections ?? 0) + 1);
+  } catch (e) {
+    showError(e);
+  } finally {
+    setState('ready');
+  }
+}
+
+function render() {
+  const { result, pieces } = shown;
+  $('tokens').replaceChildren(...pieces.map((piece, i) => {
+    const chip = document.createElement('span');
+    chip.className = 'token';
+    chip.innerHTML = '<b></b><small></small>';
+    chip.firstChild.textContent = visible(piece);
+    chip.lastChild.textContent = String(result.ids[i]);
+    return chip;
+  }));
+  $('token-count').textContent = `${result.tokens} tokens`;
+  fillSelect($('layer'), result.layers, (i) => `${i + 1}`);
+  fillSelect($('head'), result.heads, (i) => `${i + 1}`);
+  fillSelect($('stream-token'), result.tokens, (i) => `${i}: ${visible(pieces[i])}`, result.tokens - 1);
+  drawAttention();
+  drawNext();
+  drawStream();
+}
+
+// Keeps the selection when the options stay the same; else selects `initial`.
+function fillSelect(select, n, label, initial = 0) {
+  const keep = select.options.length === n ? select.selectedIndex : initial;
+  select.replaceChildren(...Array.from({ length: n }, (_, i) => new Option(label(i), String(i))));
+  select.selectedIndex = keep;
+}
+
+// --- attention --------------------------------------------------------------------------
+
+const MARGIN = 64;   // room for the token labels
+
+function attentionRow(i) {
+  const { result } = shown;
+  const T = result.tokens, l = Number($('layer').value), h = Number($('head').value);
+  const at = ((l * result.heads + h) * T + i) * T;
+  return result.attention.subarray(at, at + T);
+}
+
+function drawAttention() {
+  const canvas = $('attention'), g = canvas.getContext('2d');
+  const T = shown.result.tokens, cell = (canvas.width - MARGIN) / T;
+  g.clearRect(0, 0, canvas.width, canvas.height);
+  g.font = '11px system-ui, sans-serif';
+  g.fillStyle = '#1d2330';
+  g.textBaseline = 'middle';
+  for (let i = 0; i < T; i++) {
+    const label = visible(shown.pieces[i]).slice(0, 8);
+    g.textAlign = 'right';
+    g.fillText(label, MARGIN - 4, MARGIN + (i + 0.5) * cell);
+    g.save();
+    g.translate(MARGIN + (i + 0.5) * cell, MARGIN - 4);
+    g.rotate(-Math.PI / 2);
+    g.textAlign = 'left';
+    g.fillText(label, 0, 0);
+    g.restore();
+    const row = attentionRow(i);
+    for (let j = 0; j <= i; j++) {
+      g.fillStyle = `rgba(47, 111, 219, ${row[j].toFixed(3)})`;
+      g.fillRect(MARGIN + j * cell, MARGIN + i * cell, cell - 1, cell - 1);
+    }
+    g.fillStyle = '#1d2330';
+  }
+}
+
+function describeCell(event) {
+  if (!shown) return;
+  const canvas = $('attention'), box = canvas.getBoundingClientRect();
+  const T = shown.result.tokens, cell = (canvas.width - MARGIN) / T;
+  const x = ((event.clientX - box.left) * canvas.width) / box.width - MARGIN;
+  const y = ((event.clientY - box.top) * canvas.height) / box.height - MARGIN;
+  const i = Math.floor(y / cell), j = Math.floor(x / cell);
+  if (x < 0 || y < 0 || i >= T || j > i) return;
+  const name = (k) => `“${visible(shown.pieces[k])}” (${k})`;
+  $('attention-note').textContent =
+    `${name(i)} takes ${(attentionRow(i)[j] * 100).toFixed(1)} % of what it reads from ${name(j)}`;
+}
+
+// --- next token and residual stream -------------------------------------------------------
+
+function drawNext() {
+  const { result, nextPieces, top } = shown;
+  $('next').replaceChildren(...top.map((id, k) => {
+    const item = document.createElement('li');
+    const p = result.probs[id];
+    item.innerHTML = '<span class="piece"></span><span class="bar"></span><span class="p"></span>';
+    item.children[0].textContent = visible(nextPieces[k]);
+    item.children[1].style.width = `${(p * 100).toFixed(1)}%`;
+    item.children[2].textContent = `${(p * 100).toFixed(1)} %`;
+    return item;
+  }));
+}
+
+function drawStream() {
+  const canvas = $('stream'), g = canvas.getContext('2d');
+  const { result } = shown, L = result.layers + 1, D = result.dim, t = Number($('stream-token').value);
+  const values = result.hidden.subarray(t * L * D, (t + 1) * L * D);
+  const scale = Math.max(...values.map(Math.abs)) || 1;
+  const left = 80, w = (canvas.width - left) / D, h = canvas.height / L;
+  g.clearRect(0, 0, canvas.width, canvas.height);
+  g.font = '12px system-ui, sans-serif';
+  g.textBaseline = 'middle';
+  for (let r = 0; r < L; r++) {
+    g.fillStyle = '#1d2330';
+    g.fillText(r ? `layer ${r}` : 'embedding', 0, (r + 0.5) * h);
+    for (let d = 0; d < D; d++) {
+      const v = values[r * D + d] / scale;
+      g.fillStyle = v >= 0 ? `rgba(200, 40, 40, ${v.toFixed(3)})` : `rgba(40, 90, 200, ${(-v).toFixed(3)})`;
+      g.fillRect(left + d * w, r * h + 1, w - 1, h - 2);
+    }
+  }
+}
+
+async function appendTop() {
+  if (!shown) return;
+  $('prompt').value += shown.nextPieces[0];
+  await inspect();
+}
+
+// --- start --------------------------------------------------------------------------------
+
+$('inspect').addEventListener('click', inspect);
+$('append').addEventListener('click', appendTop);
+$('temperature').addEventListener('input', () => {
+  $('temperature-value').textContent = Number($('temperature').value).toFixed(1);
+});
+$('temperature').addEventListener('change', () => shown && inspect());
+$('layer').addEventListener('change', drawAttention);
+$('head').addEventListener('change', drawAttention);
+$('stream-token').addEventListener('change', drawStream);
+$('attention').addEventListener('mousemove', describeCell);
+
+setState('loading');
+try {
+  model = await loadModel(BUNDLED, { threads: 1 });
+  $('status').textContent = `stories260K loaded: ${model.info.params.toLocaleString('en')} parameters, ` +
+    `vocabulary ${model.info.vocab}; everything below is computed in this page.`;
+  setState('ready');
+  await inspect();
+} catch (e) {
+  $('status').textContent = '';
+  showError(e);
+}
