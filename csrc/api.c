@@ -355,6 +355,16 @@ int pl_sample(pl_ctx *ctx, int32_t *id_out) {
     return done(ctx, PL_OK);
 }
 
+int pl_sample_candidates(pl_ctx *ctx, int32_t *ids, float *probs, int cap, int *n_out) {
+    if (!ctx) return PL_ERR_INVALID_ARGUMENT;
+    int st = need_model(ctx);
+    if (st == PL_OK && (cap < 0 || (cap && (!ids || !probs)) || !n_out))
+        st = pl_fail(&ctx->err, PL_ERR_INVALID_ARGUMENT, "invalid candidate buffers");
+    if (st != PL_OK) return st;
+    *n_out = pl_sampler_candidates(&ctx->sampler, ids, probs, cap);
+    return done(ctx, PL_OK);
+}
+
 /* Length of the UTF-8 sequence a lead byte starts (0 = not a lead byte), per RFC 3629. */
 static int utf8_length(uint8_t c) {
     if (c < 0x80) return 1;

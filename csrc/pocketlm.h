@@ -136,6 +136,12 @@ PL_API int pl_set_sampler(pl_ctx *ctx, float temperature, int top_k, float top_p
 /* Picks the next token from the current logits (which it leaves unchanged). */
 PL_API int pl_sample(pl_ctx *ctx, int32_t *id_out);
 
+/* What the last pl_sample drew from, for teaching pages: its candidates best first, with
+ * their probabilities after the repetition penalty, temperature and filters
+ * (renormalised; greedy: the chosen token alone, with 1). Up to cap of them go into
+ * ids/probs; *n_out = how many there were in all (0 before the first pl_sample). */
+PL_API int pl_sample_candidates(pl_ctx *ctx, int32_t *ids, float *probs, int cap, int *n_out);
+
 /* Text of one generated token for streaming: bytes of a UTF-8 character split across
  * tokens are held back until complete; invalid sequences come out as U+FFFD.
  * flush != 0 also emits whatever is held back (end of generation). */

@@ -95,7 +95,7 @@ static int sample_mult(const float *probs, int n, float coin) {
 
 /* run.c sample_topp: drop tokens that cannot be in the nucleus, sort, keep the smallest
  * prefix whose mass exceeds topp, draw within it. */
-static int sample_topp(const float *probs, int n, float topp, pl_candidate *cand, float coin) {
+static int sample_topp(pl_sampler *s, const float *probs, int n, float topp, pl_candidate *cand, float coin) {
     if (n == 1) return 0;
     const float cutoff = (1.0f - topp) / (float)(n - 1);
     int n0 = 0;
@@ -112,6 +112,7 @@ static int sample_topp(const float *probs, int n, float topp, pl_candidate *cand
             break;
         }
     }
+    s->drawn = PL_DRAW_CAND, s->drawn_n = last_idx + 1, s->drawn_total = cumulative_prob;
     float r = coin * cumulative_prob;
     float cdf = 0.0f;
     for (int i = 0; i <= last_idx; i++) {
@@ -200,6 +201,7 @@ static int sample_filtered(pl_sampler *s) {
     if (nc == 0) return argmax(x, n);   /* only when every logit is -inf */
     float total = 0.0f;
     for (int i = 0; i < nc; i++) total += c[i].value;
+    s->drawn = PL_DRAW_CAND, s->drawn_n = nc, s->drawn_total = total;
     float r = coin * total, cdf = 0.0f;
     for (int i = 0; i < nc; i++) {
         cdf += c[i].value;
@@ -208,19 +210,47 @@ static int sample_filtered(pl_sampler *s) {
     return c[nc - 1].index;
 }
 
-int pl_sampler_sample(pl_sampler *s, const float *logits, const int32_t *history, int n_history) {
+static int draw(pl_sampler *s) {
     const pl_sampling *p = &s->p;
     int n = s->n_vocab;
     float *x = s->logits;
-    /* NaN would break the orderings below; it ranks with -inf instead. */
-    for (int i = 0; i < n; i++) x[i] = isnan(logits[i]) ? -INFINITY : logits[i];
-    apply_repeat_penalty(s, history, n_history);
     if (p->temperature <= 0.0f) return argmax(x, n);
     for (int i = 0; i < n; i++) x[i] /= p->temperature;
     if ((p->top_k > 0 && p->top_k < n) || p->min_p > 0.0f) return sample_filtered(s);
     /* run.c's path */
     pl_softmax(x, n);   /* run.c's softmax: same float operations, same order */
+    s->drawn = PL_DRAW_ALL;
     float coin = random_f32(&s->rng);
     if (p->top_p <= 0.0f || p->top_p >= 1.0f) return sample_mult(x, n, coin);
-    return sample_topp(x, n, p->top_p, s->cand, coin);
+    return sample_topp(s, x, n, p->top_p, s->cand, coin);
+}
+
+int pl_sampler_sample(pl_sampler *s, const float *logits, const int32_t *history, int n_history) {
+    int n = s->n_vocab;
+    /* NaN would break the orderings below; it ranks with -inf instead. */
+    for (int i = 0; i < n; i++) s->logits[i] = isnan(logits[i]) ? -INFINITY : logits[i];
+    apply_repeat_penalty(s, history, n_history);
+    s->drawn = PL_DRAW_ONE;   /* until a path that draws from several says otherwise */
+    s->drawn_id = draw(s);
+    return s->drawn_id;
+}
+
+int pl_sampler_candidates(pl_sampler *s, int32_t *ids, float *probs, int cap) {
+    switch (s->drawn) {
+    case PL_DRAW_NONE: return 0;
+    case PL_DRAW_ONE:
+        if (cap > 0) ids[0] = s->drawn_id, probs[0] = 1.0f;
+        return 1;
+    case PL_DRAW_ALL: {   /* softmax over all of them: the cap best, in the cand scratch */
+        int k = cap < s->n_vocab ? cap : s->n_vocab;
+        if (k > 0) select_top_k(s->logits, s->n_vocab, k, s->cand);
+        for (int i = 0; i < k; i++) ids[i] = s->cand[i].index, probs[i] = s->cand[i].value;
+        return s->n_vocab;
+    }
+    case PL_DRAW_CAND:
+        for (int i = 0; i < cap && i < s->drawn_n; i++)
+            ids[i] = s->cand[i].index, probs[i] = s->cand[i].value / s->drawn_total;
+        return s->drawn_n;
+    }
+    return 0;
 }

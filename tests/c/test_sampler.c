@@ -162,6 +162,65 @@ static void test_distributions(void) {
     pl_sampler_free(&s);
 }
 
+/* What each draw chose from (pl_sampler_candidates), against the distributions worked
+ * out by hand above: the filters' survivors best first, renormalised; the drawn token is
+ * always one of them. */
+static void expect_candidates(pl_sampler *s, const pl_sampling *p, const float *logits, int n_want,
+                              const int *want_ids, const double *want_probs) {
+    int32_t ids[5];
+    float probs[5];
+    pl_sampler_set(s, p);
+    for (int draw = 0; draw < 50; draw++) {
+        int id = pl_sampler_sample(s, logits, NULL, 0), n = pl_sampler_candidates(s, ids, probs, 5), found = 0;
+        CHECK_EQ_INT(n, n_want);
+        for (int i = 0; i < n && i < 5; i++) {
+            CHECK_EQ_INT(ids[i], want_ids[i]);
+            CHECK_NEAR(probs[i], want_probs[i], 1e-6);
+            found |= ids[i] == id;
+        }
+        CHECK(found);
+    }
+}
+
+static void test_candidates(void) {
+    pl_sampler s;
+    pl_err err;
+    const double prob[4] = {0.1, 0.2, 0.3, 0.4};
+    float logits[5];
+    for (int i = 0; i < 4; i++) logits[i] = (float)log(prob[i]);
+    logits[4] = -1e30f;
+    CHECK_EQ_INT(pl_sampler_init(&s, 5, &err), PL_OK);
+    int32_t ids[5];
+    float probs[5];
+    CHECK_EQ_INT(pl_sampler_candidates(&s, ids, probs, 5), 0);   /* nothing drawn yet */
+
+    const int order[5] = {3, 2, 1, 0, 4};
+    pl_sampling p = params(1.0f, 0, 1.0f, 0.0f, 1);
+    expect_candidates(&s, &p, logits, 5, order, (const double[]){0.4, 0.3, 0.2, 0.1, 0.0});
+    p = params(2.0f, 0, 1.0f, 0.0f, 2);   /* p ∝ prob^(1/2) */
+    double z = 0;
+    for (int i = 0; i < 4; i++) z += sqrt(prob[i]);
+    expect_candidates(&s, &p, logits, 5, order,
+                      (const double[]){sqrt(0.4) / z, sqrt(0.3) / z, sqrt(0.2) / z, sqrt(0.1) / z, 0.0});
+    p = params(1.0f, 2, 1.0f, 0.0f, 3);   /* top-k 2 */
+    expect_candidates(&s, &p, logits, 2, order, (const double[]){0.4 / 0.7, 0.3 / 0.7});
+    p = params(1.0f, 0, 0.65f, 0.0f, 4);  /* top-p, run.c's walk */
+    expect_candidates(&s, &p, logits, 2, order, (const double[]){0.4 / 0.7, 0.3 / 0.7});
+    p = params(1.0f, 0, 1.0f, 0.45f, 5);  /* min-p: p >= 0.18 */
+    expect_candidates(&s, &p, logits, 3, order, (const double[]){0.4 / 0.9, 0.3 / 0.9, 0.2 / 0.9});
+    p = params(1.0f, 3, 0.5f, 0.1f, 6);   /* combined, as above */
+    expect_candidates(&s, &p, logits, 2, order, (const double[]){4.0 / 7.0, 3.0 / 7.0});
+    p = params(0.0f, 0, 1.0f, 0.0f, 7);   /* greedy */
+    expect_candidates(&s, &p, logits, 1, order, (const double[]){1.0});
+    /* fewer places than candidates: the best ones */
+    p = params(1.0f, 0, 1.0f, 0.0f, 8);
+    pl_sampler_set(&s, &p);
+    pl_sampler_sample(&s, logits, NULL, 0);
+    CHECK_EQ_INT(pl_sampler_candidates(&s, ids, probs, 2), 5);
+    CHECK(ids[0] == 3 && ids[1] == 2);
+    pl_sampler_free(&s);
+}
+
 static void test_repeat_penalty(void) {
     pl_sampler s;
     pl_err err;
@@ -259,6 +318,7 @@ int main(void) {
     test_rng_stream();
     test_greedy();
     test_distributions();
+    test_candidates();
     test_repeat_penalty();
     test_seeding();
     test_degenerate();
