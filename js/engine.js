@@ -278,6 +278,24 @@ export class Engine {
     return this.#int(this.#scratch);
   }
 
+  // The last sample's candidates (pocketlm.h pl_sample_candidates): the k most probable
+  // after penalty, temperature and filters, as [{ id, p }], and how many there were.
+  sampleCandidates(k) {
+    const m = this.#live();
+    let ids = 0, probs = 0;
+    try {
+      ids = this.alloc(Math.max(k, 1) * 4);
+      probs = this.alloc(Math.max(k, 1) * 4);
+      this.#check(m._pl_sample_candidates(this.#ctx, ids, probs, k, this.#scratch));
+      const count = this.#int(this.#scratch), shown = Math.min(k, count);
+      const idView = new Int32Array(this.heapU8().buffer, ids, shown), pView = new Float32Array(this.heapU8().buffer, probs, shown);
+      return { count, list: Array.from(idView, (id, i) => ({ id, p: pView[i] })) };
+    } finally {
+      this.free(probs);
+      this.free(ids);
+    }
+  }
+
   // --- teardown -------------------------------------------------------------------------
 
   // Frees the context and ends the pthread workers, so a Node process can exit.

@@ -122,7 +122,9 @@ export class Model {
    * format's end-of-turn token. Options: maxTokens, temperature, topK, topP, minP,
    * repeatPenalty, repeatLastN, seed, stop (string or strings: generation ends before
    * them; they are never emitted), signal, chatTemplate (a conversation only: a format
-   * name, instead of the model's tokenizer.chat_template).
+   * name, instead of the model's tokenizer.chat_template), candidates (k: each item also
+   * gets candidates, the k most probable tokens it was drawn from, [{ id, p }] after the
+   * sampler's penalty, temperature and filters, and candidateCount, how many there were).
    */
   generate(prompt, options = {}) {
     if (this.#info.vocab_only)
@@ -145,6 +147,8 @@ export class Model {
       throw new PocketLMError('invalid_argument', `maxTokens must be a non-negative integer, not ${o.maxTokens}`);
     if (!Number.isInteger(o.seed) || o.seed < 0)
       throw new PocketLMError('invalid_argument', `seed must be a non-negative integer, not ${o.seed}`);
+    if (o.candidates !== undefined && !(Number.isInteger(o.candidates) && o.candidates >= 0))
+      throw new PocketLMError('invalid_argument', `candidates must be a non-negative integer, not ${o.candidates}`);
     return this.#generate(prompt, o);
   }
 
@@ -195,7 +199,8 @@ export class Model {
       n++;
       const last = n >= o.maxTokens || e.position() >= context;
       const out = stops.push(e.decodeStream(id, last), last);
-      if (out.text || !out.stopped) yield { id, text: out.text };
+      if (out.text || !out.stopped) yield o.candidates ? { id, text: out.text, ...candidatesOf(e, o.candidates) }
+                                                       : { id, text: out.text };
       if (out.stopped || last) return;
       check();   // the consumer may have aborted or disposed while we were suspended
       e.eval([id]);
@@ -238,6 +243,13 @@ export class Model {
   async dispose() {
     this.#engine.dispose();
   }
+}
+
+// What a token was drawn from: { candidates: [{ id, p }] (the k most probable after the
+// sampler's penalty, temperature and filters), candidateCount (how many there were) }.
+function candidatesOf(engine, k) {
+  const { count, list } = engine.sampleCandidates(k);
+  return { candidates: list, candidateCount: count };
 }
 
 // The stop option as an array of strings.

@@ -280,3 +280,25 @@ test('inspect: limits and errors', async () => {
     await vocab.dispose();
   }
 });
+
+test('generate with candidates: what each token was drawn from, after the sampler\'s filters', async () => {
+  // greedy: the chosen token alone, with probability 1
+  const { tokens: greedy } = await collect(gguf.generate('Once upon a time', { ...GREEDY, maxTokens: 5, candidates: 3 }));
+  for (const t of greedy) assert.deepEqual([t.candidates, t.candidateCount], [[{ id: t.id, p: 1 }], 1]);
+  // top-k 5 at temperature 1: the 5 most probable of inspect()'s distribution (the same
+  // logits), renormalised, best first; the sampled token is one of them
+  const r = gguf.inspect('Once upon a time');
+  const best = [...r.probs.keys()].sort((a, b) => r.probs[b] - r.probs[a]).slice(0, 5);
+  const mass = best.reduce((a, id) => a + r.probs[id], 0);
+  for (const seed of [1, 2, 3]) {
+    const [first] = (await collect(gguf.generate('Once upon a time', {
+      temperature: 1, topK: 5, topP: 1, minP: 0, seed, maxTokens: 1, candidates: 10 }))).tokens;
+    assert.equal(first.candidateCount, 5);
+    assert.deepEqual(first.candidates.map((c) => c.id), best);
+    first.candidates.forEach((c, i) => assert.ok(Math.abs(c.p - r.probs[best[i]] / mass) < 1e-5, `${c.p}`));
+    assert.ok(best.includes(first.id));
+  }
+  const { tokens } = await collect(gguf.generate('Once upon a time', { maxTokens: 3 }));
+  assert.ok(tokens.every((t) => !('candidates' in t)), 'only when asked for');
+  await rejectsWith(async () => gguf.generate('x', { candidates: -1 }), 'invalid_argument');
+});

@@ -427,7 +427,7 @@ test('sources: local file (picker), File, Blob, ArrayBuffer, Uint8Array, chunked
   }
 });
 
-test('lesson page: tokens, attention, next-token probabilities and the residual stream of the bundled model; screenshot', async () => {
+test('lesson page: tokens, attention, next-token probabilities, sampling and the residual stream of the bundled model; screenshot', async () => {
   const context = await browser.newContext({ viewport: { width: 1100, height: 1300 } });
   const page = await context.newPage();
   const errors = [];
@@ -455,8 +455,6 @@ test('lesson page: tokens, attention, next-token probabilities and the residual 
     assert.equal(await page.inputValue('#stream-token'), String(T - 1));
     assert.ok(await page.$eval('#stream', (c) => c.getContext('2d').getImageData(0, 0, c.width, c.height).data
       .some((v, i) => i % 4 === 3 && v > 0)));
-    mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: join(ARTIFACTS, 'lesson.png'), fullPage: true });
     // adding the most likely token extends the prompt by its text and looks again
     await page.click('#append');
     await page.waitForFunction(() => document.body.dataset.inspections === '2', null, { timeout: 30000 });
@@ -464,6 +462,19 @@ test('lesson page: tokens, attention, next-token probabilities and the residual 
     const next = (await node.detokenize([...want.ids, top[0]])).slice((await node.detokenize(want.ids)).length);
     assert.equal(longer, prompt + next);
     assert.equal(await page.$$eval('.token', (c) => c.length), node.inspect(longer).tokens);
+    // sampling with top-k 3 alone: three candidates, the drawn one marked, and its text added
+    await page.fill('#top-k', '3');
+    await page.fill('#top-p', '1');
+    await page.fill('#min-p', '0');
+    await page.click('#sample');
+    await page.waitForFunction(() => document.body.dataset.inspections === '3', null, { timeout: 30000 });
+    assert.equal(await page.$$eval('#drawn li', (li) => li.length), 3);
+    assert.equal(await page.$$eval('#drawn li.chosen', (li) => li.length), 1);
+    const drawn = await page.$eval('#drawn li.chosen .piece', (e) => e.textContent.replace(/␣/g, ' '));
+    assert.equal(await page.inputValue('#prompt'), longer + drawn);
+    assert.match(await page.textContent('#kept'), /^the filters kept 3 of 512; drew “.+”$/);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'lesson.png'), fullPage: true });
     assert.deepEqual(errors, []);
     assert.equal(await page.isHidden('#error'), true);
   } finally {

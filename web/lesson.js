@@ -14,7 +14,7 @@ let shown = null;   // { result, pieces, nextPieces, top }
 
 function setState(state) {
   document.body.dataset.state = state;
-  for (const id of ['inspect', 'append']) $(id).disabled = state !== 'ready';
+  for (const id of ['inspect', 'append', 'sample']) $(id).disabled = state !== 'ready';
 }
 
 function showError(error) {
@@ -74,6 +74,7 @@ function render() {
   fillSelect($('layer'), result.layers, (i) => `${i + 1}`);
   fillSelect($('head'), result.heads, (i) => `${i + 1}`);
   fillSelect($('stream-token'), result.tokens, (i) => `${i}: ${visible(pieces[i])}`, result.tokens - 1);
+  $('attention-note').textContent = '';
   drawAttention();
   drawNext();
   drawStream();
@@ -138,17 +139,47 @@ function describeCell(event) {
 
 // --- next token and residual stream -------------------------------------------------------
 
+// A bar per token: its text, its probability p; `chosen` marks one.
+function bar(piece, p, chosen = false) {
+  const item = document.createElement('li');
+  item.innerHTML = '<span class="piece"></span><span class="bar"></span><span class="p"></span>';
+  item.children[0].textContent = visible(piece);
+  item.children[1].style.width = `${(p * 100).toFixed(1)}%`;
+  item.children[2].textContent = `${(p * 100).toFixed(1)} %`;
+  item.classList.toggle('chosen', chosen);
+  return item;
+}
+
 function drawNext() {
   const { result, nextPieces, top } = shown;
-  $('next').replaceChildren(...top.map((id, k) => {
-    const item = document.createElement('li');
-    const p = result.probs[id];
-    item.innerHTML = '<span class="piece"></span><span class="bar"></span><span class="p"></span>';
-    item.children[0].textContent = visible(nextPieces[k]);
-    item.children[1].style.width = `${(p * 100).toFixed(1)}%`;
-    item.children[2].textContent = `${(p * 100).toFixed(1)} %`;
-    return item;
-  }));
+  $('next').replaceChildren(...top.map((id, k) => bar(nextPieces[k], result.probs[id])));
+}
+
+// One token drawn as generate() draws it, with what the filters kept; then it joins the prompt.
+async function sampleOne() {
+  setState('inspecting');
+  showError(null);
+  try {
+    const prompt = $('prompt').value;
+    const options = { maxTokens: 1, candidates: TOP, temperature: Number($('temperature').value),
+      topK: Number($('top-k').value), topP: Number($('top-p').value), minP: Number($('min-p').value) };
+    let token = null;
+    for await (const t of model.generate(prompt, options)) token ??= t;
+    if (!token) throw Object.assign(new Error('the model ended the text here'), { code: 'end_of_text' });
+    const ids = await model.tokenize(prompt, { bos: model.info.add_bos });
+    const text = await model.detokenize(ids);
+    const pieces = [];
+    for (const { id } of token.candidates) pieces.push((await model.detokenize([...ids, id])).slice(text.length));
+    $('drawn').replaceChildren(...token.candidates.map(({ id, p }, k) => bar(pieces[k], p, id === token.id)));
+    $('kept').textContent = `the filters kept ${token.candidateCount} of ${model.info.vocab}; drew “${visible(token.text)}”`;
+    $('prompt').value = prompt + token.text;
+  } catch (e) {
+    showError(e);
+    return;
+  } finally {
+    setState('ready');
+  }
+  await inspect();
 }
 
 function drawStream() {
@@ -181,6 +212,7 @@ async function appendTop() {
 
 $('inspect').addEventListener('click', inspect);
 $('append').addEventListener('click', appendTop);
+$('sample').addEventListener('click', sampleOne);
 $('temperature').addEventListener('input', () => {
   $('temperature-value').textContent = Number($('temperature').value).toFixed(1);
 });
