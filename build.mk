@@ -63,9 +63,10 @@ ASAN_CFLAGS   := -std=c11 -O1 -g -pthread -fsanitize=address,undefined -fno-omit
 # ThreadSanitizer for the tests that run a pool of more than one thread (the others would
 # only run slower): races in the pool, the matmul tasks or attention show up there.
 TSAN_CFLAGS := -std=c11 -O1 -g -pthread -fsanitize=thread $(WARN)
-# libFuzzer needs clang (Debian's emscripten package depends on clang-14, and it on the
-# fuzzer runtime).
-FUZZ_CC     := $(firstword $(shell command -v clang clang-14 2>/dev/null) clang)
+# libFuzzer needs clang and its fuzzer runtime: Debian's emscripten package brings clang-14
+# (no plain `clang`), which only recommends the runtime (libclang-rt-14-dev; build.sh
+# installs it).
+FUZZ_CC     := $(or $(shell command -v clang 2>/dev/null),$(shell command -v clang-14 2>/dev/null),clang)
 FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-sanitize-recover=undefined -fno-omit-frame-pointer $(WARN)
 

@@ -52,7 +52,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   else
     echo "build.sh: missing tools. Install them, then run ./build.sh again:"
     echo "  Debian/Ubuntu: sudo apt-get install -y ${missing[*]}"
-    echo "  elsewhere:     make, gcc (native tests) and Emscripten 3.1.x (emcc), https://emscripten.org/docs/getting_started/downloads.html"
+    echo "  elsewhere:     make, gcc (native tests), clang with libFuzzer (the fuzzers) and Emscripten 3.1.x (emcc),"
+    echo "                 https://emscripten.org/docs/getting_started/downloads.html"
     exit 1
   fi
 fi
