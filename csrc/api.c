@@ -323,7 +323,12 @@ int pl_probabilities(pl_ctx *ctx, float temperature, float *out) {
         st = pl_fail(&ctx->err, PL_ERR_INVALID_STATE, "nothing evaluated yet: no logits");
     if (st != PL_OK) return st;
     int n = ctx->model.hp.n_vocab;
-    for (int i = 0; i < n; i++) out[i] = ctx->state.logits[i] / temperature;
+    const float *logits = ctx->state.logits;
+    float max = logits[0];
+    for (int i = 1; i < n; i++)
+        if (logits[i] > max) max = logits[i];
+    /* the largest off first: a tiny temperature then scales differences, not values to inf */
+    for (int i = 0; i < n; i++) out[i] = (logits[i] - max) / temperature;
     pl_softmax(out, n);
     return done(ctx, PL_OK);
 }

@@ -95,8 +95,9 @@ static int sample_mult(const float *probs, int n, float coin) {
 
 /* run.c sample_topp: drop tokens that cannot be in the nucleus, sort, keep the smallest
  * prefix whose mass exceeds topp, draw within it. */
-static int sample_topp(pl_sampler *s, const float *probs, int n, float topp, pl_candidate *cand, float coin) {
+static int sample_topp(pl_sampler *s, const float *probs, int n, float topp, float coin) {
     if (n == 1) return 0;
+    pl_candidate *cand = s->cand;
     const float cutoff = (1.0f - topp) / (float)(n - 1);
     int n0 = 0;
     for (int i = 0; i < n; i++)
@@ -222,7 +223,7 @@ static int draw(pl_sampler *s) {
     s->drawn = PL_DRAW_ALL;
     float coin = random_f32(&s->rng);
     if (p->top_p <= 0.0f || p->top_p >= 1.0f) return sample_mult(x, n, coin);
-    return sample_topp(s, x, n, p->top_p, s->cand, coin);
+    return sample_topp(s, x, n, p->top_p, coin);
 }
 
 int pl_sampler_sample(pl_sampler *s, const float *logits, const int32_t *history, int n_history) {

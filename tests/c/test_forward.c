@@ -131,6 +131,38 @@ static void check_inspect(pl_ctx *ctx, int by_token, float *att, float *hid) {
 
 static float inspect_att[2][INSPECT_ATT], inspect_hid[2][INSPECT_HID];
 
+/* Across the forward pass's batches (PL_MAX_BATCH = 64 tokens): 120 tokens of a text
+ * evaluated at once record what they record token by token (the path checked against
+ * PyTorch above), within float rounding. */
+static void check_inspect_long(pl_ctx *ctx) {
+    enum { P = 120 };
+    static const char text[] = "Once upon a time, there was a little girl named Lily. She loved to play outside in the "
+                               "park. One day, she saw a big, red ball. She wanted to play with it, but it was too high. "
+                               "Lily's mom said, \"Lily, let's go to the park.\" Lily was sad and didn't know what to do. "
+                               "She said, \"I want to play with your ball, but I can't find it.\"";
+    static int32_t ids[sizeof text + 2];
+    int n = 0;
+    CHECK_EQ_INT(pl_tokenize(ctx, text, (int)sizeof text - 1, 1, 0, ids, (int)sizeof text + 2, &n), PL_OK);
+    CHECK(n >= P);
+    static float att[2][N_LAYERS * N_HEADS * P * P], hid[2][P * (N_LAYERS + 1) * DIM];
+    for (int k = 0; k < 2; k++) {
+        CHECK_EQ_INT(pl_reset(ctx), PL_OK);
+        CHECK_EQ_INT(pl_set_inspect(ctx, att[k], hid[k], P), PL_OK);
+        for (int t = 0; t < P; t += k ? 1 : P) CHECK_EQ_INT(pl_eval(ctx, ids + t, k ? 1 : P), PL_OK);
+    }
+    CHECK_EQ_INT(pl_set_inspect(ctx, NULL, NULL, 0), PL_OK);
+    float e_att = 0, e_hid = 0;
+    for (int lh = 0; lh < N_LAYERS * N_HEADS; lh++)   /* the rows' written parts */
+        for (int i = 0; i < P; i++) {
+            size_t at = ((size_t)lh * P + i) * P;
+            e_att = fmaxf(e_att, worst_error(att[0] + at, att[1] + at, (size_t)i + 1, 2e-6f, 1e-4f));
+        }
+    e_hid = worst_error(hid[0], hid[1], (size_t)P * (N_LAYERS + 1) * DIM, 1e-5f, 1e-4f);
+    printf("inspect, %d tokens batched against token by token: attention %.3f, hidden %.3f of tolerance\n",
+           P, e_att, e_hid);
+    CHECK(e_att <= 1.0f && e_hid <= 1.0f);
+}
+
 int main(void) {
     read_reference();
     pl_ctx *bin = load("models/stories260K.bin", "models/tok512.bin");
@@ -165,6 +197,11 @@ int main(void) {
         printf("probabilities at temperature %g: worst error %.3f of tolerance\n", 1.0 / k, e);
         CHECK(e <= 1.0f);
     }
+    /* a tiny temperature: all of it on the best token, no overflow to NaN */
+    CHECK_EQ_INT(pl_probabilities(gguf, 1e-30f, probs), PL_OK);
+    int best = 0;
+    for (int i = 1; i < N_VOCAB; i++) best = ref_logits[N_POS - 1][i] > ref_logits[N_POS - 1][best] ? i : best;
+    CHECK(probs[best] == 1.0f);
     CHECK_EQ_INT(pl_probabilities(gguf, 0.0f, probs), PL_ERR_INVALID_ARGUMENT);
     CHECK_EQ_INT(pl_reset(gguf), PL_OK);
     CHECK_EQ_INT(pl_probabilities(gguf, 1.0f, probs), PL_ERR_INVALID_STATE);
@@ -172,6 +209,7 @@ int main(void) {
     check_inspect(gguf, 1, inspect_att[0], inspect_hid[0]);
     check_inspect(gguf, 0, inspect_att[0], inspect_hid[0]);
     check_inspect(threaded, 0, inspect_att[1], inspect_hid[1]);   /* 2 threads: the same bits */
+    check_inspect_long(gguf);
     CHECK(memcmp(inspect_att[0], inspect_att[1], sizeof inspect_att[0]) == 0);
     CHECK(memcmp(inspect_hid[0], inspect_hid[1], sizeof inspect_hid[0]) == 0);
 

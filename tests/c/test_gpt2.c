@@ -219,13 +219,15 @@ static void check_inspect(pl_ctx *ctx, const reference *r) {
             CHECK(memcmp(few_att + (lh * FEW + i) * FEW, att + (lh * N_POS + i) * N_POS, FEW * sizeof(float)) == 0);
     CHECK(memcmp(few_hid, hid, FEW * (N_LAYERS + 1) * DIM * sizeof(float)) == 0);
 
-    /* off: nothing written */
-    memset(att2, 0x7f, sizeof att2);
+    /* off: the buffers it had are no longer written */
+    memset(few_att, 0x7f, N_LAYERS * N_HEADS * FEW * FEW * sizeof(float));
+    memset(few_hid, 0x7f, FEW * (N_LAYERS + 1) * DIM * sizeof(float));
     CHECK_EQ_INT(pl_set_inspect(ctx, NULL, NULL, 0), PL_OK);
     CHECK_EQ_INT(pl_reset(ctx), PL_OK);
     CHECK_EQ_INT(pl_eval(ctx, r->tokens[0], N_POS), PL_OK);
     int untouched = 1;
-    for (size_t i = 0; i < sizeof att2; i++) untouched &= ((uint8_t *)att2)[i] == 0x7f;
+    for (size_t i = 0; i < N_LAYERS * N_HEADS * FEW * FEW * sizeof(float); i++) untouched &= ((uint8_t *)few_att)[i] == 0x7f;
+    for (size_t i = 0; i < FEW * (N_LAYERS + 1) * DIM * sizeof(float); i++) untouched &= ((uint8_t *)few_hid)[i] == 0x7f;
     CHECK(untouched);
     CHECK_EQ_INT(pl_set_inspect(ctx, few_att, NULL, 0), PL_ERR_INVALID_ARGUMENT);
     CHECK_EQ_INT(pl_set_inspect(ctx, NULL, few_hid, N_POS + 1), PL_ERR_INVALID_ARGUMENT);
