@@ -40,6 +40,7 @@ for (const [name, { seeds, args }] of Object.entries(FUZZERS))
         });
         assert.equal(status, 0, `${name} failed (exit ${status}):\n${output.slice(-6000)}`);
         assert.match(output, /Done \d+ runs/, output.slice(-2000));
+        assert.doesNotMatch(output, /not found, skipped/, 'every vocabulary of the target is there');
       } finally {
         rmSync(corpus, { recursive: true, force: true });
       }

@@ -1,7 +1,7 @@
 /* libFuzzer target: arbitrary bytes as a model file (GGUF or llama2.c, chosen by the
- * magic as pl_load does) and, when it loads, as text to tokenize, decode and run, with
- * introspection on (pl_set_inspect, buffers sized from pl_info_json), and the
- * distribution and candidates of the sampled token read back.
+ * magic as pl_load does) and, when it loads, as text to tokenize (else a few valid ids),
+ * run with introspection on (pl_set_inspect, buffers sized from pl_info_json), sample,
+ * read back the distribution and the candidates, decode.
  * Seeds: models/stories260K.gguf and models/stories260K.bin (with tok512.bin it needs). */
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +24,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     long layers = info_int(info, "\"n_layers\":"), heads = info_int(info, "\"n_heads\":");
     long dim = info_int(info, "\"dim\":"), vocab = info_int(info, "\"vocab\":");
     int32_t ids[66];
-    int n = 0;
-    if (pl_tokenize(ctx, (const char *)data, size < 64 ? (int)size : 64, 1, 1, ids, 66, &n) != PL_OK || n == 0)
-        return 0;
+    int n = 0, room = pl_context_length(ctx);
+    if (pl_tokenize(ctx, (const char *)data, size < 64 ? (int)size : 64, 1, 1, ids, 66, &n) != PL_OK || n == 0 ||
+        n > room) {   /* text the vocabulary cannot spell, or too long: a few valid ids instead */
+        n = room < 4 ? room : 4;
+        for (int i = 0; i < n; i++) ids[i] = (int32_t)(vocab > 0 ? i % vocab : 0);
+    }
     enum { POSITIONS = 8 };
     size_t att_floats = (size_t)layers * heads * POSITIONS * POSITIONS, hid_floats = (size_t)POSITIONS * (layers + 1) * dim;
     float *att = NULL, *hid = NULL, *probs = NULL;
