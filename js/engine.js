@@ -80,6 +80,8 @@ export class Engine {
   #ctx = 0;
   #scratch = 0;     // 4 bytes for the int out-parameters
   #decodeBuf = 0;   // DECODE_CAP bytes for pl_decode_stream
+  #candBuf = 0;     // #candCap ids and probabilities for pl_sample_candidates
+  #candCap = 0;
   #u8 = null;       // view of the current wasm memory
 
   // threads > 1 selects the pthreads build. wasmBase: URL of the folder with the builds.
@@ -279,21 +281,22 @@ export class Engine {
   }
 
   // The last sample's candidates (pocketlm.h pl_sample_candidates): the k most probable
-  // after penalty, temperature and filters, as [{ id, p }], and how many there were.
-  sampleCandidates(k) {
+  // after penalty, temperature and filters, as [{ id, p }], and how many there were. k is
+  // capped at the vocabulary; one buffer (ids, then probabilities) serves every token.
+  sampleCandidates(k, vocab) {
     const m = this.#live();
-    let ids = 0, probs = 0;
-    try {
-      ids = this.alloc(Math.max(k, 1) * 4);
-      probs = this.alloc(Math.max(k, 1) * 4);
-      this.#check(m._pl_sample_candidates(this.#ctx, ids, probs, k, this.#scratch));
-      const count = this.#int(this.#scratch), shown = Math.min(k, count);
-      const idView = new Int32Array(this.heapU8().buffer, ids, shown), pView = new Float32Array(this.heapU8().buffer, probs, shown);
-      return { count, list: Array.from(idView, (id, i) => ({ id, p: pView[i] })) };
-    } finally {
-      this.free(probs);
-      this.free(ids);
+    k = Math.min(k, vocab);
+    if (k > this.#candCap) {
+      this.free(this.#candBuf);
+      this.#candBuf = this.#candCap = 0;
+      this.#candBuf = this.alloc(k * 8);
+      this.#candCap = k;
     }
+    const ids = this.#candBuf, probs = this.#candBuf + k * 4;
+    this.#check(m._pl_sample_candidates(this.#ctx, ids, probs, k, this.#scratch));
+    const count = this.#int(this.#scratch), shown = Math.min(k, count);
+    const idView = new Int32Array(this.heapU8().buffer, ids, shown), pView = new Float32Array(this.heapU8().buffer, probs, shown);
+    return { count, list: Array.from(idView, (id, i) => ({ id, p: pView[i] })) };
   }
 
   // --- teardown -------------------------------------------------------------------------

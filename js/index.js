@@ -122,9 +122,10 @@ export class Model {
    * format's end-of-turn token. Options: maxTokens, temperature, topK, topP, minP,
    * repeatPenalty, repeatLastN, seed, stop (string or strings: generation ends before
    * them; they are never emitted), signal, chatTemplate (a conversation only: a format
-   * name, instead of the model's tokenizer.chat_template), candidates (k: each item also
-   * gets candidates, the k most probable tokens it was drawn from, [{ id, p }] after the
-   * sampler's penalty, temperature and filters, and candidateCount, how many there were).
+   * name, instead of the model's tokenizer.chat_template), candidates (k: each token item
+   * also gets candidates, the k most probable tokens it was drawn from, [{ id, p }] after
+   * the sampler's penalty, temperature and filters, and candidateCount, how many there
+   * were; not the id -1 item, and nothing tells what an end-of-text token was drawn from).
    */
   generate(prompt, options = {}) {
     if (this.#info.vocab_only)
@@ -199,7 +200,7 @@ export class Model {
       n++;
       const last = n >= o.maxTokens || e.position() >= context;
       const out = stops.push(e.decodeStream(id, last), last);
-      if (out.text || !out.stopped) yield o.candidates ? { id, text: out.text, ...candidatesOf(e, o.candidates) }
+      if (out.text || !out.stopped) yield o.candidates ? { id, text: out.text, ...candidatesOf(e, o.candidates, this.#info.vocab) }
                                                        : { id, text: out.text };
       if (out.stopped || last) return;
       check();   // the consumer may have aborted or disposed while we were suspended
@@ -227,6 +228,10 @@ export class Model {
       throw new PocketLMError('invalid_state', 'only a tokenizer is loaded (vocabOnly), no weights to inspect');
     if (this.#busy) throw new PocketLMError('busy', 'a generation is running on this model');
     checkText(text);
+    if (!Number.isInteger(maxTokens) || maxTokens < 1)
+      throw new PocketLMError('invalid_argument', `maxTokens must be a positive integer, not ${maxTokens}`);
+    if (!(temperature > 0))
+      throw new PocketLMError('invalid_argument', `temperature must be above 0, not ${temperature}`);
     const ids = this.#engine.tokenize(text, { bos, special });
     const context = this.#engine.contextLength();
     if (ids.length > context)
@@ -234,8 +239,6 @@ export class Model {
     if (ids.length === 0 || ids.length > maxTokens)
       throw new PocketLMError('invalid_argument', `inspect takes 1 to ${maxTokens} tokens (maxTokens); the text has ${ids.length}`);
     const { n_layers: layers, n_heads: heads, dim } = this.#info;
-    if (!(temperature > 0))
-      throw new PocketLMError('invalid_argument', `temperature must be above 0, not ${temperature}`);
     return { ids, layers, heads, tokens: ids.length, dim, ...this.#engine.inspect(ids, this.#info, temperature) };
   }
 
@@ -247,8 +250,8 @@ export class Model {
 
 // What a token was drawn from: { candidates: [{ id, p }] (the k most probable after the
 // sampler's penalty, temperature and filters), candidateCount (how many there were) }.
-function candidatesOf(engine, k) {
-  const { count, list } = engine.sampleCandidates(k);
+function candidatesOf(engine, k, vocab) {
+  const { count, list } = engine.sampleCandidates(k, vocab);
   return { candidates: list, candidateCount: count };
 }
 

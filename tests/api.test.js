@@ -268,6 +268,7 @@ test('inspect: limits and errors', async () => {
   await rejectsWith(async () => gguf.inspect('Once upon a time', { maxTokens: 4 }), 'invalid_argument');
   await rejectsWith(async () => gguf.inspect('', { bos: false }), 'invalid_argument');
   await rejectsWith(async () => gguf.inspect('x', { temperature: 0 }), 'invalid_argument');
+  await rejectsWith(async () => gguf.inspect('x', { maxTokens: NaN }), 'invalid_argument');
   assert.equal(gguf.inspect('Once upon a time', { bos: false }).tokens, 4);
   const run = gguf.generate('Once upon a time', { maxTokens: 50 });
   await run.next();
@@ -298,6 +299,11 @@ test('generate with candidates: what each token was drawn from, after the sample
     first.candidates.forEach((c, i) => assert.ok(Math.abs(c.p - r.probs[best[i]] / mass) < 1e-5, `${c.p}`));
     assert.ok(best.includes(first.id));
   }
+  // more places than tokens: every token, the list capped at the vocabulary
+  const [all] = (await collect(gguf.generate('Once upon a time', { temperature: 1, topK: 0, topP: 1, minP: 0, seed: 4,
+    maxTokens: 1, candidates: 1e6 }))).tokens;
+  assert.equal(all.candidateCount, 512);
+  assert.equal(all.candidates.length, 512);
   const { tokens } = await collect(gguf.generate('Once upon a time', { maxTokens: 3 }));
   assert.ok(tokens.every((t) => !('candidates' in t)), 'only when asked for');
   await rejectsWith(async () => gguf.generate('x', { candidates: -1 }), 'invalid_argument');
