@@ -38,7 +38,11 @@ async function piecesOf(ids) {
   return pieces;
 }
 
+// One action at a time: a click or a temperature change while one runs is ignored.
+const idle = () => document.body.dataset.state === 'ready';
+
 async function inspect() {
+  if (!idle()) return;
   setState('inspecting');
   showError(null);
   try {
@@ -50,7 +54,7 @@ async function inspect() {
     const text = await model.detokenize(ids);
     const nextPieces = [];
     for (const id of top) nextPieces.push((await model.detokenize([...ids, id])).slice(text.length));
-    shown = { result, pieces, nextPieces, top };
+    shown = { prompt: $('prompt').value, result, pieces, nextPieces, top };
     render();
     document.body.dataset.inspections = String(Number(document.body.dataset.inspections ?? 0) + 1);
   } catch (e) {
@@ -157,6 +161,7 @@ function drawNext() {
 
 // One token drawn as generate() draws it, with what the filters kept; then it joins the prompt.
 async function sampleOne() {
+  if (!idle()) return;
   setState('inspecting');
   showError(null);
   try {
@@ -202,8 +207,11 @@ function drawStream() {
   }
 }
 
+// The most likely token after the text as it is now (looked at again if it was edited).
 async function appendTop() {
-  if (!shown) return;
+  if (!idle()) return;
+  if (shown?.prompt !== $('prompt').value) await inspect();
+  if (!shown || shown.prompt !== $('prompt').value) return;   // the look failed
   $('prompt').value += shown.nextPieces[0];
   await inspect();
 }
@@ -216,7 +224,7 @@ $('sample').addEventListener('click', sampleOne);
 $('temperature').addEventListener('input', () => {
   $('temperature-value').textContent = Number($('temperature').value).toFixed(1);
 });
-$('temperature').addEventListener('change', () => shown && inspect());
+$('temperature').addEventListener('change', () => shown && inspect());   // ignored while busy
 $('layer').addEventListener('change', drawAttention);
 $('head').addEventListener('change', drawAttention);
 $('stream-token').addEventListener('change', drawStream);
