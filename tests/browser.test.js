@@ -450,6 +450,11 @@ test('lesson page: tokens, attention, next-token probabilities, sampling and the
     await page.mouse.move(box.x + 64 * scale + 0.5 * cell, box.y + 64 * scale + (T - 0.5) * cell);
     const weight = want.attention[(T - 1) * T];   // row T - 1, column 0 of layer 0, head 0
     assert.match(await page.textContent('#attention-note'), new RegExp(` takes ${(weight * 100).toFixed(1)} % of what it reads from “<s>” \\(0\\)$`));
+    // the keyboard: focus starts on the same cell, the up arrow moves to the row above
+    await page.focus('#attention');
+    await page.keyboard.press('ArrowUp');
+    const above = want.attention[(T - 2) * T];
+    assert.match(await page.textContent('#attention-note'), new RegExp(` \\(${T - 2}\\) takes ${(above * 100).toFixed(1)} % of what it reads from “<s>” \\(0\\)$`));
     // the residual stream: a token to pick (the last one first), drawn
     assert.equal(await page.$$eval('#stream-token option', (o) => o.length), T);
     assert.equal(await page.inputValue('#stream-token'), String(T - 1));

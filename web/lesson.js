@@ -79,6 +79,7 @@ function render() {
   fillSelect($('head'), result.heads, (i) => `${i + 1}`);
   fillSelect($('stream-token'), result.tokens, (i) => `${i}: ${visible(pieces[i])}`, result.tokens - 1);
   $('attention-note').textContent = '';
+  focused = null;
   drawAttention();
   drawNext();
   drawStream();
@@ -128,6 +129,21 @@ function drawAttention() {
   }
 }
 
+// The cell (i, j) read out below the heatmap, and framed in it.
+let focused = null;
+
+function describe(i, j) {
+  const name = (k) => `“${visible(shown.pieces[k])}” (${k})`;
+  $('attention-note').textContent =
+    `${name(i)} takes ${(attentionRow(i)[j] * 100).toFixed(1)} % of what it reads from ${name(j)}`;
+  drawAttention();
+  focused = { i, j };
+  const canvas = $('attention'), g = canvas.getContext('2d'), cell = (canvas.width - MARGIN) / shown.result.tokens;
+  g.strokeStyle = '#b3261e';
+  g.lineWidth = 2;
+  g.strokeRect(MARGIN + j * cell, MARGIN + i * cell, cell - 1, cell - 1);
+}
+
 function describeCell(event) {
   if (!shown) return;
   const canvas = $('attention'), box = canvas.getBoundingClientRect();
@@ -136,9 +152,17 @@ function describeCell(event) {
   const y = ((event.clientY - box.top) * canvas.height) / box.height - MARGIN;
   const i = Math.floor(y / cell), j = Math.floor(x / cell);
   if (x < 0 || y < 0 || i >= T || j > i) return;
-  const name = (k) => `“${visible(shown.pieces[k])}” (${k})`;
-  $('attention-note').textContent =
-    `${name(i)} takes ${(attentionRow(i)[j] * 100).toFixed(1)} % of what it reads from ${name(j)}`;
+  describe(i, j);
+}
+
+// The keyboard's way round the heatmap: arrows move within the lower triangle.
+function moveCell(event) {
+  const step = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] }[event.key];
+  if (!shown || !step) return;
+  event.preventDefault();
+  const T = shown.result.tokens, { i, j } = focused ?? { i: T - 1, j: 0 };
+  const ni = Math.min(T - 1, Math.max(0, i + step[0])), nj = Math.min(ni, Math.max(0, j + step[1]));
+  describe(ni, nj);
 }
 
 // --- next token and residual stream -------------------------------------------------------
@@ -225,10 +249,13 @@ $('temperature').addEventListener('input', () => {
   $('temperature-value').textContent = Number($('temperature').value).toFixed(1);
 });
 $('temperature').addEventListener('change', () => shown && inspect());   // ignored while busy
-$('layer').addEventListener('change', drawAttention);
-$('head').addEventListener('change', drawAttention);
+const redrawAttention = () => (focused ? describe(focused.i, focused.j) : drawAttention());
+$('layer').addEventListener('change', redrawAttention);
+$('head').addEventListener('change', redrawAttention);
 $('stream-token').addEventListener('change', drawStream);
 $('attention').addEventListener('mousemove', describeCell);
+$('attention').addEventListener('keydown', moveCell);
+$('attention').addEventListener('focus', () => shown && !focused && describe(shown.result.tokens - 1, 0));
 
 setState('loading');
 try {
