@@ -25,7 +25,7 @@ static inline float frand(void) {
     return (float)((check_rng >> 40) / 8388608.0 - 1.0);
 }
 
-static int check_report(const char *suite) {
+static inline int check_report(const char *suite) {
     printf("%s: %d passed, %d failed\n", suite, check_passed, check_failed);
     return check_failed ? 1 : 0;
 }

@@ -14,14 +14,15 @@
 #include <string.h>
 
 #include "../../csrc/pocketlm.h"
+#include "../c/testutil.h"
 
-#define CHECK(cond, what)                                                                   \
-    do {                                                                                    \
-        if (!(cond)) {                                                                      \
+#define REQUIRE(cond, what)                                                                 \
+    do {                                                                                      \
+        if (!(cond)) {                                                                        \
             fprintf(stderr, "fuzz_text: %s (%s; last error: %s)\n", what, vocabs[which].path, \
-                    pl_last_error(ctx));                                                    \
-            abort();                                                                        \
-        }                                                                                   \
+                    pl_last_error(ctx));                                                      \
+            abort();                                                                          \
+        }                                                                                     \
     } while (0)
 
 enum roundtrip { NONE, BYTES, VALID_UTF8 };
@@ -43,25 +44,13 @@ static struct {
 };
 #define N_VOCABS (int)(sizeof vocabs / sizeof vocabs[0])
 
-static void *read_file(const char *path, size_t *size, int owned_by_engine) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *buf = owned_by_engine ? pl_alloc(*size) : malloc(*size);
-    if (buf && fread(buf, 1, *size, f) != *size) buf = NULL;   /* a short read: skip the file */
-    fclose(f);
-    return buf;
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc, (void)argv;
     int loaded = 0;
     for (int i = 0; i < N_VOCABS; i++) {
         size_t size = 0, tok_size = 0;
-        void *buf = read_file(vocabs[i].path, &size, 1), *tok = NULL;
-        if (vocabs[i].tok_path) tok = read_file(vocabs[i].tok_path, &tok_size, 0);
+        void *buf = try_read_file(vocabs[i].path, 0, &size), *tok = NULL;
+        if (vocabs[i].tok_path) tok = try_read_file(vocabs[i].tok_path, 0, &tok_size);
         if (!buf || (vocabs[i].tok_path && !tok)) {
             fprintf(stderr, "fuzz_text: %s not found, skipped\n", vocabs[i].path);
             continue;
@@ -73,7 +62,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
             fprintf(stderr, "fuzz_text: %s: %s\n", vocabs[i].path, pl_last_error(ctx));
             abort();
         }
-        free(tok);
+        pl_dealloc(tok);
         vocabs[i].ctx = ctx;
         loaded++;
     }
@@ -116,29 +105,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int32_t *ids = malloc(sizeof *ids * (size_t)cap);
     int st = pl_tokenize(ctx, text, len, add_bos, parse_special, ids, cap, &n);
     if (parse_special && st == PL_ERR_INVALID_ARGUMENT) goto out;   /* dense special tokens */
-    CHECK(st == PL_OK, "plain text did not tokenize");
-    CHECK(n >= 0 && n <= cap, "token count out of range");
+    REQUIRE(st == PL_OK, "plain text did not tokenize");
+    REQUIRE(n >= 0 && n <= cap, "token count out of range");
 
     int need = 0;
     st = pl_detokenize(ctx, ids, n, NULL, 0, &need);
-    CHECK(st == PL_OK || st == PL_ERR_INVALID_ARGUMENT, "detokenize failed");
+    REQUIRE(st == PL_OK || st == PL_ERR_INVALID_ARGUMENT, "detokenize failed");
     char *back = malloc((size_t)need + 1);
     int back_len = 0;
-    CHECK(pl_detokenize(ctx, ids, n, back, need + 1, &back_len) == PL_OK && back_len == need,
+    REQUIRE(pl_detokenize(ctx, ids, n, back, need + 1, &back_len) == PL_OK && back_len == need,
           "detokenize into the room it asked for failed");
 
     char piece[1024];
     for (int i = 0; i < n && vocabs[which].weights; i++) {
         int piece_len = 0;
-        CHECK(pl_decode_stream(ctx, ids[i], i == n - 1, piece, sizeof piece, &piece_len) == PL_OK,
+        REQUIRE(pl_decode_stream(ctx, ids[i], i == n - 1, piece, sizeof piece, &piece_len) == PL_OK,
               "streaming decode failed");
-        CHECK(utf8_valid(piece, piece_len), "streaming decode gave invalid UTF-8");
+        REQUIRE(utf8_valid(piece, piece_len), "streaming decode gave invalid UTF-8");
     }
 
     enum roundtrip rt = vocabs[which].roundtrip;
     int plain = !add_bos && !parse_special;
     if (plain && (rt == BYTES || (rt == VALID_UTF8 && utf8_valid(text, len) && !has_control(text, len))))
-        CHECK(back_len == len && memcmp(back, text, (size_t)len) == 0, "detokenize(tokenize(text)) != text");
+        REQUIRE(back_len == len && memcmp(back, text, (size_t)len) == 0, "detokenize(tokenize(text)) != text");
     free(back);
 out:
     free(ids);

@@ -11,20 +11,14 @@
 #include <string.h>
 
 #include "../../csrc/pocketlm.h"
+#include "../c/testutil.h"
 
 static void *checkpoint;   /* models/stories260K.bin */
 static size_t checkpoint_size;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc, (void)argv;
-    FILE *f = fopen("models/stories260K.bin", "rb");
-    if (!f) abort();
-    fseek(f, 0, SEEK_END);
-    checkpoint_size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    checkpoint = malloc(checkpoint_size);
-    if (!checkpoint || fread(checkpoint, 1, checkpoint_size, f) != checkpoint_size) abort();
-    fclose(f);
+    checkpoint = must_read_file("models/stories260K.bin", 0, &checkpoint_size);
     return 0;
 }
 
