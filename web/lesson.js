@@ -38,6 +38,14 @@ async function piecesOf(ids) {
   return pieces;
 }
 
+// The text each token of `next` would add after ids.
+async function piecesAfter(ids, next) {
+  const text = await model.detokenize(ids);
+  const pieces = [];
+  for (const id of next) pieces.push((await model.detokenize([...ids, id])).slice(text.length));
+  return pieces;
+}
+
 // One action at a time: a click or a temperature change while one runs is ignored.
 const idle = () => document.body.dataset.state === 'ready';
 
@@ -46,15 +54,11 @@ async function inspect() {
   setState('inspecting');
   showError(null);
   try {
-    const temperature = Number($('temperature').value);
-    const result = await model.inspect($('prompt').value, { temperature, maxTokens: 64 });
+    const prompt = $('prompt').value, temperature = Number($('temperature').value);
+    const result = await model.inspect(prompt, { temperature, maxTokens: 64 });
     const ids = [...result.ids];
-    const pieces = await piecesOf(ids);
     const top = [...result.probs.keys()].sort((a, b) => result.probs[b] - result.probs[a]).slice(0, TOP);
-    const text = await model.detokenize(ids);
-    const nextPieces = [];
-    for (const id of top) nextPieces.push((await model.detokenize([...ids, id])).slice(text.length));
-    shown = { prompt: $('prompt').value, result, pieces, nextPieces, top };
+    shown = { prompt, result, pieces: await piecesOf(ids), nextPieces: await piecesAfter(ids, top), top };
     render();
     document.body.dataset.inspections = String(Number(document.body.dataset.inspections ?? 0) + 1);
   } catch (e) {
@@ -196,9 +200,7 @@ async function sampleOne() {
     for await (const t of model.generate(prompt, options)) token ??= t;
     if (!token) throw Object.assign(new Error('the model ended the text here'), { code: 'end_of_text' });
     const ids = await model.tokenize(prompt, { bos: model.info.add_bos });
-    const text = await model.detokenize(ids);
-    const pieces = [];
-    for (const { id } of token.candidates) pieces.push((await model.detokenize([...ids, id])).slice(text.length));
+    const pieces = await piecesAfter([...ids], token.candidates.map((c) => c.id));
     $('drawn').replaceChildren(...token.candidates.map(({ id, p }, k) => bar(pieces[k], p, id === token.id)));
     $('kept').textContent = `the filters kept ${token.candidateCount} of ${model.info.vocab}; drew “${visible(token.text)}”`;
     $('prompt').value = prompt + token.text;
