@@ -548,9 +548,9 @@ export function formatReport(results) {
     out.push(`Roofline (wasm SIMD128 under Node): streaming read ${fmt(m.read_gbs)} GB/s on one thread, ` +
       `${fmt(m.read_2t_gbs)} on two (in cache ${fmt(m.read_cached_gbs)}), f32x4 mul+add ` +
       `${fmt(m.f32x4_mul_add_gflops)} GFLOP/s, i32x4.dot_i16x8_s ${fmt(m.i32x4_dot_i16x8_gops)} GOP/s on one thread` +
-      (m.i32x4_dot_i16x8_2t_gops ? ` and ${m.i32x4_dot_i16x8_2t_gops.map((x) => fmt(x)).join(' + ')} on two at once ` +
-        `(${fmt(m.i32x4_dot_i16x8_2t_gops.reduce((a, b) => a + b) / m.i32x4_dot_i16x8_gops, 2)}x one: the most two ` +
-        'threads can give a compute-bound kernel)' : ''));
+      ` and ${m.i32x4_dot_i16x8_2t_gops.map((x) => fmt(x)).join(' + ')} on two at once ` +
+      `(${fmt(m.i32x4_dot_i16x8_2t_gops.reduce((a, b) => a + b) / m.i32x4_dot_i16x8_gops, 2)}x one: the most two ` +
+      'threads can give a compute-bound kernel)');
     const rows = [['type', 'kernel', 'rows x cols', 'decode GB/s', 'of read bw', 'decode GOP/s', '2T decode GB/s',
       'of 2T read bw', `prefill(${results.roofline.kernels[0]?.prefill.tokens}) GOP/s`, 'of dot rate']];
     for (const k of results.roofline.kernels)

@@ -280,9 +280,10 @@ export class Engine {
     return this.#int(this.#scratch);
   }
 
-  // The last sample's candidates (pocketlm.h pl_sample_candidates): the k most probable
-  // after penalty, temperature and filters, as [{ id, p }], and how many there were. k is
-  // capped at the vocabulary; one buffer (ids, then probabilities) serves every token.
+  // The last sample's candidates (pocketlm.h pl_sample_candidates): { candidates: the k
+  // most probable after penalty, temperature and filters as [{ id, p }], candidateCount:
+  // how many there were }. k is capped at the vocabulary; one buffer (ids, then
+  // probabilities) serves every token.
   sampleCandidates(k, vocab) {
     const m = this.#live();
     k = Math.min(k, vocab);
@@ -296,7 +297,7 @@ export class Engine {
     this.#check(m._pl_sample_candidates(this.#ctx, ids, probs, k, this.#scratch));
     const count = this.#int(this.#scratch), shown = Math.min(k, count);
     const idView = new Int32Array(this.heapU8().buffer, ids, shown), pView = new Float32Array(this.heapU8().buffer, probs, shown);
-    return { count, list: Array.from(idView, (id, i) => ({ id, p: pView[i] })) };
+    return { candidates: Array.from(idView, (id, i) => ({ id, p: pView[i] })), candidateCount: count };
   }
 
   // --- teardown -------------------------------------------------------------------------

@@ -200,8 +200,8 @@ export class Model {
       n++;
       const last = n >= o.maxTokens || e.position() >= context;
       const out = stops.push(e.decodeStream(id, last), last);
-      if (out.text || !out.stopped) yield o.candidates ? { id, text: out.text, ...candidatesOf(e, o.candidates, this.#info.vocab) }
-                                                       : { id, text: out.text };
+      if (out.text || !out.stopped)
+        yield o.candidates ? { id, text: out.text, ...e.sampleCandidates(o.candidates, this.#info.vocab) } : { id, text: out.text };
       if (out.stopped || last) return;
       check();   // the consumer may have aborted or disposed while we were suspended
       e.eval([id]);
@@ -246,13 +246,6 @@ export class Model {
   async dispose() {
     this.#engine.dispose();
   }
-}
-
-// What a token was drawn from: { candidates: [{ id, p }] (the k most probable after the
-// sampler's penalty, temperature and filters), candidateCount (how many there were) }.
-function candidatesOf(engine, k, vocab) {
-  const { count, list } = engine.sampleCandidates(k, vocab);
-  return { candidates: list, candidateCount: count };
 }
 
 // The stop option as an array of strings.
