@@ -150,32 +150,13 @@ static void check_fused(pl_compute *cx1, pl_compute *cx3) {
 
 /* --- a whole model -------------------------------------------------------------------- */
 
-typedef struct {
-    uint8_t *data;
-    size_t len, cap;
-} buffer;
-
-static int buffer_write(void *user, const void *data, size_t n) {
-    buffer *b = user;
-    if (b->len + n > b->cap) {
-        size_t cap = (b->len + n) * 2;
-        uint8_t *grown = realloc(b->data, cap);
-        if (!grown) return 1;
-        b->data = grown;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, data, n);
-    b->len += n;
-    return 0;
-}
-
 enum { DIM = 128, LAYERS = 2, FFN = 352, VOCAB = 302, N_PROMPT = 12 };
 
 /* Logits after a prompt, from a synthetic model of the given type (seed 7: the same
  * weights before quantization for every type). */
 static float *model_logits(const char *type, int threads, int simd) {
-    buffer file = {0};
-    if (pl_synth_gguf(DIM, LAYERS, 4, 2, FFN, VOCAB, 64, type, 7, buffer_write, &file, NULL, 0) != PL_OK) return NULL;
+    mem_sink file = {0};
+    if (pl_synth_gguf(DIM, LAYERS, 4, 2, FFN, VOCAB, 64, type, 7, mem_sink_write, &file, NULL, 0) != PL_OK) return NULL;
     void *buf = pl_alloc(file.len);
     memcpy(buf, file.data, file.len);
     free(file.data);

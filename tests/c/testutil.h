@@ -121,6 +121,27 @@ static inline float *fixture_tensor(const char *json, const char *name, size_t n
     return out;
 }
 
+/* A pl_write_fn that collects a tool's output (pl_synth_gguf, pl_quantize_gguf) in
+ * memory; data is realloc'd, the caller frees it. */
+typedef struct {
+    uint8_t *data;
+    size_t len, cap;
+} mem_sink;
+
+static inline int mem_sink_write(void *user, const void *data, size_t n) {
+    mem_sink *s = user;
+    if (s->len + n > s->cap) {
+        size_t cap = (s->len + n) * 2;
+        uint8_t *grown = realloc(s->data, cap);
+        if (!grown) return 1;
+        s->data = grown;
+        s->cap = cap;
+    }
+    memcpy(s->data + s->len, data, n);
+    s->len += n;
+    return 0;
+}
+
 static inline int contains(const char *s, const char *part) { return strstr(s, part) != NULL; }
 
 #endif

@@ -8,37 +8,20 @@
 
 #include "../../csrc/gguf.h"
 #include "../../csrc/pocketlm.h"
+#include "../c/testutil.h"
 
 static const char *const types[] = {"F32",  "F16",  "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0",
                                     "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"};
 
-typedef struct {
-    uint8_t *data;
-    size_t size, cap;
-} sink;
-
-static int collect(void *user, const void *data, size_t n) {
-    sink *s = user;
-    if (s->size + n > s->cap) {
-        size_t cap = 2 * (s->size + n);
-        uint8_t *grown = realloc(s->data, cap);
-        if (!grown) return 1;
-        s->data = grown, s->cap = cap;
-    }
-    memcpy(s->data + s->size, data, n);
-    s->size += n;
-    return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     const char *type = types[data[size - 1] % (sizeof types / sizeof types[0])];
-    sink out = {0};
+    mem_sink out = {0};
     char msg[256];
-    if (pl_quantize_gguf(data, size, type, collect, &out, msg, sizeof msg) == PL_OK) {
+    if (pl_quantize_gguf(data, size, type, mem_sink_write, &out, msg, sizeof msg) == PL_OK) {
         pl_gguf in, back;
         pl_err err = {0};
-        if (pl_gguf_parse(&in, data, size, &err) != PL_OK || pl_gguf_parse(&back, out.data, out.size, &err) != PL_OK ||
+        if (pl_gguf_parse(&in, data, size, &err) != PL_OK || pl_gguf_parse(&back, out.data, out.len, &err) != PL_OK ||
             back.n_tensors != in.n_tensors) {
             fprintf(stderr, "fuzz_quantize: the %s output is no GGUF file with the input's tensors: %s\n", type, err.msg);
             abort();
