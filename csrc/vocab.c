@@ -130,6 +130,7 @@ int pl_tokenize_text(const pl_vocab *v, const char *text, int text_len, int add_
     case PL_VOCAB_SPM: return pl_spm_tokenize(v, text, text_len, add_bos, parse_special, out, n_out, err);
     case PL_VOCAB_BPE: return pl_bpe_tokenize(v, text, text_len, add_bos, parse_special, out, n_out, err);
     case PL_VOCAB_WPM: return pl_wpm_tokenize(v, text, text_len, add_bos, parse_special, out, n_out, err);
+    case PL_VOCAB_UGM: return pl_ugm_tokenize(v, text, text_len, add_bos, parse_special, out, n_out, err);
     default: return pl_fail(err, PL_ERR_INVALID_ARGUMENT, "pl_tokenize_text: unknown vocab kind %d", v->kind);
     }
 }
@@ -138,12 +139,14 @@ const char *pl_token_bytes(const pl_vocab *v, int prev, int id, char byte_buf[1]
     switch (v->kind) {
     case PL_VOCAB_BPE: return pl_bpe_token_bytes(v, id, len);
     case PL_VOCAB_WPM: return pl_wpm_token_bytes(v, prev, id, len);
+    case PL_VOCAB_UGM: return pl_ugm_token_bytes(v, prev, id, len);
     default: return pl_spm_token_bytes(v, prev, id, byte_buf, len);
     }
 }
 
 void pl_vocab_free(pl_vocab *v) {
     pl_bpe_free(v->bpe);
+    pl_ugm_free(v->ugm);
     if (v->piece) free(v->piece[0]);
     free(v->piece);
     free(v->piece_len);
@@ -201,6 +204,16 @@ static int gguf_bpe_init(pl_vocab *v, const pl_gguf *g, const pl_gguf_kv *merges
     return st;
 }
 
+/* Unigram tables from tokenizer.ggml.precompiled_charsmap (a byte array; absent: no
+ * normalization rules) and tokenizer.ggml.remove_extra_whitespaces. */
+static int gguf_ugm_init(pl_vocab *v, const pl_gguf *g, pl_err *err) {
+    const pl_gguf_kv *map = pl_gguf_find(g, "tokenizer.ggml.precompiled_charsmap");
+    if (map && (map->type != GGUF_ARRAY || (map->arr_type != GGUF_U8 && map->arr_type != GGUF_I8)))
+        return pl_fail(err, PL_ERR_BAD_FORMAT, "tokenizer.ggml.precompiled_charsmap is not a byte array");
+    int squeeze, st = pl_gguf_bool_or(g, "tokenizer.ggml.remove_extra_whitespaces", 1, &squeeze, err);
+    return st ? st : pl_ugm_init(v, map ? map->value : NULL, map ? (size_t)map->arr_n : 0, squeeze, err);
+}
+
 int pl_vocab_from_gguf(pl_vocab *v, const pl_gguf *g, pl_err *err) {
     memset(v, 0, sizeof *v);
     if (!pl_gguf_find(g, "tokenizer.ggml.model"))
@@ -211,7 +224,8 @@ int pl_vocab_from_gguf(pl_vocab *v, const pl_gguf *g, pl_err *err) {
     if (st != PL_OK) return st;
     int kind = model_len == 5 && memcmp(model, "llama", 5) == 0 ? PL_VOCAB_SPM
              : model_len == 4 && memcmp(model, "gpt2", 4) == 0 ? PL_VOCAB_BPE
-             : model_len == 4 && memcmp(model, "bert", 4) == 0 ? PL_VOCAB_WPM : 0;
+             : model_len == 4 && memcmp(model, "bert", 4) == 0 ? PL_VOCAB_WPM
+             : model_len == 2 && memcmp(model, "t5", 2) == 0 ? PL_VOCAB_UGM : 0;
     if (!kind)
         return pl_fail(err, PL_ERR_UNSUPPORTED_ARCH, "tokenizer model '%.*s' is not supported",
                        (int)(model_len > 64 ? 64 : model_len), model);
@@ -268,17 +282,20 @@ int pl_vocab_from_gguf(pl_vocab *v, const pl_gguf *g, pl_err *err) {
     }
 
     /* llama.cpp's defaults when the ids are absent: SPM <unk> <s> </s> = 0 1 2; BPE
-     * 11 (Falcon's <|endoftext|>); BERT [UNK] [CLS] [SEP] = 100 101 102. */
-    int spm = kind == PL_VOCAB_SPM, wpm = kind == PL_VOCAB_WPM;
-    if ((st = special_id(g, "tokenizer.ggml.bos_token_id", spm ? 1 : wpm ? 101 : 11, n, &v->bos, err)) ||
-        (st = special_id(g, "tokenizer.ggml.eos_token_id", spm ? 2 : wpm ? -1 : 11, n, &v->eos, err)) ||
-        (st = special_id(g, "tokenizer.ggml.unknown_token_id", spm ? 0 : wpm ? 100 : -1, n, &v->unk, err)) ||
+     * 11 (Falcon's <|endoftext|>); BERT [UNK] [CLS] [SEP] = 100 101 102; T5 (unigram)
+     * <pad> </s> <unk> = 0 1 2 and no BOS. */
+    int spm = kind == PL_VOCAB_SPM, wpm = kind == PL_VOCAB_WPM, ugm = kind == PL_VOCAB_UGM;
+    if ((st = special_id(g, "tokenizer.ggml.bos_token_id", spm ? 1 : wpm ? 101 : ugm ? -1 : 11, n, &v->bos, err)) ||
+        (st = special_id(g, "tokenizer.ggml.eos_token_id", spm ? 2 : wpm ? -1 : ugm ? 1 : 11, n, &v->eos, err)) ||
+        (st = special_id(g, "tokenizer.ggml.unknown_token_id", spm ? 0 : wpm ? 100 : ugm ? 2 : -1, n, &v->unk, err)) ||
         (st = special_id(g, "tokenizer.ggml.seperator_token_id", wpm ? 102 : -1, n, &v->sep, err)) ||
-        (st = pl_gguf_bool_or(g, "tokenizer.ggml.add_space_prefix", spm, &v->add_space_prefix, err)) ||
+        (st = pl_gguf_bool_or(g, "tokenizer.ggml.add_space_prefix", spm || ugm, &v->add_space_prefix, err)) ||
         (st = vocab_finish(v, err)) ||
         (st = kind == PL_VOCAB_BPE ? gguf_bpe_init(v, g, merges, err) : PL_OK) ||
-        (st = pl_gguf_bool_or(g, "tokenizer.ggml.add_bos_token", kind == PL_VOCAB_BPE ? v->add_bos : 1,
-                              &v->add_bos, err))) {
+        (st = ugm ? gguf_ugm_init(v, g, err) : PL_OK) ||
+        (st = pl_gguf_bool_or(g, "tokenizer.ggml.add_bos_token", kind == PL_VOCAB_BPE ? v->add_bos : !ugm,
+                              &v->add_bos, err)) ||
+        (st = ugm ? pl_gguf_bool_or(g, "tokenizer.ggml.add_eos_token", 1, &v->add_eos, err) : PL_OK)) {
         pl_vocab_free(v);
         return st;
     }

@@ -15,11 +15,14 @@ enum {
 enum {
     PL_VOCAB_SPM = 1,   /* SentencePiece-style BPE (tokenizer.ggml.model = "llama") */
     PL_VOCAB_BPE = 2,   /* byte-level BPE (tokenizer.ggml.model = "gpt2"; GPT-2's encoder.json) */
-    PL_VOCAB_WPM = 3    /* BERT WordPiece (tokenizer.ggml.model = "bert") */
+    PL_VOCAB_WPM = 3,   /* BERT WordPiece (tokenizer.ggml.model = "bert") */
+    PL_VOCAB_UGM = 4    /* SentencePiece unigram (tokenizer.ggml.model = "t5") */
 };
 
 /* Merges, pre-tokenizer and decoded token bytes of a BPE vocab (tokenizer_bpe.c). */
 typedef struct pl_bpe pl_bpe;
+/* Character map and scores of a unigram vocab (tokenizer_ugm.c). */
+typedef struct pl_ugm pl_ugm;
 
 typedef struct {
     int kind;                /* PL_VOCAB_* */
@@ -31,6 +34,7 @@ typedef struct {
     uint8_t *type;           /* PL_TOK_* */
     int bos, eos, unk;       /* -1 when absent */
     int add_bos;             /* metadata: prepend BOS when encoding a prompt */
+    int add_eos;             /* metadata: append EOS to a prompt (unigram vocabs, T5) */
     int add_space_prefix;    /* SentencePiece dummy prefix: " " before the text */
     int byte_token[256];     /* id of <0xNN>, -1 when absent */
     int *sorted;             /* ids sorted by piece bytes, for lookup */
@@ -38,6 +42,7 @@ typedef struct {
     /* BPE: pieces are GPT-2's byte stand-in text as stored; byte_token[b] is the token of
        byte b's stand-in. WPM: pieces have U+2581 as ' ' (word starts), like SPM. */
     pl_bpe *bpe;             /* PL_VOCAB_BPE only */
+    pl_ugm *ugm;             /* PL_VOCAB_UGM only */
     int sep;                 /* WPM: [SEP], appended after [CLS] text when add_bos; else -1 */
 } pl_vocab;
 
@@ -91,6 +96,11 @@ const char *pl_bpe_token_bytes(const pl_vocab *v, int id, int *len);
 int pl_wpm_tokenize(const pl_vocab *v, const char *text, int text_len, int add_bos,
                     int parse_special, int *out, int *n_out, pl_err *err);
 const char *pl_wpm_token_bytes(const pl_vocab *v, int prev, int id, int *len);
+/* Unigram: add_bos also appends EOS when v->add_eos. Decoding drops the dummy-prefix space
+ * at the start of a text and after control tokens. */
+int pl_ugm_tokenize(const pl_vocab *v, const char *text, int text_len, int add_bos,
+                    int parse_special, int *out, int *n_out, pl_err *err);
+const char *pl_ugm_token_bytes(const pl_vocab *v, int prev, int id, int *len);
 
 /* A stretch of the text to tokenize: special token id, or -1 for text to encode. */
 typedef struct {
@@ -111,5 +121,11 @@ int pl_cut_specials(const pl_vocab *v, const char *text, int text_len, int parse
 int pl_bpe_init(pl_vocab *v, const char *pre, int pre_len, int n_merges, const char *const *merge,
                 const int *merge_len, pl_err *err);
 void pl_bpe_free(pl_bpe *b);
+
+/* Attaches the unigram tables to a vocab whose pieces, scores, types and ids are loaded:
+ * charsmap[0..size) is tokenizer.ggml.precompiled_charsmap (size 0: no normalization
+ * rules). Sets v->ugm (freed by pl_vocab_free, also on failure). */
+int pl_ugm_init(pl_vocab *v, const uint8_t *charsmap, size_t size, int remove_extra_spaces, pl_err *err);
+void pl_ugm_free(pl_ugm *u);
 
 #endif

@@ -1,0 +1,120 @@
+/* SentencePiece unigram (T5) tokenization: ids vs SentencePiece itself on a unigram model
+ * it trained (tests/fixtures/ugm_t5.gguf and .json, made by gen_ugm_fixtures.py: NFKC
+ * character map, whitespace rules, unknown characters, a user-defined piece, bytes that
+ * are not UTF-8), EOS after the text, decoding, and corrupt character maps. */
+#include "vocab_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define FIXTURE "tests/fixtures/ugm_t5.gguf"
+
+static void test_sentencepiece_ids(const pl_vocab *v) {
+    fixture_case *cases;
+    int n = load_fixture("tests/fixtures/ugm_t5.json", &cases), pass = 0;
+    CHECK(n >= 60);
+    for (int i = 0; i < n; i++) {
+        int m = 0, m2 = 0;
+        int *ids = encode(v, cases[i].text, cases[i].len, 0, 0, &m);
+        pass += check_ids("ugm_t5.gguf", cases[i].text, ids, m, cases[i].ids, cases[i].n_ids);
+        /* the model's special tokens: no BOS, EOS after the text */
+        int *with_eos = encode(v, cases[i].text, cases[i].len, 1, 0, &m2);
+        CHECK(ids && with_eos && m2 == m + 1 && same_ids(with_eos, m, ids, m) && with_eos[m] == v->eos);
+        free(ids);
+        free(with_eos);
+    }
+    fprintf(stderr, "ugm_t5.gguf: %d/%d SentencePiece cases match\n", pass, n);
+    free_fixture(cases, n);
+}
+
+static void test_metadata(const pl_vocab *v) {
+    CHECK_EQ_INT(v->kind, PL_VOCAB_UGM);
+    CHECK_EQ_INT(v->bos, -1);
+    CHECK_EQ_INT(v->eos, 1);
+    CHECK_EQ_INT(v->unk, 2);
+    CHECK_EQ_INT(v->add_bos, 0);
+    CHECK_EQ_INT(v->add_eos, 1);
+    CHECK_EQ_INT(v->add_space_prefix, 1);
+}
+
+/* Text the normalizer leaves alone decodes back to itself, whether it follows nothing or
+ * the decoder's start token (<pad>, a control token); the dummy space goes either way. */
+static void test_decode(const pl_vocab *v) {
+    static const char *const texts[] = {"Once upon a time, there was a little girl named Lily.", "a", "the end."};
+    for (int t = 0; t < 3; t++) {
+        int n = 0, len = (int)strlen(texts[t]);
+        int *ids = encode(v, texts[t], len, 0, 0, &n);
+        for (int prev = -1; prev <= 0 && ids; prev++) {
+            int out_len = 0;
+            char *out = decode(v, prev, ids, n, &out_len);
+            CHECK(out_len == len && memcmp(out, texts[t], (size_t)len) == 0);
+            free(out);
+        }
+        free(ids);
+    }
+    char byte_buf[1];
+    int len = -1;
+    pl_token_bytes(v, -1, v->eos, byte_buf, &len);   /* control tokens render as nothing */
+    CHECK_EQ_INT(len, 0);
+}
+
+/* The fixture file with its character map's first 4 bytes (the double array's size) set
+ * to size, or with every unit's value pointing past the strings (value_past_end). */
+static int load_with_charsmap(const uint8_t *file, size_t file_size, uint32_t trie_size, int value_past_end,
+                              pl_vocab *v, pl_err *err) {
+    static const char key[] = "tokenizer.ggml.precompiled_charsmap";
+    uint8_t *copy = malloc(file_size);
+    memcpy(copy, file, file_size);
+    uint8_t *at = NULL;
+    for (size_t i = 0; i + sizeof key < file_size && !at; i++)
+        if (memcmp(copy + i, key, sizeof key - 1) == 0) at = copy + i + sizeof key - 1;
+    CHECK(at != NULL);
+    uint8_t *map = at + 4 + 4 + 8;   /* value type, element type, count */
+    uint32_t old;
+    memcpy(&old, map, 4);
+    if (trie_size) memcpy(map, &trie_size, 4);
+    for (uint32_t u = 0; value_past_end && u < old / 4; u++) {   /* leaf units: bit 31 set */
+        uint32_t unit;
+        memcpy(&unit, map + 4 + 4 * u, 4);
+        if (unit >> 31) {
+            unit = 0x80000000u | 0x7FFFFFF0u;
+            memcpy(map + 4 + 4 * u, &unit, 4);
+        }
+    }
+    int st = vocab_from_gguf_bytes(v, copy, file_size, err);
+    free(copy);
+    return st;
+}
+
+static void test_corrupt_charsmap(const uint8_t *file, size_t size) {
+    pl_vocab v;
+    pl_err err = {0};
+    CHECK_EQ_INT(load_with_charsmap(file, size, 0x7FFFFFF0u, 0, &v, &err), PL_ERR_BAD_FORMAT);
+    CHECK(strstr(err.msg, "precompiled_charsmap") != NULL);
+    CHECK_EQ_INT(load_with_charsmap(file, size, 6, 0, &v, &err), PL_ERR_BAD_FORMAT);
+    /* replacements past the end of the strings: found when a mapped character is met */
+    CHECK_EQ_INT(load_with_charsmap(file, size, 0, 1, &v, &err), PL_OK);
+    int ids[64], n;
+    CHECK_EQ_INT(pl_tokenize_text(&v, "plain ascii", 11, 0, 0, ids, &n, &err), PL_OK);
+    CHECK_EQ_INT(pl_tokenize_text(&v, "\xef\xbc\xa1", 3, 0, 0, ids, &n, &err), PL_ERR_BAD_FORMAT);
+    pl_vocab_free(&v);
+}
+
+int main(void) {
+    size_t size;
+    uint8_t *file = try_read_file(FIXTURE, 0, &size);
+    CHECK(file != NULL);
+    if (!file) return check_report("tokenizer_ugm");
+    pl_vocab v;
+    pl_err err = {0};
+    CHECK_EQ_INT(vocab_from_gguf_bytes(&v, file, size, &err), PL_OK);
+    if (err.status == PL_OK) {
+        test_metadata(&v);
+        test_sentencepiece_ids(&v);
+        test_decode(&v);
+        pl_vocab_free(&v);
+    }
+    test_corrupt_charsmap(file, size);
+    free(file);
+    return check_report("tokenizer_ugm");
+}
