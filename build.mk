@@ -70,7 +70,7 @@ FUZZ_CC     := $(or $(shell command -v clang 2>/dev/null),$(shell command -v cla
 FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-sanitize-recover=undefined -fno-omit-frame-pointer $(WARN)
 
-TSAN_TESTS  := test_threads test_forward test_kernels test_variants test_x4 test_gpt2 test_attention
+TSAN_TESTS  := test_threads test_forward test_kernels test_variants test_x4 test_gpt2 test_attention test_t5
 
 NATIVE_OBJS := $(NAMES:%=build/native/obj/%.o)
 ASAN_OBJS   := $(NAMES:%=build/native/asan/%.o)

@@ -99,17 +99,22 @@ static int need_model(pl_ctx *ctx) {
 /* Matrices whose type has a 4-row kernel go into PL_LAYOUT_X4 in place (the file buffer
  * is ours). Fused matrices only when every part starts on a group of 4, since a part is a
  * range of rows; a tied output matrix is also the embedding table, read by pl_get_row. */
-static void repack_weights(pl_model *m) {
-    const pl_hparams *hp = &m->hp;
+static void repack_layers(const pl_hparams *hp, pl_layer *layers, int n) {
     int q_dim = hp->n_heads * hp->head_dim, kv_dim = hp->n_kv_heads * hp->head_dim;
-    for (int l = 0; l < hp->n_layers; l++) {
-        pl_layer *L = &m->layers[l];
-        pl_tensor *plain[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+    for (int l = 0; l < n; l++) {
+        pl_layer *L = &layers[l];
+        pl_tensor *plain[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->cwq, &L->cwk, &L->cwv, &L->cwo,
+                              &L->w_gate, &L->w_up, &L->w_down};
         for (size_t i = 0; i < sizeof plain / sizeof *plain; i++)
             if (plain[i]->data) pl_repack_x4(plain[i]);
         if (L->wqkv.data && q_dim % 4 == 0 && kv_dim % 4 == 0) pl_repack_x4(&L->wqkv);
         if (L->w_gate_up.data && hp->hidden_dim % 4 == 0) pl_repack_x4(&L->w_gate_up);
     }
+}
+
+static void repack_weights(pl_model *m) {
+    repack_layers(&m->hp, m->layers, m->hp.n_layers);
+    if (m->enc_layers) repack_layers(&m->hp, m->enc_layers, m->hp.n_enc_layers);
     if (pl_repack_x4(&m->output) && m->tied_output) {
         m->tok_embd.layout = m->output.layout;
         m->tok_embd.scale_shift = m->output.scale_shift;
@@ -133,7 +138,9 @@ static int load_model(pl_ctx *ctx, uint8_t *buf, size_t size, const void *tok, s
     repack_weights(m);
     if (n_ctx <= 0) n_ctx = m->hp.n_ctx_train < PL_DEFAULT_CONTEXT ? m->hp.n_ctx_train : PL_DEFAULT_CONTEXT;
     if (n_ctx > m->hp.n_ctx_train) n_ctx = m->hp.n_ctx_train;
-    if ((st = pl_state_init(&ctx->state, &m->hp, n_ctx, ctx->n_threads, err)) != PL_OK) return st;
+    if ((st = pl_state_init(&ctx->state, &m->hp, n_ctx, ctx->n_threads, err)) != PL_OK ||
+        (m->hp.arch == PL_ARCH_T5 && (st = pl_t5_state_init(m, &ctx->state, err)) != PL_OK))
+        return st;
     if ((st = pl_sampler_init(&ctx->sampler, m->hp.n_vocab, err)) != PL_OK) return st;
     ctx->history = malloc((size_t)n_ctx * sizeof(int32_t));
     /* every matrix has dim, hidden_dim or n_heads * head_dim columns */
@@ -261,6 +268,25 @@ int pl_reset(pl_ctx *ctx) {
     int st = need_model(ctx);
     if (st != PL_OK) return st;
     ctx->state.pos = 0;
+    ctx->state.n_enc = 0;
+    ctx->n_pending = 0;
+    return done(ctx, PL_OK);
+}
+
+int pl_encode(pl_ctx *ctx, const int32_t *ids, int n) {
+    if (!ctx) return PL_ERR_INVALID_ARGUMENT;
+    int st = need_model(ctx);
+    if (st == PL_OK && ctx->model.hp.arch != PL_ARCH_T5)
+        st = pl_fail(&ctx->err, PL_ERR_INVALID_STATE, "%s is not an encoder-decoder model: use pl_eval",
+                     ctx->model.hp.arch_name);
+    if (st == PL_OK && (n <= 0 || !ids))
+        st = pl_fail(&ctx->err, PL_ERR_INVALID_ARGUMENT, "encode needs at least one token");
+    if (st == PL_OK) st = check_ids(ctx, ids, n);
+    if (st == PL_OK && n > ctx->state.n_ctx)
+        st = pl_fail(&ctx->err, PL_ERR_CONTEXT_OVERFLOW, "%d tokens do not fit the encoder's %d-token context",
+                     n, ctx->state.n_ctx);
+    if (st != PL_OK) return st;
+    pl_t5_encode(&ctx->model, &ctx->state, ids, n, &ctx->cx);
     ctx->n_pending = 0;
     return done(ctx, PL_OK);
 }
@@ -272,6 +298,7 @@ static void forward(pl_ctx *ctx, const int32_t *ids, int n) {
     case PL_ARCH_QWEN2:
     case PL_ARCH_PHI3: pl_llama_forward(&ctx->model, &ctx->state, ids, n, &ctx->cx); break;
     case PL_ARCH_GPT2: pl_gpt2_forward(&ctx->model, &ctx->state, ids, n, &ctx->cx); break;
+    case PL_ARCH_T5: pl_t5_forward(&ctx->model, &ctx->state, ids, n, &ctx->cx); break;
     }
 }
 
@@ -281,6 +308,8 @@ int pl_eval(pl_ctx *ctx, const int32_t *ids, int n) {
     if (st == PL_OK && (n <= 0 || !ids))
         st = pl_fail(&ctx->err, PL_ERR_INVALID_ARGUMENT, "eval needs at least one token");
     if (st == PL_OK) st = check_ids(ctx, ids, n);
+    if (st == PL_OK && ctx->model.hp.arch == PL_ARCH_T5 && ctx->state.n_enc == 0)
+        st = pl_fail(&ctx->err, PL_ERR_INVALID_STATE, "an encoder-decoder model decodes after pl_encode");
     if (st == PL_OK && n > ctx->state.n_ctx - ctx->state.pos)
         st = pl_fail(&ctx->err, PL_ERR_CONTEXT_OVERFLOW,
                      "%d more tokens do not fit: %d of the %d-token context are used",
@@ -297,6 +326,8 @@ int pl_eval(pl_ctx *ctx, const int32_t *ids, int n) {
 int pl_set_inspect(pl_ctx *ctx, float *attention, float *hidden, int positions) {
     if (!ctx) return PL_ERR_INVALID_ARGUMENT;
     int st = need_model(ctx);
+    if (st == PL_OK && (attention || hidden) && ctx->model.hp.arch == PL_ARCH_T5)
+        st = pl_fail(&ctx->err, PL_ERR_INVALID_STATE, "introspection is not available for t5 models");
     if (st == PL_OK && (attention || hidden) && (positions < 1 || positions > ctx->state.n_ctx))
         st = pl_fail(&ctx->err, PL_ERR_INVALID_ARGUMENT, "inspect needs 1 to %d positions, not %d",
                      ctx->state.n_ctx, positions);

@@ -29,6 +29,14 @@ typedef struct {
     float *inspect_attention;   /* [n_layers][n_heads][inspect_positions][inspect_positions] */
     float *inspect_hidden;      /* [inspect_positions][n_layers + 1][dim] */
     int inspect_positions;
+    /* t5 (pl_t5_state_init): the encoder's work and what the decoder keeps of it */
+    int n_enc;               /* positions pl_t5_encode ran; 0 before */
+    float *enc;              /* [n_ctx][dim] the encoder's residual stream, then its output */
+    float *enc_k, *enc_v;    /* [n_heads][n_ctx][head_dim] an encoder layer's keys, values */
+    float *cross_k, *cross_v;   /* [n_layers][n_heads][n_ctx][head_dim] each decoder layer's
+                                   keys and values over the encoder's output */
+    float *enc_bias, *dec_bias; /* [2 n_ctx - 1][n_heads] relative position bias of key
+                                   position - query position + n_ctx - 1, by head */
 } pl_state;
 
 int pl_state_init(pl_state *s, const pl_hparams *hp, int n_ctx, int n_threads, pl_err *err);
@@ -71,5 +79,13 @@ void pl_llama_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int
  * values for all n tokens (qkv, att_out, hb = GELU output), x the residual stream. */
 void pl_gpt2_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int n,
                      const pl_compute *cx);
+
+/* T5 (t5.c): the state's encoder buffers and bias tables, after pl_state_init. */
+int pl_t5_state_init(const pl_model *m, pl_state *s, pl_err *err);
+/* Runs the encoder over n (1..n_ctx) tokens, computes every decoder layer's cross-attention
+ * keys and values, and empties the decoder's cache (s->pos = 0). */
+void pl_t5_encode(const pl_model *m, pl_state *s, const int32_t *tokens, int n, const pl_compute *cx);
+/* Decoder tokens, pl_llama_forward's contract, after pl_t5_encode. */
+void pl_t5_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int n, const pl_compute *cx);
 
 #endif

@@ -41,6 +41,7 @@ void pl_model_free(pl_model *m) {
     if (m->has_vocab) pl_vocab_free(&m->vocab);
     pl_gguf_free(&m->gguf);
     free(m->layers);
+    free(m->enc_layers);
     free(m->file);
     memset(m, 0, sizeof *m);
 }
@@ -181,20 +182,23 @@ int pl_gguf_output(pl_model *m, pl_err *err) {
     return PL_OK;
 }
 
-int pl_gguf_layers(pl_model *m, int min_tensors, pl_layer_reader read_layer, pl_err *err) {
-    const pl_hparams *hp = &m->hp;
+int pl_gguf_layer_set(pl_model *m, int n, int min_tensors, pl_layer_reader read_layer, pl_layer **out,
+                      pl_err *err) {
     /* a huge block_count must not reach the allocator */
-    if ((uint64_t)hp->n_layers > m->gguf.n_tensors / (uint64_t)min_tensors)
-        return pl_fail(err, PL_ERR_BAD_FORMAT,
-                       "%s.block_count = %d but the file has only %llu tensors", hp->arch_name,
-                       hp->n_layers, (unsigned long long)m->gguf.n_tensors);
-    if (!(m->layers = calloc((size_t)hp->n_layers, sizeof *m->layers)))
-        return pl_fail(err, PL_ERR_OUT_OF_MEMORY, "out of memory for %d layers", hp->n_layers);
-    for (int l = 0; l < hp->n_layers; l++) {
-        int st = read_layer(&m->gguf, hp, l, &m->layers[l], err);
+    if ((uint64_t)n > m->gguf.n_tensors / (uint64_t)min_tensors)
+        return pl_fail(err, PL_ERR_BAD_FORMAT, "%s has %d blocks but the file has only %llu tensors",
+                       m->hp.arch_name, n, (unsigned long long)m->gguf.n_tensors);
+    if (!(*out = calloc((size_t)n, sizeof **out)))
+        return pl_fail(err, PL_ERR_OUT_OF_MEMORY, "out of memory for %d layers", n);
+    for (int l = 0; l < n; l++) {
+        int st = read_layer(&m->gguf, &m->hp, l, &(*out)[l], err);
         if (st) return st;
     }
     return PL_OK;
+}
+
+int pl_gguf_layers(pl_model *m, int min_tensors, pl_layer_reader read_layer, pl_err *err) {
+    return pl_gguf_layer_set(m, m->hp.n_layers, min_tensors, read_layer, &m->layers, err);
 }
 
 enum { SKIP, OPTIONAL, REQUIRED };   /* how a layer tensor is read */
@@ -263,17 +267,19 @@ static int load(pl_model *m, const uint8_t *buf, size_t size, pl_err *err) {
     m->format = "gguf";
     static const struct { const char *name; int arch; } archs[] = {
         {"llama", PL_ARCH_LLAMA}, {"qwen2", PL_ARCH_QWEN2}, {"phi3", PL_ARCH_PHI3},
-        {"gpt2", PL_ARCH_GPT2},
+        {"gpt2", PL_ARCH_GPT2}, {"t5", PL_ARCH_T5},
     };
     for (size_t i = 0; i < sizeof archs / sizeof *archs; i++)
         if (arch_len == strlen(archs[i].name) && memcmp(arch, archs[i].name, arch_len) == 0)
             hp->arch = archs[i].arch;
     if (!hp->arch)
         return pl_fail(err, PL_ERR_UNSUPPORTED_ARCH,
-                       "architecture \"%.*s\" is not supported (supported: llama, qwen2, phi3, gpt2)",
+                       "architecture \"%.*s\" is not supported (supported: llama, qwen2, phi3, gpt2, t5)",
                        arch_len > 64 ? 64 : (int)arch_len, arch);
     memcpy(hp->arch_name, arch, arch_len);
-    st = hp->arch == PL_ARCH_GPT2 ? pl_gpt2_from_gguf(m, err) : load_llama(m, err);
+    st = hp->arch == PL_ARCH_GPT2 ? pl_gpt2_from_gguf(m, err)
+       : hp->arch == PL_ARCH_T5   ? pl_t5_from_gguf(m, err)
+                                  : load_llama(m, err);
     if (st) return st;
 
     if (pl_gguf_find(g, "tokenizer.ggml.tokens")) {

@@ -48,19 +48,21 @@ static void emit_string(json_buf *j, const char *s, size_t n) {
     emit(j, "\"");
 }
 
+#define GLOBAL_TENSORS 8
 #define PER_LAYER ((int)(sizeof(pl_layer) / sizeof(pl_tensor)))
 _Static_assert(sizeof(pl_layer) == PER_LAYER * sizeof(pl_tensor), "pl_layer holds only pl_tensor fields");
 
 /* The model's tensors that are present (data != NULL; a tied output counts once).
  * pl_layer is made of pl_tensor fields only, so it can be walked as an array. */
 static int collect_tensors(const pl_model *m, const pl_tensor **out) {
-    const pl_tensor *global[] = {&m->tok_embd, &m->pos_embd, &m->out_norm, &m->out_norm_b,
-                                 m->tied_output ? NULL : &m->output};
+    const pl_tensor *global[GLOBAL_TENSORS] = {&m->tok_embd, &m->pos_embd, &m->out_norm, &m->out_norm_b,
+                                               m->tied_output ? NULL : &m->output, &m->enc_norm,
+                                               &m->enc_rel_bias, &m->dec_rel_bias};
     int n = 0;
-    for (size_t i = 0; i < sizeof global / sizeof *global; i++)
+    for (size_t i = 0; i < GLOBAL_TENSORS; i++)
         if (global[i] && global[i]->data) out[n++] = global[i];
-    for (int l = 0; l < m->hp.n_layers; l++) {
-        const pl_tensor *per_layer = (const pl_tensor *)&m->layers[l];
+    for (int l = 0; l < m->hp.n_layers + m->hp.n_enc_layers; l++) {
+        const pl_tensor *per_layer = (const pl_tensor *)(l < m->hp.n_layers ? &m->layers[l] : &m->enc_layers[l - m->hp.n_layers]);
         for (int i = 0; i < PER_LAYER; i++)
             if (per_layer[i].data) out[n++] = &per_layer[i];
     }
@@ -70,9 +72,11 @@ static int collect_tensors(const pl_model *m, const pl_tensor **out) {
 /* Tokenizer fields, and the chat template (Jinja text) when the GGUF has one. */
 static void emit_vocab(json_buf *j, const pl_model *m) {
     const pl_vocab *v = &m->vocab;
-    const char *kind = v->kind == PL_VOCAB_BPE ? "bpe" : v->kind == PL_VOCAB_WPM ? "wpm" : "spm";
-    emit(j, ",\"tokenizer\":\"%s\",\"bos\":%d,\"eos\":%d,\"unk\":%d,\"add_bos\":%s,\"add_space_prefix\":%s",
-         kind, v->bos, v->eos, v->unk, v->add_bos ? "true" : "false", v->add_space_prefix ? "true" : "false");
+    const char *kind = v->kind == PL_VOCAB_BPE ? "bpe" : v->kind == PL_VOCAB_WPM ? "wpm"
+                     : v->kind == PL_VOCAB_UGM ? "ugm" : "spm";
+    emit(j, ",\"tokenizer\":\"%s\",\"bos\":%d,\"eos\":%d,\"unk\":%d,\"add_bos\":%s,\"add_eos\":%s,"
+         "\"add_space_prefix\":%s", kind, v->bos, v->eos, v->unk, v->add_bos ? "true" : "false",
+         v->add_eos ? "true" : "false", v->add_space_prefix ? "true" : "false");
     const char *tmpl;
     uint64_t len;
     if (m->gguf.version && pl_gguf_find(&m->gguf, "tokenizer.chat_template") &&
@@ -99,7 +103,8 @@ char *pl_vocab_info_json(const pl_model *m) {
 
 char *pl_model_info_json(const pl_model *m, int n_ctx, int n_threads) {
     const pl_hparams *hp = &m->hp;
-    const pl_tensor **tensors = malloc(sizeof(pl_tensor *) * (5 + PER_LAYER * (size_t)hp->n_layers));
+    const pl_tensor **tensors = malloc(sizeof(pl_tensor *) *
+                                     (GLOBAL_TENSORS + PER_LAYER * ((size_t)hp->n_layers + hp->n_enc_layers)));
     if (!tensors) return NULL;
     int n_tensors = collect_tensors(m, tensors);
     int64_t params = 0, type_count[PL_TYPE_BF16 + 1] = {0};
@@ -132,6 +137,9 @@ char *pl_model_info_json(const pl_model *m, int n_ctx, int n_threads) {
          hp->norm_eps, hp->rope_base, hp->rope_pos_scale, hp->rope_dims,
          hp->rope_type == PL_ROPE_NEOX ? "neox" : "normal");
     emit(&j, ",\"tied_output\":%s", m->tied_output ? "true" : "false");
+    if (hp->arch == PL_ARCH_T5)
+        emit(&j, ",\"encoder_decoder\":true,\"encoder_layers\":%d,\"decoder_start_token\":%d,\"rel_buckets\":%d",
+             hp->n_enc_layers, hp->decoder_start, hp->n_rel_buckets);
     emit_vocab(&j, m);
     emit(&j, ",\"threads\":%d}", n_threads);
     return finish(&j);

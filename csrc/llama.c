@@ -52,6 +52,8 @@ void pl_state_free(pl_state *s) {
     free(s->key_cache); free(s->value_cache); free(s->x); free(s->xb); free(s->q); free(s->qkv);
     free(s->att_out); free(s->hb); free(s->hb2); free(s->att); free(s->rope_cos);
     free(s->rope_sin); free(s->logits);
+    free(s->enc); free(s->enc_k); free(s->enc_v); free(s->cross_k); free(s->cross_v); free(s->enc_bias);
+    free(s->dec_bias);
     memset(s, 0, sizeof *s);
 }
 

@@ -7,16 +7,17 @@
 #include "kernels.h"
 #include "vocab.h"
 
-enum { PL_ARCH_LLAMA = 1, PL_ARCH_GPT2, PL_ARCH_QWEN2, PL_ARCH_PHI3 };
+enum { PL_ARCH_LLAMA = 1, PL_ARCH_GPT2, PL_ARCH_QWEN2, PL_ARCH_PHI3, PL_ARCH_T5 };
 
 typedef struct {
     int arch;                /* PL_ARCH_* */
     char arch_name[32];      /* as in the file ("llama") */
     int dim;                 /* embedding width */
-    int n_layers;
+    int n_layers;            /* t5: the decoder's */
+    int n_enc_layers;        /* t5: the encoder's */
     int n_heads;
     int n_kv_heads;          /* grouped-query attention: n_heads % n_kv_heads == 0 */
-    int head_dim;            /* dim / n_heads */
+    int head_dim;            /* dim / n_heads (t5: attention.key_length) */
     int hidden_dim;          /* FFN width */
     int n_vocab;
     int n_ctx_train;         /* context length the model was trained for */
@@ -25,6 +26,8 @@ typedef struct {
     float rope_pos_scale;    /* positions are multiplied by this (1 / linear scaling factor) */
     int rope_dims;           /* rotated dimensions per head (<= head_dim) */
     int rope_type;           /* PL_ROPE_NORMAL or PL_ROPE_NEOX */
+    int n_rel_buckets;       /* t5: relative position buckets */
+    int decoder_start;       /* t5: the decoder's first token */
 } pl_hparams;
 
 /* A tensor whose data is NULL is absent (optional biases, fused alternatives). */
@@ -40,7 +43,10 @@ typedef struct {
     pl_tensor bo;            /* [dim] (gpt2) */
     pl_tensor ffn_norm;      /* [dim] */
     pl_tensor ffn_norm_b;    /* [dim] LayerNorm bias (gpt2) */
-    pl_tensor w_gate, w_up;  /* [dim] -> [hidden_dim]; gpt2 has only w_up */
+    pl_tensor cross_norm;    /* t5 decoder: cross-attention over the encoder's output */
+    pl_tensor cwq, cwk, cwv; /* [dim] -> [n_heads*head_dim] */
+    pl_tensor cwo;           /* [n_heads*head_dim] -> [dim] */
+    pl_tensor w_gate, w_up;  /* [dim] -> [hidden_dim]; gpt2 and ReLU t5 have only w_up */
     pl_tensor w_gate_up;     /* fused gate and up: [dim] -> [2*hidden_dim] (phi3) */
     pl_tensor b_up;          /* [hidden_dim] (gpt2) */
     pl_tensor w_down;        /* [hidden_dim] -> [dim] */
@@ -57,7 +63,10 @@ typedef struct {
     pl_tensor rope_freqs;    /* [rope_dims/2] divisors of the rope frequencies (Llama 3.1) */
     pl_tensor output;        /* [dim] -> [n_vocab]; same data as tok_embd when tied */
     int tied_output;
-    pl_layer *layers;        /* n_layers */
+    pl_layer *layers;        /* n_layers (t5: the decoder's) */
+    pl_layer *enc_layers;    /* t5: n_enc_layers */
+    pl_tensor enc_norm;      /* t5: [dim] after the encoder */
+    pl_tensor enc_rel_bias, dec_rel_bias;   /* t5: [n_rel_buckets][n_heads] */
     pl_vocab vocab;
     int has_vocab;
     pl_gguf gguf;            /* GGUF files: metadata kept for info */
@@ -85,9 +94,14 @@ typedef int (*pl_layer_reader)(const pl_gguf *g, const pl_hparams *hp, int l, pl
 int pl_gguf_token_embd(pl_model *m, pl_err *err);
 int pl_gguf_output(pl_model *m, pl_err *err);
 int pl_gguf_layers(pl_model *m, int min_tensors, pl_layer_reader read_layer, pl_err *err);
+/* The same for n layers into *out (t5's encoder and decoder). */
+int pl_gguf_layer_set(pl_model *m, int n, int min_tensors, pl_layer_reader read_layer, pl_layer **out,
+                      pl_err *err);
 /* GPT-2 hyper-parameters and weights from m->gguf (parsed, general.architecture "gpt2",
  * m->hp.arch and arch_name set); the vocabulary is read by the caller. */
 int pl_gpt2_from_gguf(pl_model *m, pl_err *err);
+/* The same for T5 encoder-decoders (gguf_t5.c, general.architecture "t5"). */
+int pl_t5_from_gguf(pl_model *m, pl_err *err);
 /* Reads a llama2.c checkpoint (+ optional tokenizer.bin; without it has_vocab = 0). */
 int pl_model_from_llama2c(pl_model *m, const uint8_t *buf, size_t size,
                           const uint8_t *tok, size_t tok_size, pl_err *err);

@@ -98,12 +98,20 @@ PL_API int pl_tokenize(pl_ctx *ctx, const char *text, int text_len, int add_bos,
 PL_API int pl_detokenize(pl_ctx *ctx, const int32_t *ids, int n, char *out, int cap,
                          int *len_out);
 
-/* Clears the KV cache, the token history and the streaming decoder. */
+/* Clears the KV cache, the token history and the streaming decoder (and an encoder's
+ * output). */
 PL_API int pl_reset(pl_ctx *ctx);
 
 /* Appends n tokens at the current position, prompt tokens batched as matrix-matrix work;
  * afterwards pl_logits() holds the logits after the last one. */
 PL_API int pl_eval(pl_ctx *ctx, const int32_t *ids, int n);
+
+/* Encoder-decoder models (t5): runs the encoder over the prompt's n ids (1..context
+ * length; T5 prompts end with EOS, which pl_tokenize's add_bos adds) and empties the
+ * decoder: then pl_eval takes decoder tokens, the first one the model's decoder start
+ * token (info JSON "decoder_start_token"). pl_eval fails with PL_ERR_INVALID_STATE
+ * before pl_encode, and pl_encode on a decoder-only model. */
+PL_API int pl_encode(pl_ctx *ctx, const int32_t *ids, int n);
 
 /* Introspection for teaching pages: from the next pl_eval on, the forward pass also
  * copies what it computes for positions 0..positions-1 (1 <= positions <= the context

@@ -16,7 +16,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 const FUZZERS = {
   // every model file in models/ (GGUF and llama2.c), whole
-  fuzz_load: { seeds: ['models'], args: ['-runs=300', '-max_len=2000000'] },
+  fuzz_load: { seeds: ['models', 'tests/fixtures/t5'], args: ['-runs=300', '-max_len=2000000'] },
   // the GGUF models through `pocketlm quantize`, to every type
   fuzz_quantize: { seeds: ['models'], args: ['-runs=300', '-max_len=2000000'] },
   // tokenizer files: GGUF vocabularies, GPT-2's encoder.json + vocab.bpe, llama2.c tokenizer.bin

@@ -2,7 +2,9 @@
  * magic as pl_load does) and, when it loads, as text to tokenize (else a few valid ids),
  * run with introspection on (pl_set_inspect, buffers sized from pl_info_json), sample,
  * read back the distribution and the candidates, decode.
- * Seeds: models/stories260K.gguf and models/stories260K.bin (with tok512.bin it needs). */
+ * Encoder-decoders (t5) encode the ids first and decode from their start token.
+ * Seeds: models/stories260K.gguf and models/stories260K.bin (with tok512.bin it needs),
+ * the T5 fixtures (tests/fixtures/t5). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +39,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         att = malloc(att_floats * sizeof(float));
         hid = malloc(hid_floats * sizeof(float));
         pl_set_inspect(ctx, att, hid, POSITIONS);
+    }
+    long start = info_int(info, "\"decoder_start_token\":");   /* encoder-decoders: encode first */
+    if (start >= 0 && pl_encode(ctx, ids, n) == PL_OK) {
+        ids[0] = (int32_t)start;
+        n = 1;
     }
     if (pl_eval(ctx, ids, n) == PL_OK) {
         int32_t next, top[4];
