@@ -223,10 +223,19 @@ export class Engine {
   }
 
   eval(ids) {
+    this.#withIds(ids, (m, idsPtr) => m._pl_eval(this.#ctx, idsPtr, ids.length));
+  }
+
+  // Encoder-decoder models: the prompt through the encoder; the decoder starts empty.
+  encode(ids) {
+    this.#withIds(ids, (m, idsPtr) => m._pl_encode(this.#ctx, idsPtr, ids.length));
+  }
+
+  #withIds(ids, call) {
     const m = this.#live();
     const idsPtr = this.#copyIds(ids);
     try {
-      this.#check(m._pl_eval(this.#ctx, idsPtr, ids.length));
+      this.#check(call(m, idsPtr));
     } finally {
       this.free(idsPtr);
     }

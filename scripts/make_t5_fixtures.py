@@ -16,9 +16,12 @@ Face's modeling_t5.py semantics, in float64, not from pocketlm's C code:
 Each model uses the unigram vocabulary of tests/fixtures/gen_ugm_fixtures.py (400 tokens).
 
 For each model NAME it writes NAME.gguf and NAME.json:
-    {"name", "encoder": [ids], "decoder": [ids], "positions": [p...], "logits": [[...] per p]}
-the decoder's logits after position p for each p in positions; tests/c/test_t5.c feeds the
-decoder tokens in batches that end at those positions.
+    {"name", "encoder": [ids], "decoder": [ids], "positions": [p...], "logits": [[...] per p],
+     "prompt", "greedy": [ids], "greedy_text"}
+the decoder's logits after position p for each p in positions (tests/c/test_t5.c feeds the
+decoder tokens in batches that end at those positions), and a greedy generation from
+PROMPT as SentencePiece tokenizes it (with </s>) until </s> or GREEDY tokens, with the
+text SentencePiece decodes from it (tests/api.test.js runs generate on the prompt).
 """
 import json
 import math
@@ -26,6 +29,7 @@ import os
 import sys
 
 import numpy as np
+import sentencepiece as spm
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -46,6 +50,8 @@ MODELS = [
 EPS = 1e-6
 N_ENCODER = 150        # past max_distance 128: the largest buckets are reached
 POSITIONS = [0, 1, 7, 63, 64, 129, 139]   # batch ends: 1, 1, 6, 56, 1, 65 and 10 tokens
+PROMPT = "Once upon a time, there was a little girl named Lily. She loved to play outside."
+GREEDY = 24
 
 
 def relative_bucket(rel, num_buckets, bidirectional, max_distance=128):
@@ -123,6 +129,17 @@ def forward(cfg, w, enc_ids, dec_ids):
     if cfg["tied"]:
         g = g * cfg["d_model"] ** -0.5
     return g @ (w["shared"] if cfg["tied"] else w["lm_head"]).T
+
+
+def greedy(cfg, w, enc_ids):
+    """Decoder ids after <pad>, argmax each step, up to GREEDY of them or </s>."""
+    out = [0]
+    while len(out) <= GREEDY:
+        nxt = int(torch.argmax(forward(cfg, w, torch.tensor(enc_ids), torch.tensor(out))[-1]))
+        if nxt == 1:
+            break
+        out.append(nxt)
+    return out[1:]
 
 
 def make_weights(cfg, vocab):
@@ -203,7 +220,8 @@ def write_gguf(cfg, w, proto, path):
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "tests", "fixtures", "t5")
     os.makedirs(out_dir, exist_ok=True)
-    _, proto = load_proto()
+    data, proto = load_proto()
+    sp = spm.SentencePieceProcessor(model_proto=data)
     vocab = len(proto.pieces)
     for cfg in MODELS:
         w = make_weights(cfg, vocab)
@@ -212,11 +230,15 @@ def main():
         dec_ids = [0] + [int(i) for i in rng.integers(4, vocab, POSITIONS[-1])]    # starts with <pad>
         logits = forward(cfg, w, torch.tensor(enc_ids), torch.tensor(dec_ids))
         write_gguf(cfg, w, proto, os.path.join(out_dir, cfg["name"] + ".gguf"))
+        prompt_ids = sp.encode(PROMPT) + [1]
+        gen = greedy(cfg, w, prompt_ids)
         record = {"name": cfg["name"], "encoder": enc_ids, "decoder": dec_ids, "positions": POSITIONS,
-                  "logits": [[round(float(x), 6) for x in logits[p]] for p in POSITIONS]}
+                  "logits": [[round(float(x), 6) for x in logits[p]] for p in POSITIONS],
+                  "prompt": PROMPT, "prompt_ids": prompt_ids, "greedy": gen, "greedy_text": sp.decode(gen)}
         with open(os.path.join(out_dir, cfg["name"] + ".json"), "w") as f:
             json.dump(record, f)
-        print(cfg["name"], "logit range", float(logits.min()), float(logits.max()))
+        print(cfg["name"], "logit range", float(logits.min()), float(logits.max()), "greedy", gen,
+              repr(sp.decode(gen)))
 
 
 if __name__ == "__main__":
