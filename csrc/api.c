@@ -224,11 +224,10 @@ int pl_tokenize(pl_ctx *ctx, const char *text, int text_len, int add_bos, int pa
     if (!ctx) return PL_ERR_INVALID_ARGUMENT;
     int st = need_vocab(ctx);
     if (st != PL_OK) return st;
-    if ((!text && text_len) || text_len < 0 || !out || !n_out || cap < text_len + 2)
-        return pl_fail(&ctx->err, PL_ERR_INVALID_ARGUMENT,
-                       "tokenize needs room for text_len + 2 ids (text_len %d, room %d)", text_len, cap);
+    if ((!text && text_len) || text_len < 0 || !out || !n_out || cap < 0)
+        return pl_fail(&ctx->err, PL_ERR_INVALID_ARGUMENT, "invalid tokenize arguments");
     st = pl_tokenize_text(&ctx->model.vocab, text ? text : "", text_len, add_bos, parse_special,
-                          out, n_out, &ctx->err);
+                          out, cap, n_out, &ctx->err);
     return done(ctx, st);
 }
 

@@ -81,13 +81,15 @@ PL_API int pl_load_vocab(pl_ctx *ctx, void *model_buf, size_t model_size,
  * Owned by ctx, valid until the next pl_load/pl_destroy. NULL if nothing is loaded. */
 PL_API const char *pl_info_json(pl_ctx *ctx);
 
-/* Text (UTF-8, need not be valid) to token ids. out must hold cap >= text_len + 2
- * ids, which always suffices for plain text (PL_ERR_INVALID_ARGUMENT where it does not:
- * with parse_special, a text dense with one-byte special tokens; with a unigram (T5)
- * vocabulary, characters its normalization expands, as U+FDFA into 18). add_bos: add
- * the model's special tokens (BOS before the text; EOS after it where the model says so,
- * as T5's do). parse_special: special-token text in the input becomes the special token
- * (else it is plain text). *n_out = number of ids. */
+/* Text (UTF-8, need not be valid) to token ids in out[cap]. *n_out = the number of ids
+ * the text needs; when that is more than cap the status is PL_ERR_INVALID_ARGUMENT (out
+ * holds the first cap) and a second call with room for *n_out succeeds. cap = text_len
+ * + 2 always suffices for plain text, except with a unigram (T5) vocabulary, whose
+ * normalization can expand a character (U+FDFA into 18), and with parse_special, where
+ * a text dense with one-byte special tokens can need more. add_bos: add the model's
+ * special tokens (BOS before the text; EOS after it where the model says so, as T5's
+ * do). parse_special: special-token text in the input becomes the special token (else
+ * it is plain text). */
 PL_API int pl_tokenize(pl_ctx *ctx, const char *text, int text_len, int add_bos,
                        int parse_special, int32_t *out, int cap, int *n_out);
 

@@ -541,7 +541,7 @@ typedef struct {
     symbol *sym;
     pl_merge *heap;
     int n_heap;
-    pl_token_out out;
+    pl_token_out *out;
 } encoder;
 
 static void try_bigram(encoder *e, int left, int right) {
@@ -556,22 +556,23 @@ static void try_bigram(encoder *e, int left, int right) {
 /* Emits the token of word[start..start+len); a piece the merges made that is not in the
  * vocabulary comes out character by character (characters without a token are dropped,
  * as llama.cpp does). */
-static int emit_piece(encoder *e, int start, int len) {
+static void emit_piece(encoder *e, int start, int len) {
     int id = pl_vocab_find(e->v, e->word + start, len);
-    if (id >= 0) return pl_token_push(&e->out, id);
+    if (id >= 0) {
+        pl_token_push(e->out, id);
+        return;
+    }
     for (int i = start; i < start + len;) {
         uint32_t cp;
         int cl = pl_utf8_decode((const uint8_t *)e->word + i, start + len - i, &cp);
         int cid = pl_vocab_find(e->v, e->word + i, cl);
-        int st = cid >= 0 ? pl_token_push(&e->out, cid) : PL_OK;
-        if (st != PL_OK) return st;
+        if (cid >= 0) pl_token_push(e->out, cid);
         i += cl;
     }
-    return PL_OK;
 }
 
 /* Encodes one pre-tokenizer word (raw bytes). */
-static int encode_word(encoder *e, const uint8_t *raw, int raw_len) {
+static void encode_word(encoder *e, const uint8_t *raw, int raw_len) {
     const struct pl_bpe *b = e->b;
     int n = 0, n_sym = 0;
     for (int i = 0; i < raw_len; i++) {   /* each byte's stand-in is one symbol */
@@ -580,11 +581,14 @@ static int encode_word(encoder *e, const uint8_t *raw, int raw_len) {
         n += b->byte_char_len[raw[i]];
         n_sym++;
     }
-    if (n_sym == 0) return PL_OK;
+    if (n_sym == 0) return;
     e->sym[n_sym - 1].next = -1;
     if (b->ignore_merges) {
         int id = pl_vocab_find(e->v, e->word, n);
-        if (id >= 0) return pl_token_push(&e->out, id);
+        if (id >= 0) {
+            pl_token_push(e->out, id);
+            return;
+        }
     }
 
     e->n_heap = 0;
@@ -600,11 +604,7 @@ static int encode_word(encoder *e, const uint8_t *raw, int raw_len) {
         try_bigram(e, l->prev, g.left);
         try_bigram(e, g.left, l->next);
     }
-    for (int i = 0; i >= 0; i = e->sym[i].next) {
-        int st = emit_piece(e, e->sym[i].start, e->sym[i].len);
-        if (st != PL_OK) return st;
-    }
-    return PL_OK;
+    for (int i = 0; i >= 0; i = e->sym[i].next) emit_piece(e, e->sym[i].start, e->sym[i].len);
 }
 
 /* Scratch for splitting a stretch of text into words. */
@@ -615,7 +615,7 @@ typedef struct {
     int *ends, *ends2;  /* piece ends, two buffers */
 } splitter;
 
-static int encode_text(encoder *e, splitter *s, const uint8_t *text, int len) {
+static void encode_text(encoder *e, splitter *s, const uint8_t *text, int len) {
     int n = 0;
     for (int i = 0; i < len;) {
         s->off[n] = i;
@@ -625,7 +625,7 @@ static int encode_text(encoder *e, splitter *s, const uint8_t *text, int len) {
         n++;
     }
     s->off[n] = len;
-    if (n == 0) return PL_OK;
+    if (n == 0) return;
 
     matcher pat[MAX_PATTERNS];
     int n_pat, n_ends = 1;
@@ -640,11 +640,9 @@ static int encode_text(encoder *e, splitter *s, const uint8_t *text, int len) {
     }
     int begin = 0;
     for (int k = 0; k < n_ends; k++) {
-        int st = encode_word(e, text + s->off[begin], s->off[s->ends[k]] - s->off[begin]);
-        if (st != PL_OK) return st;
+        encode_word(e, text + s->off[begin], s->off[s->ends[k]] - s->off[begin]);
         begin = s->ends[k];
     }
-    return PL_OK;
 }
 
 /* ---- added tokens in the raw text ---- */
@@ -712,14 +710,15 @@ int pl_cut_specials(const pl_vocab *v, const char *text, int text_len, int parse
 }
 
 int pl_bpe_tokenize(const pl_vocab *v, const char *text, int text_len, int add_bos, int parse_special,
-                    int *out, int *n_out, pl_err *err) {
+                    pl_token_out *out) {
+    pl_err *err = out->err;
     size_t n = (size_t)text_len + 1;
     if (n > SIZE_MAX / (3 * sizeof(pl_merge)))
         return pl_fail(err, PL_ERR_OUT_OF_MEMORY, "text of %d bytes is too long to tokenize", text_len);
     /* Worst cases: every byte a fragment or a piece; a word's stand-ins are 2 bytes each;
      * each merge queues at most two pairs. */
     encoder e = {v, v->bpe, malloc(2 * n), malloc(n * sizeof(symbol)), malloc(3 * n * sizeof(pl_merge)),
-                 0, {out, 0, text_len + 2, err}};
+                 0, out};
     splitter s = {malloc(n * sizeof(uint32_t)), malloc(n), malloc(n), malloc((n + 1) * sizeof(int)),
                   malloc((n + 1) * sizeof(int)), malloc((n + 1) * sizeof(int))};
     pl_fragment *frag = malloc(n * sizeof *frag), *spare = malloc(n * sizeof *spare);
@@ -727,11 +726,12 @@ int pl_bpe_tokenize(const pl_vocab *v, const char *text, int text_len, int add_b
     if (!e.word || !e.sym || !e.heap || !s.cp || !s.cat || !s.space || !s.off || !s.ends || !s.ends2 ||
         !frag || !spare)
         st = pl_fail(err, PL_ERR_OUT_OF_MEMORY, "out of memory tokenizing %d bytes", text_len);
-    if (st == PL_OK && add_bos && v->bos >= 0) st = pl_token_push(&e.out, v->bos);
+    if (st == PL_OK && add_bos && v->bos >= 0) pl_token_push(out, v->bos);
     if (st == PL_OK) st = pl_cut_specials(v, text, text_len, parse_special, &frag, &spare, &n_frag, err);
-    for (int f = 0; f < n_frag && st == PL_OK; f++)
-        st = frag[f].id >= 0 ? pl_token_push(&e.out, frag[f].id)
-                             : encode_text(&e, &s, (const uint8_t *)text + frag[f].start, frag[f].len);
+    for (int f = 0; f < n_frag && st == PL_OK; f++) {
+        if (frag[f].id >= 0) pl_token_push(out, frag[f].id);
+        else encode_text(&e, &s, (const uint8_t *)text + frag[f].start, frag[f].len);
+    }
     free(e.word);
     free(e.sym);
     free(e.heap);
@@ -743,6 +743,5 @@ int pl_bpe_tokenize(const pl_vocab *v, const char *text, int text_len, int add_b
     free(s.ends2);
     free(frag);
     free(spare);
-    *n_out = st == PL_OK ? e.out.n : 0;
     return st;
 }

@@ -27,7 +27,7 @@ typedef struct {
     symbol *sym;
     pl_merge *heap;
     int n_heap;
-    pl_token_out out;
+    pl_token_out *out;
 } encoder;
 
 /* Pieces SentencePiece may produce from text: control, unknown, byte and unused pieces
@@ -100,17 +100,17 @@ static int encode_fragment(encoder *e, const char *text, int len, int prefix) {
         const symbol *s = &e->sym[i];
         int st = PL_OK;
         if (s->id >= 0) {
-            st = pl_token_push(&e->out, s->id);
+            pl_token_push(e->out, s->id);
         } else {
             const uint8_t *bytes = (const uint8_t *)e->work + s->start;
             int all_bytes = 1;
             for (int j = 0; j < s->len; j++) all_bytes &= v->byte_token[bytes[j]] >= 0;
             if (all_bytes) {
-                for (int j = 0; j < s->len && st == PL_OK; j++) st = pl_token_push(&e->out, v->byte_token[bytes[j]]);
+                for (int j = 0; j < s->len; j++) pl_token_push(e->out, v->byte_token[bytes[j]]);
             } else if (v->unk >= 0) {
-                st = pl_token_push(&e->out, v->unk);
+                pl_token_push(e->out, v->unk);
             } else {
-                st = pl_fail(e->out.err, PL_ERR_INVALID_ARGUMENT,
+                st = pl_fail(e->out->err, PL_ERR_INVALID_ARGUMENT,
                              "text has a character the vocabulary cannot encode (no byte or unknown tokens)");
             }
         }
@@ -150,7 +150,7 @@ static int encode_with_specials(encoder *e, const char *text, int text_len, int 
     if (parse_special) {
         for (int id = 0; id < v->n_vocab; id++) n_sp += is_special(v, id);
         sp = malloc((size_t)(n_sp ? n_sp : 1) * sizeof *sp);
-        if (!sp) return pl_fail(e->out.err, PL_ERR_OUT_OF_MEMORY, "out of memory for special tokens");
+        if (!sp) return pl_fail(e->out->err, PL_ERR_OUT_OF_MEMORY, "out of memory for special tokens");
         n_sp = 0;
         for (int id = 0; id < v->n_vocab; id++)
             if (is_special(v, id)) sp[n_sp++] = (special){v->piece[id], v->piece_len[id], id};
@@ -170,7 +170,7 @@ static int encode_with_specials(encoder *e, const char *text, int text_len, int 
             continue;
         }
         if (pos > frag) st = encode_fragment(e, text + frag, pos - frag, v->add_space_prefix && after_special);
-        if (st == PL_OK) st = pl_token_push(&e->out, hit->id);
+        if (st == PL_OK) pl_token_push(e->out, hit->id);
         after_special = 1;
         pos += hit->len;
         frag = pos;
@@ -182,23 +182,22 @@ static int encode_with_specials(encoder *e, const char *text, int text_len, int 
 }
 
 int pl_spm_tokenize(const pl_vocab *v, const char *text, int text_len, int add_bos,
-                    int parse_special, int *out, int *n_out, pl_err *err) {
-    *n_out = 0;
+                    int parse_special, pl_token_out *out) {
+    pl_err *err = out->err;
     /* Scratch sized for the worst fragment: the whole text plus the prefix; each merge
      * queues at most two new pairs, so 3 entries per symbol bound the heap. */
     size_t n_max = (size_t)text_len + 1;
     if (n_max > SIZE_MAX / (3 * sizeof(pl_merge)))   /* wasm32's size_t */
         return pl_fail(err, PL_ERR_OUT_OF_MEMORY, "text of %d bytes is too long to tokenize", text_len);
     encoder e = {v, malloc(n_max), malloc(n_max * sizeof(symbol)), malloc(3 * n_max * sizeof(pl_merge)),
-                 0, {out, 0, text_len + 2, err}};
+                 0, out};
     int st = PL_OK;
     if (!e.work || !e.sym || !e.heap) st = pl_fail(err, PL_ERR_OUT_OF_MEMORY, "out of memory tokenizing %d bytes", text_len);
-    if (st == PL_OK && add_bos && v->bos >= 0) st = pl_token_push(&e.out, v->bos);
+    if (st == PL_OK && add_bos && v->bos >= 0) pl_token_push(out, v->bos);
     if (st == PL_OK) st = encode_with_specials(&e, text, text_len, parse_special);
     free(e.work);
     free(e.sym);
     free(e.heap);
-    if (st == PL_OK) *n_out = e.out.n;
     return st;
 }
 

@@ -214,8 +214,9 @@ static void relax(node *to, float score, int start, int id) {
     if (to->start < 0 || score > to->score) *to = (node){score, start, id};
 }
 
-/* Viterbi over the normalized text s[0..n) (see the top), ids pushed in order. */
-static int segment(const pl_vocab *v, const char *s, int n, node *best, pl_token_out *out) {
+/* Viterbi over the normalized text s[0..n) (see the top): best[n + 1] is scratch, and
+ * path[n] receives the ids, last first; returns how many. */
+static int segment(const pl_vocab *v, const char *s, int n, node *best, int *path) {
     const pl_ugm *u = v->ugm;
     for (int i = 0; i <= n; i++) best[i] = (node){0, i ? -1 : 0, -1};
     for (int i = 0; i < n;) {
@@ -231,16 +232,9 @@ static int segment(const pl_vocab *v, const char *s, int n, node *best, pl_token
         if (!single) relax(&best[i + clen], best[i].score + (u->min_score - UNK_PENALTY), i, v->unk);
         i += clen;
     }
-    /* Back from the end, the ids written reversed at the end of the output, then moved. */
     int count = 0;
-    for (int end = n; end > 0; end = best[end].start) count++;
-    if (count > out->cap - out->n) return pl_fail(out->err, PL_ERR_INVALID_ARGUMENT, "tokenizer output exceeds text_len + 2 ids");
-    int k = out->n + count;
-    for (int end = n; end > 0; end = best[end].start) out->ids[--k] = best[end].id;
-    for (int i = out->n; i < out->n + count; i++)   /* a run of unknown tokens is one */
-        if (out->ids[i] != v->unk || k == out->n || out->ids[k - 1] != v->unk) out->ids[k++] = out->ids[i];
-    out->n = k;
-    return PL_OK;
+    for (int end = n; end > 0; end = best[end].start) path[count++] = best[end].id;
+    return count;
 }
 
 static int encode_text(const pl_vocab *v, const char *text, int len, text_buf *norm, pl_token_out *out) {
@@ -248,34 +242,38 @@ static int encode_text(const pl_vocab *v, const char *text, int len, text_buf *n
     int st = normalize(v, (const uint8_t *)text, len, norm, out->err);
     if (st != PL_OK || norm->n == 0) return st;
     node *best = malloc(((size_t)norm->n + 1) * sizeof *best);
-    if (!best) return pl_fail(out->err, PL_ERR_OUT_OF_MEMORY, "out of memory tokenizing %d bytes", len);
-    st = segment(v, norm->s, norm->n, best, out);
+    int *path = malloc((size_t)norm->n * sizeof *path);
+    if (!best || !path) st = pl_fail(out->err, PL_ERR_OUT_OF_MEMORY, "out of memory tokenizing %d bytes", len);
+    for (int k = st == PL_OK ? segment(v, norm->s, norm->n, best, path) : 0, prev = -1; k-- > 0; prev = path[k])
+        if (path[k] != v->unk || prev != v->unk) pl_token_push(out, path[k]);   /* a run of unknowns is one */
     free(best);
+    free(path);
     return st;
 }
 
 int pl_ugm_tokenize(const pl_vocab *v, const char *text, int text_len, int add_bos, int parse_special,
-                    int *out, int *n_out, pl_err *err) {
-    pl_token_out o = {out, 0, text_len + 2, err};
+                    pl_token_out *out) {
     text_buf norm = {0};
-    int st = add_bos && v->bos >= 0 ? pl_token_push(&o, v->bos) : PL_OK;
-    if (st == PL_OK && !parse_special) {
-        st = encode_text(v, text, text_len, &norm, &o);
-    } else if (st == PL_OK) {   /* control tokens cut out first; each stretch between encoded alone */
+    int st = PL_OK;
+    if (add_bos && v->bos >= 0) pl_token_push(out, v->bos);
+    if (!parse_special) {
+        st = encode_text(v, text, text_len, &norm, out);
+    } else {   /* control tokens cut out first; each stretch between encoded alone */
         size_t n = (size_t)text_len + 1;
         pl_fragment *frag = n <= SIZE_MAX / sizeof *frag ? malloc(n * sizeof *frag) : NULL;
         pl_fragment *spare = frag ? malloc(n * sizeof *spare) : NULL;
         int n_frag = 0;
-        st = spare ? pl_cut_specials(v, text, text_len, 1, &frag, &spare, &n_frag, err)
-                   : pl_fail(err, PL_ERR_OUT_OF_MEMORY, "out of memory tokenizing %d bytes", text_len);
-        for (int f = 0; f < n_frag && st == PL_OK; f++)
-            st = frag[f].id >= 0 ? pl_token_push(&o, frag[f].id) : encode_text(v, text + frag[f].start, frag[f].len, &norm, &o);
+        st = spare ? pl_cut_specials(v, text, text_len, 1, &frag, &spare, &n_frag, out->err)
+                   : pl_fail(out->err, PL_ERR_OUT_OF_MEMORY, "out of memory tokenizing %d bytes", text_len);
+        for (int f = 0; f < n_frag && st == PL_OK; f++) {
+            if (frag[f].id >= 0) pl_token_push(out, frag[f].id);
+            else st = encode_text(v, text + frag[f].start, frag[f].len, &norm, out);
+        }
         free(frag);
         free(spare);
     }
-    if (st == PL_OK && add_bos && v->add_eos && v->eos >= 0) st = pl_token_push(&o, v->eos);
+    if (st == PL_OK && add_bos && v->add_eos && v->eos >= 0) pl_token_push(out, v->eos);
     free(norm.s);
-    if (st == PL_OK) *n_out = o.n;
     return st;
 }
 

@@ -25,71 +25,71 @@ typedef struct {
     const pl_vocab *v;
     char *word;       /* ' ' + the current word */
     int n_word;
-    pl_token_out out;
+    pl_token_out *out;
 } encoder;
 
 /* Longest-match pieces of the word in e->word; [UNK] if some part matches nothing. */
-static int flush_word(encoder *e) {
-    int n = e->n_word, first = e->out.n, st = PL_OK;
-    if (n <= 1) return PL_OK;   /* just the leading space: no word */
+static void flush_word(encoder *e) {
+    int n = e->n_word, first = e->out->n;
+    if (n <= 1) return;   /* just the leading space: no word */
     e->n_word = 1;
-    for (int i = 0; i < n && st == PL_OK;) {
+    for (int i = 0; i < n;) {
         int id = -1, j = i + e->v->max_piece_len < n ? i + e->v->max_piece_len : n;
         for (; j > i && (id = pl_vocab_find(e->v, e->word + i, j - i)) < 0; j--) {}
         if (id < 0) {
-            e->out.n = first;
+            e->out->n = first;
             break;
         }
-        st = pl_token_push(&e->out, id);
+        pl_token_push(e->out, id);
         i = j;
     }
-    if (st == PL_OK && e->out.n == first) st = e->v->unk >= 0 ? pl_token_push(&e->out, e->v->unk) : PL_OK;
-    return st;
+    if (e->out->n == first && e->v->unk >= 0) pl_token_push(e->out, e->v->unk);
 }
 
-static int encode_text(encoder *e, const uint8_t *text, int len) {
-    int st = PL_OK;
-    for (int i = 0; i < len && st == PL_OK;) {
+static void encode_text(encoder *e, const uint8_t *text, int len) {
+    for (int i = 0; i < len;) {
         uint32_t cp;
         i += pl_utf8_decode(text + i, len - i, &cp);
         cp = pl_unfd_first(cp);
         int cat = pl_ucat(cp);
         if (pl_uspace_is(cp)) {
-            st = flush_word(e);
+            flush_word(e);
             continue;
         }
         if (cp == 0 || cp == PL_UNICODE_REPLACEMENT || cat == PL_UCAT_C || cat == PL_UCAT_M) continue;
         char utf8[4];
         int n = pl_utf8_encode(pl_ulower(cp), utf8);
         int alone = cat == PL_UCAT_P || (cp < 0x7F && cat == PL_UCAT_S) || is_chinese(cp);
-        if (alone) st = flush_word(e);
+        if (alone) flush_word(e);
         memcpy(e->word + e->n_word, utf8, (size_t)n);
         e->n_word += n;
-        if (alone && st == PL_OK) st = flush_word(e);
+        if (alone) flush_word(e);
     }
-    return st == PL_OK ? flush_word(e) : st;
+    flush_word(e);
 }
 
 int pl_wpm_tokenize(const pl_vocab *v, const char *text, int text_len, int add_bos, int parse_special,
-                    int *out, int *n_out, pl_err *err) {
+                    pl_token_out *out) {
+    pl_err *err = out->err;
     size_t n = (size_t)text_len + 1;
     if (n > SIZE_MAX / 16)   /* wasm32's size_t */
         return pl_fail(err, PL_ERR_OUT_OF_MEMORY, "text of %d bytes is too long to tokenize", text_len);
     /* lowercasing keeps a character's UTF-8 length within 4 bytes per input byte */
-    encoder e = {v, malloc(4 * n + 4), 1, {out, 0, text_len + 2, err}};
+    encoder e = {v, malloc(4 * n + 4), 1, out};
     pl_fragment *frag = malloc(n * sizeof *frag), *spare = malloc(n * sizeof *spare);
     int st = PL_OK, n_frag = 0;
     if (!e.word || !frag || !spare) st = pl_fail(err, PL_ERR_OUT_OF_MEMORY, "out of memory tokenizing %d bytes", text_len);
     if (st == PL_OK) e.word[0] = ' ';
-    if (st == PL_OK && add_bos && v->bos >= 0) st = pl_token_push(&e.out, v->bos);
+    if (st == PL_OK && add_bos && v->bos >= 0) pl_token_push(out, v->bos);
     if (st == PL_OK) st = pl_cut_specials(v, text, text_len, parse_special, &frag, &spare, &n_frag, err);
-    for (int f = 0; f < n_frag && st == PL_OK; f++)
-        st = frag[f].id >= 0 ? pl_token_push(&e.out, frag[f].id) : encode_text(&e, (const uint8_t *)text + frag[f].start, frag[f].len);
-    if (st == PL_OK && add_bos && v->sep >= 0) st = pl_token_push(&e.out, v->sep);
+    for (int f = 0; f < n_frag && st == PL_OK; f++) {
+        if (frag[f].id >= 0) pl_token_push(out, frag[f].id);
+        else encode_text(&e, (const uint8_t *)text + frag[f].start, frag[f].len);
+    }
+    if (st == PL_OK && add_bos && v->sep >= 0) pl_token_push(out, v->sep);
     free(e.word);
     free(frag);
     free(spare);
-    *n_out = st == PL_OK ? e.out.n : 0;
     return st;
 }
 

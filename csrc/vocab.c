@@ -122,17 +122,23 @@ int pl_vocab_find(const pl_vocab *v, const char *s, int len) {
 }
 
 int pl_tokenize_text(const pl_vocab *v, const char *text, int text_len, int add_bos,
-                     int parse_special, int *out, int *n_out, pl_err *err) {
-    if (!v || !out || !n_out || text_len < 0 || (text_len > 0 && !text))
+                     int parse_special, int *out, int cap, int *n_out, pl_err *err) {
+    if (!v || !out || !n_out || text_len < 0 || cap < 0 || (text_len > 0 && !text))
         return pl_fail(err, PL_ERR_INVALID_ARGUMENT, "pl_tokenize_text: bad arguments");
     *n_out = 0;
+    pl_token_out o = {out, 0, cap, err};
+    int st;
     switch (v->kind) {
-    case PL_VOCAB_SPM: return pl_spm_tokenize(v, text, text_len, add_bos, parse_special, out, n_out, err);
-    case PL_VOCAB_BPE: return pl_bpe_tokenize(v, text, text_len, add_bos, parse_special, out, n_out, err);
-    case PL_VOCAB_WPM: return pl_wpm_tokenize(v, text, text_len, add_bos, parse_special, out, n_out, err);
-    case PL_VOCAB_UGM: return pl_ugm_tokenize(v, text, text_len, add_bos, parse_special, out, n_out, err);
+    case PL_VOCAB_SPM: st = pl_spm_tokenize(v, text, text_len, add_bos, parse_special, &o); break;
+    case PL_VOCAB_BPE: st = pl_bpe_tokenize(v, text, text_len, add_bos, parse_special, &o); break;
+    case PL_VOCAB_WPM: st = pl_wpm_tokenize(v, text, text_len, add_bos, parse_special, &o); break;
+    case PL_VOCAB_UGM: st = pl_ugm_tokenize(v, text, text_len, add_bos, parse_special, &o); break;
     default: return pl_fail(err, PL_ERR_INVALID_ARGUMENT, "pl_tokenize_text: unknown vocab kind %d", v->kind);
     }
+    if (st != PL_OK) return st;
+    *n_out = o.n;
+    return o.n > cap ? pl_fail(err, PL_ERR_INVALID_ARGUMENT, "the text needs %d ids, there is room for %d", o.n, cap)
+                     : PL_OK;
 }
 
 const char *pl_token_bytes(const pl_vocab *v, int prev, int id, char byte_buf[1], int *len) {

@@ -61,24 +61,24 @@ void pl_vocab_free(pl_vocab *v);
 /* Id of the token whose piece is exactly s[0..len), or -1. */
 int pl_vocab_find(const pl_vocab *v, const char *s, int len);
 
-/* Where an encoder writes ids: room for cap of them (text_len + 2, the promise of
- * pl_tokenize_text); a text that needs more fails instead of overflowing. */
+/* Where an encoder writes ids: room for cap of them; n counts every id pushed, those
+ * past the room too (pl_tokenize_text then reports how many the text needs). */
 typedef struct {
     int *ids;
     int n, cap;
     pl_err *err;
 } pl_token_out;
 
-static inline int pl_token_push(pl_token_out *o, int id) {
-    if (o->n >= o->cap)
-        return pl_fail(o->err, PL_ERR_INVALID_ARGUMENT, "tokenizer output exceeds text_len + 2 ids");
-    o->ids[o->n++] = id;
-    return PL_OK;
+static inline void pl_token_push(pl_token_out *o, int id) {
+    if (o->n < o->cap) o->ids[o->n] = id;
+    o->n++;
 }
 
-/* Encodes text; out must hold text_len + 2 ids. */
+/* Encodes text into out[cap]; *n_out = the ids it needs. More than cap (never for plain
+ * text with cap >= text_len + 2, except where a unigram vocabulary's normalization
+ * expands it): PL_ERR_INVALID_ARGUMENT, out holding the first cap. */
 int pl_tokenize_text(const pl_vocab *v, const char *text, int text_len, int add_bos,
-                     int parse_special, int *out, int *n_out, pl_err *err);
+                     int parse_special, int *out, int cap, int *n_out, pl_err *err);
 
 /* Bytes a token stands for when decoding: byte tokens give their byte, control tokens
  * nothing, others their piece. prev is the token before it (-1 if none): after BOS the
@@ -86,20 +86,21 @@ int pl_tokenize_text(const pl_vocab *v, const char *text, int text_len, int add_
  * vocab or into byte_buf) and sets *len. */
 const char *pl_token_bytes(const pl_vocab *v, int prev, int id, char byte_buf[1], int *len);
 
-/* Per-kind implementations behind pl_tokenize_text / pl_token_bytes (same contracts). */
+/* Per-kind implementations behind pl_tokenize_text (pushing into out, errors into
+ * out->err) and pl_token_bytes (same contract). */
 int pl_spm_tokenize(const pl_vocab *v, const char *text, int text_len, int add_bos,
-                    int parse_special, int *out, int *n_out, pl_err *err);
+                    int parse_special, pl_token_out *out);
 const char *pl_spm_token_bytes(const pl_vocab *v, int prev, int id, char byte_buf[1], int *len);
 int pl_bpe_tokenize(const pl_vocab *v, const char *text, int text_len, int add_bos,
-                    int parse_special, int *out, int *n_out, pl_err *err);
+                    int parse_special, pl_token_out *out);
 const char *pl_bpe_token_bytes(const pl_vocab *v, int id, int *len);
 int pl_wpm_tokenize(const pl_vocab *v, const char *text, int text_len, int add_bos,
-                    int parse_special, int *out, int *n_out, pl_err *err);
+                    int parse_special, pl_token_out *out);
 const char *pl_wpm_token_bytes(const pl_vocab *v, int prev, int id, int *len);
 /* Unigram: add_bos also appends EOS when v->add_eos. Decoding drops the dummy-prefix space
  * at the start of a text and after control tokens. */
 int pl_ugm_tokenize(const pl_vocab *v, const char *text, int text_len, int add_bos,
-                    int parse_special, int *out, int *n_out, pl_err *err);
+                    int parse_special, pl_token_out *out);
 const char *pl_ugm_token_bytes(const pl_vocab *v, int prev, int id, int *len);
 
 /* A stretch of the text to tokenize: special token id, or -1 for text to encode. */

@@ -169,16 +169,24 @@ export class Engine {
   tokenize(text, { bos = false, special = false } = {}) {
     const m = this.#live();
     const bytes = typeof text == 'string' ? utf8.encode(text) : text;
-    const cap = bytes.length + 2;   // always enough, per pocketlm.h
+    // text_len + 2 ids are enough but where a vocabulary's normalization expands the text
+    // (pocketlm.h): then the call says how many it needs
+    let cap = bytes.length + 2, idsPtr = 0;
     const textPtr = this.alloc(bytes.length + 1);
-    let idsPtr = 0;
     try {
-      idsPtr = this.alloc(cap * 4);
       this.heapU8().set(bytes, textPtr);
-      this.#check(m._pl_tokenize(this.#ctx, textPtr, bytes.length, bos ? 1 : 0, special ? 1 : 0,
-                                 idsPtr, cap, this.#scratch));
-      const n = this.#int(this.#scratch);
-      return new Int32Array(this.heapU8().buffer, idsPtr, n).slice();
+      for (;;) {
+        idsPtr = this.alloc(cap * 4);
+        this.#setInt(this.#scratch, 0);
+        const st = m._pl_tokenize(this.#ctx, textPtr, bytes.length, bos ? 1 : 0, special ? 1 : 0,
+                                  idsPtr, cap, this.#scratch);
+        const n = this.#int(this.#scratch);
+        if (st === 0) return new Int32Array(this.heapU8().buffer, idsPtr, n).slice();
+        if (n <= cap) this.#check(st);   // a real error, not "needs more room"
+        this.free(idsPtr);
+        idsPtr = 0;
+        cap = n;
+      }
     } finally {
       this.free(idsPtr);
       this.free(textPtr);

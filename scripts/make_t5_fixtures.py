@@ -17,11 +17,12 @@ Each model uses the unigram vocabulary of tests/fixtures/gen_ugm_fixtures.py (40
 
 For each model NAME it writes NAME.gguf and NAME.json:
     {"name", "encoder": [ids], "decoder": [ids], "positions": [p...], "logits": [[...] per p],
-     "prompt", "greedy": [ids], "greedy_text"}
+     "prompt", "greedy": [ids], "greedy_text", "expanding", "expanding_ids"}
 the decoder's logits after position p for each p in positions (tests/c/test_t5.c feeds the
 decoder tokens in batches that end at those positions), and a greedy generation from
 PROMPT as SentencePiece tokenizes it (with </s>) until </s> or GREEDY tokens, with the
-text SentencePiece decodes from it (tests/api.test.js runs generate on the prompt).
+text SentencePiece decodes from it (tests/t5.test.js runs generate on the prompt), and the
+ids of a text the normalization makes longer than its bytes.
 """
 import json
 import math
@@ -52,6 +53,7 @@ N_ENCODER = 150        # past max_distance 128: the largest buckets are reached
 POSITIONS = [0, 1, 7, 63, 64, 129, 139]   # batch ends: 1, 1, 6, 56, 1, 65 and 10 tokens
 PROMPT = "Once upon a time, there was a little girl named Lily. She loved to play outside."
 GREEDY = 24
+EXPANDING = "\ufdfa\ufdfa a"   # NFKC makes 18 characters of each U+FDFA: more ids than bytes
 
 
 def relative_bucket(rel, num_buckets, bidirectional, max_distance=128):
@@ -234,7 +236,8 @@ def main():
         gen = greedy(cfg, w, prompt_ids)
         record = {"name": cfg["name"], "encoder": enc_ids, "decoder": dec_ids, "positions": POSITIONS,
                   "logits": [[round(float(x), 6) for x in logits[p]] for p in POSITIONS],
-                  "prompt": PROMPT, "prompt_ids": prompt_ids, "greedy": gen, "greedy_text": sp.decode(gen)}
+                  "prompt": PROMPT, "prompt_ids": prompt_ids, "greedy": gen, "greedy_text": sp.decode(gen),
+                  "expanding": EXPANDING, "expanding_ids": sp.encode(EXPANDING)}
         with open(os.path.join(out_dir, cfg["name"] + ".json"), "w") as f:
             json.dump(record, f)
         print(cfg["name"], "logit range", float(logits.min()), float(logits.max()), "greedy", gen,

@@ -235,11 +235,11 @@ static void test_gguf_metadata(void) {
     /* no dummy prefix: " ab" is one piece only with its own space */
     int n, ids[8];
     pl_err err;
-    CHECK_EQ_INT(pl_tokenize_text(&v, " ab", 3, 1, 0, ids, &n, &err), PL_OK);
+    CHECK_EQ_INT(pl_tokenize_text(&v, " ab", 3, 1, 0, ids, 8, &n, &err), PL_OK);
     CHECK_EQ_INT(n, 1);   /* add_bos requested but bos absent: skipped */
     CHECK_EQ_INT(ids[0], 5);
     /* "xb": x is no piece and there are no byte tokens: <unk>, then b */
-    CHECK_EQ_INT(pl_tokenize_text(&v, "xb", 2, 0, 0, ids, &n, &err), PL_OK);
+    CHECK_EQ_INT(pl_tokenize_text(&v, "xb", 2, 0, 0, ids, 8, &n, &err), PL_OK);
     CHECK_EQ_INT(n, 2);
     CHECK_EQ_INT(ids[0], 0);
     CHECK_EQ_INT(ids[1], 4);

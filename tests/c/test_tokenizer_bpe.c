@@ -322,15 +322,15 @@ static void test_edge_cases(void) {
     /* no tokenizer.ggml.pre: llama.cpp's "default" pre-tokenizer */
     CHECK_EQ_INT(tiny_bpe(&v, NULL, &err), PL_OK);
     int ids[16], n;
-    CHECK_EQ_INT(pl_tokenize_text(&v, "ab ab", 5, 0, 0, ids, &n, &err), PL_OK);
+    CHECK_EQ_INT(pl_tokenize_text(&v, "ab ab", 5, 0, 0, ids, 64, &n, &err), PL_OK);
     CHECK(n == 2 && ids[0] == 4 && ids[1] == 5);
     /* control tokens are text unless parse_special; user-defined ones always cut out */
-    CHECK_EQ_INT(pl_tokenize_text(&v, "a<|end|>xyz", 11, 0, 1, ids, &n, &err), PL_OK);
+    CHECK_EQ_INT(pl_tokenize_text(&v, "a<|end|>xyz", 11, 0, 1, ids, 64, &n, &err), PL_OK);
     CHECK(n == 3 && ids[0] == 0 && ids[1] == 6 && ids[2] == 7);
-    CHECK_EQ_INT(pl_tokenize_text(&v, "cxyzc", 5, 0, 0, ids, &n, &err), PL_OK);
+    CHECK_EQ_INT(pl_tokenize_text(&v, "cxyzc", 5, 0, 0, ids, 64, &n, &err), PL_OK);
     CHECK(n == 3 && ids[0] == 2 && ids[1] == 7 && ids[2] == 2);
     /* characters the vocab lacks are dropped, as llama.cpp does; add_bos uses BOS (absent: none) */
-    CHECK_EQ_INT(pl_tokenize_text(&v, "a!", 2, 1, 0, ids, &n, &err), PL_OK);
+    CHECK_EQ_INT(pl_tokenize_text(&v, "a!", 2, 1, 0, ids, 64, &n, &err), PL_OK);
     CHECK(n == 1 && ids[0] == 0);
     int len;
     char byte_buf[1];

@@ -1,7 +1,8 @@
 /* SentencePiece unigram (T5) tokenization: ids vs SentencePiece itself on a unigram model
  * it trained (tests/fixtures/ugm_t5.gguf and .json, made by gen_ugm_fixtures.py: NFKC
  * character map, whitespace rules, unknown characters, a user-defined piece, bytes that
- * are not UTF-8), EOS after the text, decoding, and corrupt character maps. */
+ * are not UTF-8, characters that expand past text_len + 2 ids), EOS after the text,
+ * decoding, and corrupt character maps. */
 #include "vocab_util.h"
 
 #include <stdlib.h>
@@ -25,6 +26,19 @@ static void test_sentencepiece_ids(const pl_vocab *v) {
     }
     fprintf(stderr, "ugm_t5.gguf: %d/%d SentencePiece cases match\n", pass, n);
     free_fixture(cases, n);
+}
+
+/* U+FDFA normalizes to 18 characters: more ids than text_len + 2, so the first call says
+ * how many and fails; with that room the ids are SentencePiece's (the fixture case). */
+static void test_expanding_text(const pl_vocab *v) {
+    static const char text[] = "\xef\xb7\xba \xe3\x8d\xbf \xef\xb7\xba\xef\xb7\xba";
+    int len = (int)sizeof text - 1, ids[64], n = 0;
+    pl_err err = {0};
+    CHECK_EQ_INT(pl_tokenize_text(v, text, len, 0, 0, ids, len + 2, &n, &err), PL_ERR_INVALID_ARGUMENT);
+    CHECK(n == 24 && strstr(err.msg, "needs 24 ids") != NULL);
+    int need = n;
+    CHECK_EQ_INT(pl_tokenize_text(v, text, len, 0, 0, ids, need, &n, &err), PL_OK);
+    CHECK_EQ_INT(n, need);
 }
 
 static void test_metadata(const pl_vocab *v) {
@@ -95,8 +109,8 @@ static void test_corrupt_charsmap(const uint8_t *file, size_t size) {
     /* replacements past the end of the strings: found when a mapped character is met */
     CHECK_EQ_INT(load_with_charsmap(file, size, 0, 1, &v, &err), PL_OK);
     int ids[64], n;
-    CHECK_EQ_INT(pl_tokenize_text(&v, "plain ascii", 11, 0, 0, ids, &n, &err), PL_OK);
-    CHECK_EQ_INT(pl_tokenize_text(&v, "\xef\xbc\xa1", 3, 0, 0, ids, &n, &err), PL_ERR_BAD_FORMAT);
+    CHECK_EQ_INT(pl_tokenize_text(&v, "plain ascii", 11, 0, 0, ids, 64, &n, &err), PL_OK);
+    CHECK_EQ_INT(pl_tokenize_text(&v, "\xef\xbc\xa1", 3, 0, 0, ids, 64, &n, &err), PL_ERR_BAD_FORMAT);
     pl_vocab_free(&v);
 }
 
@@ -112,6 +126,7 @@ int main(void) {
         test_metadata(&v);
         test_sentencepiece_ids(&v);
         test_decode(&v);
+        test_expanding_text(&v);
         pl_vocab_free(&v);
     }
     test_corrupt_charsmap(file, size);

@@ -18,11 +18,17 @@ static inline int vocab_from_gguf_bytes(pl_vocab *v, const void *buf, size_t siz
     return st;
 }
 
-/* Encodes and returns a malloc'd id array (NULL on failure, with the message printed). */
+/* Encodes and returns a malloc'd id array (NULL on failure, with the message printed):
+ * into room for len + 2 ids, or a second time into the room the first call asked for. */
 static inline int *encode(const pl_vocab *v, const char *text, int len, int bos, int special, int *n) {
     int *ids = malloc(((size_t)len + 2) * sizeof *ids);
     pl_err err = {0};
-    if (pl_tokenize_text(v, text, len, bos, special, ids, n, &err) != PL_OK) {
+    int st = pl_tokenize_text(v, text, len, bos, special, ids, len + 2, n, &err);
+    if (st == PL_ERR_INVALID_ARGUMENT && *n > len + 2) {
+        ids = realloc(ids, (size_t)*n * sizeof *ids);
+        st = pl_tokenize_text(v, text, len, bos, special, ids, *n, n, &err);
+    }
+    if (st != PL_OK) {
         fprintf(stderr, "pl_tokenize_text: %s\n", err.msg);
         free(ids);
         return NULL;
