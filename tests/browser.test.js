@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel as nodeLoadModel } from '../js/index.js';
 import { launchBrowser, MODEL_BYTES, MODEL_PATH, ROOT, startServers } from './browser/harness.js';
@@ -485,6 +485,31 @@ test('lesson page: tokens, attention, next-token probabilities, sampling and the
   } finally {
     await node.dispose();
     await context.close();
+  }
+});
+
+test('an encoder-decoder (T5) in the worker: greedy text and expanding tokenization equal the PyTorch/SentencePiece references', async () => {
+  const ref = JSON.parse(readFileSync(join(ROOT, 'tests/fixtures/t5/t5_gated.json'), 'utf8'));
+  const { page, close } = await openDemo(servers.isolated);
+  try {
+    const r = await inPage(page, async ({ loadModel }, ref) => {
+      const m = await loadModel('/test/t5.gguf', { threads: 2 });
+      const ids = [];
+      let text = '';
+      for await (const t of m.generate(ref.prompt, { temperature: 0, maxTokens: ref.greedy.length })) {
+        if (t.id >= 0) ids.push(t.id);
+        text += t.text;
+      }
+      const expanding = Array.from(await m.tokenize(ref.expanding));
+      await m.dispose();
+      return { ids, text, expanding };
+    }, { prompt: ref.prompt, greedy: ref.greedy, expanding: ref.expanding });
+    assert.deepEqual(r.ids, ref.greedy);
+    assert.equal(r.text, ref.greedy_text);
+    assert.deepEqual(r.expanding, ref.expanding_ids);
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await close();
   }
 });
 

@@ -88,6 +88,10 @@ export function faultRoutes() {
         res.writeHead(200, bytes(octets, { 'content-length': 1000 }));
         res.end(Buffer.alloc(1000, 7));
         return true;
+      case '/test/t5.gguf':   // an encoder-decoder fixture (tests/ is not served)
+        res.writeHead(200, bytes(octets));
+        res.end(readFileSync(new URL('../fixtures/t5/t5_gated.gguf', import.meta.url)));
+        return true;
       case '/test/500':
         res.writeHead(500, bytes('text/plain'));
         res.end('broken\n');
