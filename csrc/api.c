@@ -23,6 +23,7 @@ struct pl_ctx {
     char *info_json;
     uint8_t pending[4];      /* streaming decode: start of a UTF-8 character not yet complete */
     int n_pending;
+    int decoded;             /* streaming decode: some text came out since the last reset */
 };
 
 static const char *const status_codes[PL_STATUS_COUNT] = {
@@ -173,6 +174,7 @@ static int load_with(pl_ctx *ctx, load_fn fn, void *model_buf, size_t model_size
     /* from here on the model owns the buffer: unload() frees it on any failure */
     ctx->loaded = 1;
     ctx->n_pending = 0;
+    ctx->decoded = 0;
     int st = fn(ctx, model_buf, model_size, tok_buf, tok_size, n_ctx);
     if (st != PL_OK) {
         unload(ctx);
@@ -252,7 +254,7 @@ int pl_detokenize(pl_ctx *ctx, const int32_t *ids, int n, char *out, int cap, in
         char byte;
         int piece_len;
         /* the first token is read as if it followed BOS, so the dummy-prefix space goes */
-        const char *piece = pl_token_bytes(v, i ? ids[i - 1] : v->bos, ids[i], &byte, &piece_len);
+        const char *piece = pl_token_bytes(v, i ? ids[i - 1] : v->bos, len == 0, ids[i], &byte, &piece_len);
         if (piece_len && len + piece_len <= cap) memcpy(out + len, piece, (size_t)piece_len);   /* out may be NULL when cap is 0 */
         len += piece_len;
     }
@@ -269,6 +271,7 @@ int pl_reset(pl_ctx *ctx) {
     ctx->state.pos = 0;
     ctx->state.n_enc = 0;
     ctx->n_pending = 0;
+    ctx->decoded = 0;
     return done(ctx, PL_OK);
 }
 
@@ -287,6 +290,7 @@ int pl_encode(pl_ctx *ctx, const int32_t *ids, int n) {
     if (st != PL_OK) return st;
     pl_t5_encode(&ctx->model, &ctx->state, ids, n, &ctx->cx);
     ctx->n_pending = 0;
+    ctx->decoded = 0;
     return done(ctx, PL_OK);
 }
 
@@ -431,7 +435,8 @@ int pl_decode_stream(pl_ctx *ctx, int32_t id, int flush, char *out, int cap, int
     if (id >= 0) {
         if ((st = check_ids(ctx, &id, 1)) != PL_OK) return st;
         int prev = ctx->state.pos > 0 ? ctx->history[ctx->state.pos - 1] : -1;
-        piece = pl_token_bytes(v, prev, id, &byte, &piece_len);
+        piece = pl_token_bytes(v, prev, !ctx->decoded, id, &byte, &piece_len);
+        ctx->decoded |= piece_len > 0;
     }
     /* worst case every byte becomes a 3-byte U+FFFD */
     if (!out || !len_out || cap < 3 * (ctx->n_pending + piece_len))

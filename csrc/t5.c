@@ -236,8 +236,10 @@ void pl_t5_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int n,
 
     /* logits of the last token only: [dim] -> [n_vocab] */
     pl_rmsnorm(s->xb, s->x + (size_t)(n - 1) * dim, m->out_norm.data, dim, hp->norm_eps);
-    if (m->tied_output)
-        for (int i = 0; i < dim; i++) s->xb[i] *= (float)pow(dim, -0.5);
+    if (m->tied_output) {
+        const float scale = (float)pow(dim, -0.5);
+        for (int i = 0; i < dim; i++) s->xb[i] *= scale;
+    }
     pl_matmul(s->logits, &m->output, s->xb, 1, cx);
     s->pos += n;
 }

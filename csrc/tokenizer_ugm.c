@@ -10,11 +10,18 @@
  * pieces (stored here as ' ', as the vocab keeps it; a U+2581 in the text is one too).
  *
  * Encoding: the segmentation of the normalized text into pieces with the highest total
- * score (Viterbi over character positions). A user-defined piece scores its length times
- * the best normal piece's score (so it always wins); a character that no one-character
- * piece covers is the unknown token, scoring the worst normal piece's score minus 10.
- * On equal totals the path found first wins, as in SentencePiece: the piece starting
- * earliest. A run of unknown characters is one unknown token.
+ * score (Viterbi over character positions, float sums as SentencePiece adds them). A
+ * user-defined piece scores its length in bytes times SentencePiece's max_score_ minus
+ * 0.1: that member starts at FLT_MIN and only a positive normal score would raise it, so
+ * with the usual negative log-probability scores it is -0.1, above almost any normal
+ * piece. A character that no one-character piece covers is the unknown token, scoring
+ * the worst normal piece's score minus 10. On equal totals the path found first wins, as
+ * in SentencePiece: the piece starting earliest. A run of unknown characters is one
+ * unknown token.
+ *
+ * Decoding as SentencePiece does: the unknown token reads " \u2047 ", control tokens
+ * nothing, and while nothing has come out yet a piece loses its leading space (the
+ * dummy prefix's; a lone space piece then gives nothing, and the next one loses its too).
  *
  * llama.cpp's unigram tokenizer differs from SentencePiece at the edges (user-defined
  * pieces score 0 there, unused pieces are matched, scores add up in double, overlong
@@ -22,6 +29,7 @@
  * definition. For T5's own vocabularies they agree. */
 #include "vocab.h"
 
+#include <float.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +40,8 @@ struct pl_ugm {
     char *strings;            /* its replacements, NUL-terminated, indexed by unit values */
     uint32_t n_strings;
     int remove_extra_spaces;
-    float min_score, max_score;   /* over the normal pieces */
+    float min_score;          /* the worst normal piece's score */
+    float max_score;          /* SentencePiece's max_score_ (see the top) */
     int *user;                /* ids of the user-defined pieces */
     int n_user;
 };
@@ -62,15 +71,13 @@ int pl_ugm_init(pl_vocab *v, const uint8_t *charsmap, size_t size, int remove_ex
         memcpy(u->strings, charsmap + 4 + trie_bytes, u->n_strings);
         u->strings[u->n_strings] = 0;
     }
-    u->min_score = 0;
-    u->max_score = 0;
-    int first = 1;
+    u->min_score = FLT_MAX;
+    u->max_score = FLT_MIN;
     for (int id = 0; id < v->n_vocab; id++) {
         if (v->type[id] == PL_TOK_USER_DEFINED) u->n_user++;
         if (v->type[id] != PL_TOK_NORMAL) continue;
-        if (first || v->score[id] < u->min_score) u->min_score = v->score[id];
-        if (first || v->score[id] > u->max_score) u->max_score = v->score[id];
-        first = 0;
+        if (v->score[id] < u->min_score) u->min_score = v->score[id];
+        if (v->score[id] > u->max_score) u->max_score = v->score[id];
     }
     u->user = malloc(((size_t)u->n_user + 1) * sizeof *u->user);
     if (!u->user) return pl_fail(err, PL_ERR_OUT_OF_MEMORY, "out of memory for the unigram tokenizer");
@@ -225,7 +232,8 @@ static int segment(const pl_vocab *v, const char *s, int n, node *best, int *pat
         for (int len = 1; len <= v->max_piece_len && len <= n - i; len++) {
             int id = pl_vocab_find(v, s + i, len);
             if (id < 0 || (v->type[id] != PL_TOK_NORMAL && v->type[id] != PL_TOK_USER_DEFINED)) continue;
-            float score = v->type[id] == PL_TOK_USER_DEFINED ? (float)len * u->max_score - 0.1f : v->score[id];
+            float score = v->type[id] == PL_TOK_USER_DEFINED ? (float)((double)((float)len * u->max_score) - 0.1)
+                                                             : v->score[id];
             relax(&best[i + len], best[i].score + score, i, id);
             single |= len == clen;
         }
@@ -277,14 +285,16 @@ int pl_ugm_tokenize(const pl_vocab *v, const char *text, int text_len, int add_b
     return st;
 }
 
-const char *pl_ugm_token_bytes(const pl_vocab *v, int prev, int id, int *len) {
+const char *pl_ugm_token_bytes(const pl_vocab *v, int at_start, int id, int *len) {
     *len = 0;
     if (id < 0 || id >= v->n_vocab || v->type[id] == PL_TOK_CONTROL) return "";
+    if (v->type[id] == PL_TOK_UNKNOWN) {
+        *len = 5;
+        return " \xE2\x81\x87 ";
+    }
     const char *s = v->piece[id];
     int n = v->piece_len[id];
-    /* The first piece of a text (after nothing, or after a control token such as the
-     * decoder's start) begins with the dummy-prefix space. */
-    if ((prev < 0 || v->type[prev] == PL_TOK_CONTROL) && v->add_space_prefix && n > 0 && s[0] == ' ') {
+    if (at_start && (v->add_space_prefix || v->ugm->remove_extra_spaces) && n > 0 && s[0] == ' ') {
         s++;
         n--;
     }

@@ -136,16 +136,17 @@ int pl_tokenize_text(const pl_vocab *v, const char *text, int text_len, int add_
     default: return pl_fail(err, PL_ERR_INVALID_ARGUMENT, "pl_tokenize_text: unknown vocab kind %d", v->kind);
     }
     if (st != PL_OK) return st;
+    if (o.n == INT32_MAX) return pl_fail(err, PL_ERR_OUT_OF_MEMORY, "the text needs too many ids");
     *n_out = o.n;
     return o.n > cap ? pl_fail(err, PL_ERR_INVALID_ARGUMENT, "the text needs %d ids, there is room for %d", o.n, cap)
                      : PL_OK;
 }
 
-const char *pl_token_bytes(const pl_vocab *v, int prev, int id, char byte_buf[1], int *len) {
+const char *pl_token_bytes(const pl_vocab *v, int prev, int at_start, int id, char byte_buf[1], int *len) {
     switch (v->kind) {
     case PL_VOCAB_BPE: return pl_bpe_token_bytes(v, id, len);
     case PL_VOCAB_WPM: return pl_wpm_token_bytes(v, prev, id, len);
-    case PL_VOCAB_UGM: return pl_ugm_token_bytes(v, prev, id, len);
+    case PL_VOCAB_UGM: return pl_ugm_token_bytes(v, at_start, id, len);
     default: return pl_spm_token_bytes(v, prev, id, byte_buf, len);
     }
 }
@@ -295,6 +296,7 @@ int pl_vocab_from_gguf(pl_vocab *v, const pl_gguf *g, pl_err *err) {
         (st = special_id(g, "tokenizer.ggml.eos_token_id", spm ? 2 : wpm ? -1 : ugm ? 1 : 11, n, &v->eos, err)) ||
         (st = special_id(g, "tokenizer.ggml.unknown_token_id", spm ? 0 : wpm ? 100 : ugm ? 2 : -1, n, &v->unk, err)) ||
         (st = special_id(g, "tokenizer.ggml.seperator_token_id", wpm ? 102 : -1, n, &v->sep, err)) ||
+        (st = special_id(g, "tokenizer.ggml.padding_token_id", ugm ? 0 : -1, n, &v->pad, err)) ||
         (st = pl_gguf_bool_or(g, "tokenizer.ggml.add_space_prefix", spm || ugm, &v->add_space_prefix, err)) ||
         (st = vocab_finish(v, err)) ||
         (st = kind == PL_VOCAB_BPE ? gguf_bpe_init(v, g, merges, err) : PL_OK) ||

@@ -33,6 +33,7 @@ typedef struct {
     float *score;
     uint8_t *type;           /* PL_TOK_* */
     int bos, eos, unk;       /* -1 when absent */
+    int pad;                 /* unigram vocabs: padding, T5's decoder start (-1: none) */
     int add_bos;             /* metadata: prepend BOS when encoding a prompt */
     int add_eos;             /* metadata: append EOS to a prompt (unigram vocabs, T5) */
     int add_space_prefix;    /* SentencePiece dummy prefix: " " before the text */
@@ -71,7 +72,7 @@ typedef struct {
 
 static inline void pl_token_push(pl_token_out *o, int id) {
     if (o->n < o->cap) o->ids[o->n] = id;
-    o->n++;
+    if (o->n < INT32_MAX) o->n++;   /* INT32_MAX: too many to count (pl_tokenize_text fails) */
 }
 
 /* Encodes text into out[cap]; *n_out = the ids it needs. More than cap (never for plain
@@ -82,9 +83,10 @@ int pl_tokenize_text(const pl_vocab *v, const char *text, int text_len, int add_
 
 /* Bytes a token stands for when decoding: byte tokens give their byte, control tokens
  * nothing, others their piece. prev is the token before it (-1 if none): after BOS the
- * leading space of the dummy prefix is dropped. Returns a pointer to the bytes (into the
- * vocab or into byte_buf) and sets *len. */
-const char *pl_token_bytes(const pl_vocab *v, int prev, int id, char byte_buf[1], int *len);
+ * leading space of the dummy prefix is dropped. at_start: nothing visible was decoded
+ * before this token (unigram vocabs drop the space then, as SentencePiece does). Returns
+ * a pointer to the bytes (into the vocab or into byte_buf) and sets *len. */
+const char *pl_token_bytes(const pl_vocab *v, int prev, int at_start, int id, char byte_buf[1], int *len);
 
 /* Per-kind implementations behind pl_tokenize_text (pushing into out, errors into
  * out->err) and pl_token_bytes (same contract). */
@@ -97,11 +99,11 @@ const char *pl_bpe_token_bytes(const pl_vocab *v, int id, int *len);
 int pl_wpm_tokenize(const pl_vocab *v, const char *text, int text_len, int add_bos,
                     int parse_special, pl_token_out *out);
 const char *pl_wpm_token_bytes(const pl_vocab *v, int prev, int id, int *len);
-/* Unigram: add_bos also appends EOS when v->add_eos. Decoding drops the dummy-prefix space
- * at the start of a text and after control tokens. */
+/* Unigram: add_bos also appends EOS when v->add_eos. Decoding as SentencePiece does
+ * (tokenizer_ugm.c). */
 int pl_ugm_tokenize(const pl_vocab *v, const char *text, int text_len, int add_bos,
                     int parse_special, pl_token_out *out);
-const char *pl_ugm_token_bytes(const pl_vocab *v, int prev, int id, int *len);
+const char *pl_ugm_token_bytes(const pl_vocab *v, int at_start, int id, int *len);
 
 /* A stretch of the text to tokenize: special token id, or -1 for text to encode. */
 typedef struct {

@@ -15,7 +15,8 @@ Face's modeling_t5.py semantics, in float64, not from pocketlm's C code:
   * a tied output multiplies the last hidden state by d_model^-0.5 first.
 Each model uses the unigram vocabulary of tests/fixtures/gen_ugm_fixtures.py (400 tokens).
 
-For each model NAME it writes NAME.gguf and NAME.json:
+For each model NAME it writes NAME.gguf (a tied one also as NAME_copy.gguf, with the
+output matrix written out as a copy of the embedding, as a converter may) and NAME.json:
     {"name", "encoder": [ids], "decoder": [ids], "positions": [p...], "logits": [[...] per p],
      "prompt", "greedy": [ids], "greedy_text", "expanding", "expanding_ids"}
 the decoder's logits after position p for each p in positions (tests/c/test_t5.c feeds the
@@ -46,7 +47,7 @@ MODELS = [
          gated=True, tied=False, f16=False, seed=1),
     # T5 v1.0 style: ReLU, tied output (scaled), float16 matrices
     dict(name="t5_relu_tied", d_model=64, n_heads=4, d_kv=16, d_ff=128, n_enc=2, n_dec=2, buckets=32,
-         gated=False, tied=True, f16=True, seed=2),
+         gated=False, tied=True, f16=True, seed=6),
 ]
 EPS = 1e-6
 N_ENCODER = 150        # past max_distance 128: the largest buckets are reached
@@ -180,7 +181,8 @@ def make_weights(cfg, vocab):
             for k, v in w.items()}
 
 
-def write_gguf(cfg, w, proto, path):
+def write_gguf(cfg, w, proto, path, output_copy=False):
+    """output_copy: a tied model with output.weight written out as a copy of token_embd."""
     out = GGUFWriter()
     out.add_string("general.architecture", "t5")
     out.add_u32("t5.context_length", 512)
@@ -202,8 +204,8 @@ def write_gguf(cfg, w, proto, path):
         out.add_tensor(name, t.numpy().astype(mtype if matrix else np.float32))
 
     put("token_embd.weight", w["shared"])
-    if not cfg["tied"]:
-        put("output.weight", w["lm_head"])
+    if not cfg["tied"] or output_copy:
+        put("output.weight", w["shared"] if cfg["tied"] else w["lm_head"])
     put("enc.output_norm.weight", w["enc.final"], False)
     put("dec.output_norm.weight", w["dec.final"], False)
     put("enc.blk.0.attn_rel_b.weight", w["enc.rel"])
@@ -232,6 +234,8 @@ def main():
         dec_ids = [0] + [int(i) for i in rng.integers(4, vocab, POSITIONS[-1])]    # starts with <pad>
         logits = forward(cfg, w, torch.tensor(enc_ids), torch.tensor(dec_ids))
         write_gguf(cfg, w, proto, os.path.join(out_dir, cfg["name"] + ".gguf"))
+        if cfg["tied"]:
+            write_gguf(cfg, w, proto, os.path.join(out_dir, cfg["name"] + "_copy.gguf"), output_copy=True)
         prompt_ids = sp.encode(PROMPT) + [1]
         gen = greedy(cfg, w, prompt_ids)
         record = {"name": cfg["name"], "encoder": enc_ids, "decoder": dec_ids, "positions": POSITIONS,

@@ -32,7 +32,8 @@ for (const name of ['t5_gated', 't5_relu_tied']) {
         }
         assert.deepEqual(ids, ref.greedy);
         assert.equal(text, ref.greedy_text);
-        // a second prompt replaces the first one's encoder output
+        // each prompt replaces the encoder output of the one before
+        for await (const t of model.generate('The end.', { maxTokens: 3, temperature: 0 })) assert.ok(t.id >= -1);
         const again = [];
         for await (const t of model.generate(ref.prompt, { maxTokens: 3, temperature: 0 })) again.push(t.id);
         assert.deepEqual(again, ref.greedy.slice(0, 3));

@@ -4,7 +4,8 @@
  * input over a 150-token encoder input (relative distances past 128: every bucket kind):
  *   t5_gated      FLAN-T5 style: gated GELU, untied output, 4 heads x 24 != d_model 64,
  *                 2 encoder and 3 decoder layers, F32
- *   t5_relu_tied  T5 v1.0 style: ReLU, tied output (scaled by d_model^-0.5), F16 matrices
+ *   t5_relu_tied  T5 v1.0 style: ReLU, tied output (scaled by d_model^-0.5), F16 matrices;
+ *                 t5_relu_tied_copy the same with output.weight written as a copy
  * Through the public C API: pl_encode, then the decoder tokens in batches that end at
  * those positions (sizes 1, 1, 6, 56, 1, 65, 10: one crosses the 64-token batch), with 1
  * and 2 threads (the same bits); then the calls that must fail, and the gated model
@@ -115,7 +116,10 @@ static void check_model(const char *name, const char *ffn) {
     CHECK(worst <= 1.0f);
     CHECK(memcmp(got, got2, sizeof got) == 0);   /* threads split heads and rows, not sums */
 
-    /* a second prompt replaces the first: the same logits again */
+    /* each prompt replaces the one before: another, shorter one decoded a little, then the
+     * reference's again gives the same logits */
+    CHECK_EQ_INT(pl_encode(ctx, r.enc + 40, 30), PL_OK);
+    CHECK_EQ_INT(pl_eval(ctx, r.dec, 5), PL_OK);
     CHECK(run(ctx, &r, got2) <= 1.0f && memcmp(got, got2, sizeof got) == 0);
 
     /* refused: decoding before encoding, encoding past the context, bad ids, introspection */
@@ -168,6 +172,19 @@ static float quantized_correlation(const char *name, const char *type) {
     return (float)((n * sxy - sx * sy) / sqrt((n * sxx - sx * sx) * (n * syy - sy * sy)));
 }
 
+/* A tied model whose file has output.weight as a copy of token_embd is read as tied (the
+ * output scaled, one matrix in memory): the same logits as without the copy. */
+static void check_output_copy(void) {
+    static reference r;
+    static float got[MAX_POSITIONS][MAX_VOCAB], copy[MAX_POSITIONS][MAX_VOCAB];
+    pl_ctx *ctx = load("t5_relu_tied", 1), *dup = load("t5_relu_tied_copy", 1);
+    read_reference(&r, "t5_relu_tied", atoi(strstr(pl_info_json(ctx), "\"vocab\":") + 8));
+    CHECK(strstr(pl_info_json(dup), "\"tied_output\":true") != NULL);
+    CHECK(run(ctx, &r, got) <= 1.0f && run(dup, &r, copy) <= 1.0f && memcmp(got, copy, sizeof got) == 0);
+    pl_destroy(ctx);
+    pl_destroy(dup);
+}
+
 /* pl_encode on a decoder-only model is an error, not a crash. */
 static void check_decoder_only(void) {
     size_t size;
@@ -191,6 +208,7 @@ int main(void) {
                least[i]);
         CHECK(corr >= least[i]);
     }
+    check_output_copy();
     check_decoder_only();
     return check_report("t5");
 }

@@ -341,17 +341,17 @@ static void test_long_inputs(const pl_vocab *v) {
 static void test_decode_rules(const pl_vocab *v) {
     char byte_buf[1];
     int len;
-    const char *p = pl_token_bytes(v, -1, v->bos, byte_buf, &len);
+    const char *p = pl_token_bytes(v, -1, 1, v->bos, byte_buf, &len);
     CHECK_EQ_INT(len, 0);
-    p = pl_token_bytes(v, -1, v->byte_token['A'], byte_buf, &len);
+    p = pl_token_bytes(v, -1, 1, v->byte_token['A'], byte_buf, &len);
     CHECK(len == 1 && p[0] == 'A');
     int space = pl_vocab_find(v, " a", 2);   /* leading space kept unless right after BOS */
     CHECK(space >= 0);
-    p = pl_token_bytes(v, 100, space, byte_buf, &len);
+    p = pl_token_bytes(v, 100, 1, space, byte_buf, &len);
     CHECK(len == 2 && memcmp(p, " a", 2) == 0);
-    p = pl_token_bytes(v, v->bos, space, byte_buf, &len);
+    p = pl_token_bytes(v, v->bos, 1, space, byte_buf, &len);
     CHECK(len == 1 && p[0] == 'a');
-    p = pl_token_bytes(v, -1, v->n_vocab, byte_buf, &len);
+    p = pl_token_bytes(v, -1, 1, v->n_vocab, byte_buf, &len);
     CHECK_EQ_INT(len, 0);
 }
 

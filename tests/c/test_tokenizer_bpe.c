@@ -241,7 +241,7 @@ static void faithful_bytes(const pl_vocab *v, int ok[256]) {
     for (int b = 0; b < 256; b++) {
         int len;
         char byte_buf[1];
-        const char *p = v->byte_token[b] >= 0 ? pl_token_bytes(v, -1, v->byte_token[b], byte_buf, &len) : NULL;
+        const char *p = v->byte_token[b] >= 0 ? pl_token_bytes(v, -1, 1, v->byte_token[b], byte_buf, &len) : NULL;
         ok[b] = p && len == 1 && (uint8_t)p[0] == b;
     }
 }
@@ -322,21 +322,21 @@ static void test_edge_cases(void) {
     /* no tokenizer.ggml.pre: llama.cpp's "default" pre-tokenizer */
     CHECK_EQ_INT(tiny_bpe(&v, NULL, &err), PL_OK);
     int ids[16], n;
-    CHECK_EQ_INT(pl_tokenize_text(&v, "ab ab", 5, 0, 0, ids, 64, &n, &err), PL_OK);
+    CHECK_EQ_INT(pl_tokenize_text(&v, "ab ab", 5, 0, 0, ids, (int)(sizeof ids / sizeof *ids), &n, &err), PL_OK);
     CHECK(n == 2 && ids[0] == 4 && ids[1] == 5);
     /* control tokens are text unless parse_special; user-defined ones always cut out */
-    CHECK_EQ_INT(pl_tokenize_text(&v, "a<|end|>xyz", 11, 0, 1, ids, 64, &n, &err), PL_OK);
+    CHECK_EQ_INT(pl_tokenize_text(&v, "a<|end|>xyz", 11, 0, 1, ids, (int)(sizeof ids / sizeof *ids), &n, &err), PL_OK);
     CHECK(n == 3 && ids[0] == 0 && ids[1] == 6 && ids[2] == 7);
-    CHECK_EQ_INT(pl_tokenize_text(&v, "cxyzc", 5, 0, 0, ids, 64, &n, &err), PL_OK);
+    CHECK_EQ_INT(pl_tokenize_text(&v, "cxyzc", 5, 0, 0, ids, (int)(sizeof ids / sizeof *ids), &n, &err), PL_OK);
     CHECK(n == 3 && ids[0] == 2 && ids[1] == 7 && ids[2] == 2);
     /* characters the vocab lacks are dropped, as llama.cpp does; add_bos uses BOS (absent: none) */
-    CHECK_EQ_INT(pl_tokenize_text(&v, "a!", 2, 1, 0, ids, 64, &n, &err), PL_OK);
+    CHECK_EQ_INT(pl_tokenize_text(&v, "a!", 2, 1, 0, ids, (int)(sizeof ids / sizeof *ids), &n, &err), PL_OK);
     CHECK(n == 1 && ids[0] == 0);
     int len;
     char byte_buf[1];
-    pl_token_bytes(&v, -1, 6, byte_buf, &len);
+    pl_token_bytes(&v, -1, 1, 6, byte_buf, &len);
     CHECK_EQ_INT(len, 0);   /* control: nothing */
-    const char *p = pl_token_bytes(&v, -1, 5, byte_buf, &len);
+    const char *p = pl_token_bytes(&v, -1, 1, 5, byte_buf, &len);
     CHECK(len == 3 && memcmp(p, " ab", 3) == 0);
     CHECK_EQ_INT(v.byte_token[' '], 3);
     pl_vocab_free(&v);

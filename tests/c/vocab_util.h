@@ -45,7 +45,7 @@ static inline char *decode(const pl_vocab *v, int prev, const int *ids, int n, i
     *len = 0;
     for (int i = 0; i < n; i++) {
         int plen;
-        const char *p = pl_token_bytes(v, i ? ids[i - 1] : prev, ids[i], byte_buf, &plen);
+        const char *p = pl_token_bytes(v, i ? ids[i - 1] : prev, *len == 0, ids[i], byte_buf, &plen);
         memcpy(out + *len, p, (size_t)plen);
         *len += plen;
     }
