@@ -147,10 +147,13 @@ static void add_rows(float *x, const float *y, int n, int dim) {
     for (size_t i = 0; i < (size_t)n * dim; i++) x[i] += y[i];
 }
 
+/* The n queries in s->q at positions pos.. over keys/values with n_ctx positions per head,
+ * into s->att_out. */
 static t5_attention attention_over(pl_state *s, const pl_hparams *hp, const float *keys, const float *values,
                                    int n, int pos, int n_keys, const float *bias) {
-    return (t5_attention){s->q, keys, values, s->n_ctx, n, pos, n_keys, bias, s->n_ctx - 1, s->att_out,
-                          s->att, s->n_ctx, hp->n_heads, hp->head_dim, NULL, NULL, NULL};
+    return (t5_attention){.q = s->q, .keys = keys, .values = values, .cap = s->n_ctx, .n = n, .pos = pos,
+                          .n_keys = n_keys, .bias = bias, .bias_zero = s->n_ctx - 1, .out = s->att_out,
+                          .att = s->att, .att_stride = s->n_ctx, .n_heads = hp->n_heads, .hd = hp->head_dim};
 }
 
 void pl_t5_encode(const pl_model *m, pl_state *s, const int32_t *tokens, int n, const pl_compute *cx) {
