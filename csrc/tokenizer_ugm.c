@@ -17,10 +17,11 @@
  * piece. A character that no one-character piece covers is the unknown token, scoring
  * the worst normal piece's score minus 10. On equal totals the path found first wins, as
  * in SentencePiece: the piece starting earliest. A run of unknown characters is one
- * unknown token.
+ * unknown token, or with byte pieces in the vocab (SentencePiece's byte fallback) the
+ * bytes of each.
  *
- * Decoding as SentencePiece does: the unknown token reads " \u2047 ", control tokens
- * nothing, and while nothing has come out yet a piece loses its leading space (the
+ * Decoding as SentencePiece does: the unknown token reads " \u2047 ", byte pieces their
+ * byte, control tokens nothing, and while nothing has come out yet a piece loses its leading space (the
  * dummy prefix's; a lone space piece then gives nothing, and the next one loses its too).
  *
  * llama.cpp's unigram tokenizer differs from SentencePiece at the edges (user-defined
@@ -40,6 +41,7 @@ struct pl_ugm {
     char *strings;            /* its replacements, NUL-terminated, indexed by unit values */
     uint32_t n_strings;
     int remove_extra_spaces;
+    int byte_fallback;        /* all 256 byte pieces are in the vocab */
     float min_score;          /* the worst normal piece's score */
     float max_score;          /* SentencePiece's max_score_ (see the top) */
     int *user;                /* ids of the user-defined pieces */
@@ -54,6 +56,8 @@ int pl_ugm_init(pl_vocab *v, const uint8_t *charsmap, size_t size, int remove_ex
     if (!u) return pl_fail(err, PL_ERR_OUT_OF_MEMORY, "out of memory for the unigram tokenizer");
     v->ugm = u;
     u->remove_extra_spaces = remove_extra_spaces;
+    u->byte_fallback = 1;
+    for (int b = 0; b < 256; b++) u->byte_fallback &= v->byte_token[b] >= 0;
     if (size > 0) {   /* uint32 size of the double array in bytes, the array, the strings */
         uint32_t trie_bytes = size >= 4 ? (uint32_t)charsmap[0] | (uint32_t)charsmap[1] << 8 |
                                               (uint32_t)charsmap[2] << 16 | (uint32_t)charsmap[3] << 24 : 0;
@@ -221,8 +225,9 @@ static void relax(node *to, float score, int start, int id) {
     if (to->start < 0 || score > to->score) *to = (node){score, start, id};
 }
 
-/* Viterbi over the normalized text s[0..n) (see the top): best[n + 1] is scratch, and
- * path[n] receives the ids, last first; returns how many. */
+/* Viterbi over the normalized text s[0..n) (see the top): best[n + 1] receives each
+ * position's best path, and path[n] the positions where the pieces of the best one end,
+ * last first; returns how many. */
 static int segment(const pl_vocab *v, const char *s, int n, node *best, int *path) {
     const pl_ugm *u = v->ugm;
     for (int i = 0; i <= n; i++) best[i] = (node){0, i ? -1 : 0, -1};
@@ -241,8 +246,25 @@ static int segment(const pl_vocab *v, const char *s, int n, node *best, int *pat
         i += clen;
     }
     int count = 0;
-    for (int end = n; end > 0; end = best[end].start) path[count++] = best[end].id;
+    for (int end = n; end > 0; end = best[end].start) path[count++] = end;
     return count;
+}
+
+/* An unknown stretch s[0..n) as byte tokens (SentencePiece's byte fallback; a space stands
+ * for U+2581's bytes), if the vocab has all 256; else as one unknown token after another
+ * unknown token's nothing. */
+static void push_unknown(const pl_vocab *v, const char *s, int n, int after_unknown, pl_token_out *out) {
+    if (!v->ugm->byte_fallback) {
+        if (!after_unknown) pl_token_push(out, v->unk);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        if (s[i] != ' ') {
+            pl_token_push(out, v->byte_token[(uint8_t)s[i]]);
+            continue;
+        }
+        for (int k = 0; k < 3; k++) pl_token_push(out, v->byte_token[(uint8_t)"\xE2\x96\x81"[k]]);
+    }
 }
 
 static int encode_text(const pl_vocab *v, const char *text, int len, text_buf *norm, pl_token_out *out) {
@@ -252,8 +274,12 @@ static int encode_text(const pl_vocab *v, const char *text, int len, text_buf *n
     node *best = malloc(((size_t)norm->n + 1) * sizeof *best);
     int *path = malloc((size_t)norm->n * sizeof *path);
     if (!best || !path) st = pl_fail(out->err, PL_ERR_OUT_OF_MEMORY, "out of memory tokenizing %d bytes", len);
-    for (int k = st == PL_OK ? segment(v, norm->s, norm->n, best, path) : 0, prev = -1; k-- > 0; prev = path[k])
-        if (path[k] != v->unk || prev != v->unk) pl_token_push(out, path[k]);   /* a run of unknowns is one */
+    for (int k = st == PL_OK ? segment(v, norm->s, norm->n, best, path) : 0, prev = -1; k-- > 0;) {
+        const node *piece = &best[path[k]];
+        if (piece->id == v->unk) push_unknown(v, norm->s + piece->start, path[k] - piece->start, prev == v->unk, out);
+        else pl_token_push(out, piece->id);
+        prev = piece->id;
+    }
     free(best);
     free(path);
     return st;
@@ -285,12 +311,17 @@ int pl_ugm_tokenize(const pl_vocab *v, const char *text, int text_len, int add_b
     return st;
 }
 
-const char *pl_ugm_token_bytes(const pl_vocab *v, int at_start, int id, int *len) {
+const char *pl_ugm_token_bytes(const pl_vocab *v, int at_start, int id, char byte_buf[1], int *len) {
     *len = 0;
     if (id < 0 || id >= v->n_vocab || v->type[id] == PL_TOK_CONTROL) return "";
     if (v->type[id] == PL_TOK_UNKNOWN) {
         *len = 5;
         return " \xE2\x81\x87 ";
+    }
+    if (v->type[id] == PL_TOK_BYTE) {
+        byte_buf[0] = (char)strtol(v->piece[id] + 3, NULL, 16);   /* "<0xNN>", checked when loaded */
+        *len = 1;
+        return byte_buf;
     }
     const char *s = v->piece[id];
     int n = v->piece_len[id];

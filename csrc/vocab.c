@@ -146,7 +146,7 @@ const char *pl_token_bytes(const pl_vocab *v, int prev, int at_start, int id, ch
     switch (v->kind) {
     case PL_VOCAB_BPE: return pl_bpe_token_bytes(v, id, len);
     case PL_VOCAB_WPM: return pl_wpm_token_bytes(v, prev, id, len);
-    case PL_VOCAB_UGM: return pl_ugm_token_bytes(v, at_start, id, len);
+    case PL_VOCAB_UGM: return pl_ugm_token_bytes(v, at_start, id, byte_buf, len);
     default: return pl_spm_token_bytes(v, prev, id, byte_buf, len);
     }
 }

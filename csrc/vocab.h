@@ -103,7 +103,7 @@ const char *pl_wpm_token_bytes(const pl_vocab *v, int prev, int id, int *len);
  * (tokenizer_ugm.c). */
 int pl_ugm_tokenize(const pl_vocab *v, const char *text, int text_len, int add_bos,
                     int parse_special, pl_token_out *out);
-const char *pl_ugm_token_bytes(const pl_vocab *v, int at_start, int id, int *len);
+const char *pl_ugm_token_bytes(const pl_vocab *v, int at_start, int id, char byte_buf[1], int *len);
 
 /* A stretch of the text to tokenize: special token id, or -1 for text to encode. */
 typedef struct {

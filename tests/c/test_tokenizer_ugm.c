@@ -1,30 +1,34 @@
 /* SentencePiece unigram (T5) tokenization: ids vs SentencePiece itself on a unigram model
  * it trained (tests/fixtures/ugm_t5.gguf and .json, made by gen_ugm_fixtures.py: NFKC
- * character map, whitespace rules, unknown characters, a user-defined piece, bytes that
+ * character map, whitespace rules, unknown characters, user-defined pieces, bytes that
  * are not UTF-8, characters that expand past text_len + 2 ids), EOS after the text,
- * decoding vs SentencePiece's, and corrupt character maps. */
+ * decoding vs SentencePiece's, and corrupt character maps; a second model trained with
+ * byte fallback (ugm_t5_bytes: characters no piece covers as their UTF-8 bytes). */
 #include "vocab_util.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define FIXTURE "tests/fixtures/ugm_t5.gguf"
+#define DIR "tests/fixtures/"
 
-static void test_sentencepiece_ids(const pl_vocab *v) {
+/* name.json: SentencePiece's ids for each text. */
+static void test_sentencepiece_ids(const pl_vocab *v, const char *name) {
+    char path[128];
+    snprintf(path, sizeof path, DIR "%s.json", name);
     fixture_case *cases;
-    int n = load_fixture("tests/fixtures/ugm_t5.json", &cases), pass = 0;
+    int n = load_fixture(path, &cases), pass = 0;
     CHECK(n >= 60);
     for (int i = 0; i < n; i++) {
         int m = 0, m2 = 0;
         int *ids = encode(v, cases[i].text, cases[i].len, 0, 0, &m);
-        pass += check_ids("ugm_t5.gguf", cases[i].text, ids, m, cases[i].ids, cases[i].n_ids);
+        pass += check_ids(name, cases[i].text, ids, m, cases[i].ids, cases[i].n_ids);
         /* the model's special tokens: no BOS, EOS after the text */
         int *with_eos = encode(v, cases[i].text, cases[i].len, 1, 0, &m2);
         CHECK(ids && with_eos && m2 == m + 1 && same_ids(with_eos, m, ids, m) && with_eos[m] == v->eos);
         free(ids);
         free(with_eos);
     }
-    fprintf(stderr, "ugm_t5.gguf: %d/%d SentencePiece cases match\n", pass, n);
+    fprintf(stderr, "%s: %d/%d SentencePiece cases match\n", name, pass, n);
     free_fixture(cases, n);
 }
 
@@ -51,12 +55,14 @@ static void test_metadata(const pl_vocab *v) {
     CHECK_EQ_INT(v->add_space_prefix, 1);
 }
 
-/* Decoding vs SentencePiece's decode (tests/fixtures/ugm_t5_decode.json): the ids of every
- * encoding case, and sequences with control, unknown and lone space pieces at the start
- * and in the middle. */
-static void test_decode(const pl_vocab *v) {
+/* Decoding vs SentencePiece's decode (name_decode.json): the ids of every encoding case
+ * (byte pieces among them in ugm_t5_bytes), and sequences with control, unknown and lone
+ * space pieces at the start and in the middle. */
+static void test_decode(const pl_vocab *v, const char *name) {
+    char path[128];
+    snprintf(path, sizeof path, DIR "%s_decode.json", name);
     fixture_case *cases;
-    int n = load_fixture("tests/fixtures/ugm_t5_decode.json", &cases), pass = 0;
+    int n = load_fixture(path, &cases), pass = 0;
     CHECK(n >= 70);
     for (int i = 0; i < n; i++) {
         int len = 0;
@@ -67,7 +73,7 @@ static void test_decode(const pl_vocab *v) {
         pass += ok;
         free(out);
     }
-    fprintf(stderr, "ugm_t5.gguf: %d/%d decodings match SentencePiece's\n", pass, n);
+    fprintf(stderr, "%s: %d/%d decodings match SentencePiece's\n", name, pass, n);
     free_fixture(cases, n);
 }
 
@@ -118,21 +124,30 @@ static void test_corrupt_charsmap(const uint8_t *file, size_t size) {
 }
 
 int main(void) {
-    size_t size;
-    uint8_t *file = try_read_file(FIXTURE, 0, &size);
-    CHECK(file != NULL);
-    if (!file) return check_report("tokenizer_ugm");
-    pl_vocab v;
+    size_t size, size_bytes;
+    uint8_t *file = try_read_file(DIR "ugm_t5.gguf", 0, &size);
+    uint8_t *file_bytes = try_read_file(DIR "ugm_t5_bytes.gguf", 0, &size_bytes);
+    CHECK(file && file_bytes);
+    if (!file || !file_bytes) return check_report("tokenizer_ugm");
+    pl_vocab v, vb;
     pl_err err = {0};
     CHECK_EQ_INT(vocab_from_gguf_bytes(&v, file, size, &err), PL_OK);
     if (err.status == PL_OK) {
         test_metadata(&v);
-        test_sentencepiece_ids(&v);
-        test_decode(&v);
+        test_sentencepiece_ids(&v, "ugm_t5");
+        test_decode(&v, "ugm_t5");
         test_expanding_text(&v);
         pl_vocab_free(&v);
     }
+    CHECK_EQ_INT(vocab_from_gguf_bytes(&vb, file_bytes, size_bytes, &err), PL_OK);
+    if (err.status == PL_OK) {
+        test_metadata(&vb);
+        test_sentencepiece_ids(&vb, "ugm_t5_bytes");
+        test_decode(&vb, "ugm_t5_bytes");
+        pl_vocab_free(&vb);
+    }
     test_corrupt_charsmap(file, size);
     free(file);
+    free(file_bytes);
     return check_report("tokenizer_ugm");
 }

@@ -45,6 +45,7 @@ static struct {
     {"../shared/models/llamacpp-vocab-tests/ggml-vocab-refact.gguf", NULL, NONE, 0, 0, NULL},
     {"../shared/models/llamacpp-vocab-tests/ggml-vocab-bert-bge.gguf", NULL, NONE, 0, 0, NULL},
     {"tests/fixtures/ugm_t5.gguf", NULL, NONE, 0, 1, NULL},
+    {"tests/fixtures/ugm_t5_bytes.gguf", NULL, NONE, 0, 1, NULL},
 };
 #define N_VOCABS (int)(sizeof vocabs / sizeof vocabs[0])
 
