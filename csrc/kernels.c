@@ -36,9 +36,9 @@ DEFINE_SCALAR_ROW_KERNEL(row_bf16, pl_load_bf16)
 
 int pl_float_kernel(uint32_t type, pl_kernel *k) {
     switch (type) {
-    case PL_TYPE_F32: *k = (pl_kernel){row_f32, PL_ACT_F32}; return 1;
-    case PL_TYPE_F16: *k = (pl_kernel){row_f16, PL_ACT_F32}; return 1;
-    case PL_TYPE_BF16: *k = (pl_kernel){row_bf16, PL_ACT_F32}; return 1;
+    case PL_TYPE_F32: *k = (pl_kernel){.row = row_f32, .act = PL_ACT_F32}; return 1;
+    case PL_TYPE_F16: *k = (pl_kernel){.row = row_f16, .act = PL_ACT_F32}; return 1;
+    case PL_TYPE_BF16: *k = (pl_kernel){.row = row_bf16, .act = PL_ACT_F32}; return 1;
     default: return 0;
     }
 }
@@ -60,6 +60,7 @@ typedef struct {
     pl_tensor w;
     size_t row_bytes;
     pl_row_kernel row;
+    pl_rows4_kernel rows4;   /* for prompt tokens, where the type has one */
     pl_group_kernel group;   /* for PL_LAYOUT_X4 */
     const void *x;           /* set by each thread when quantized */
     size_t x_row_bytes;
@@ -96,6 +97,10 @@ static void matmul_unit(const matmul_part *p, int u, int n_tok) {
     const uint8_t *w = (const uint8_t *)p->w.data + (size_t)r * p->row_bytes;
     if (p->w.layout == PL_LAYOUT_X4 && end - r == 4) {
         p->group(w, p->x, p->x_row_bytes, n_tok, cols, p->y + r, rows, p->w.scale_shift);
+        return;
+    }
+    if (p->rows4 && end - r == 4 && n_tok >= 4) {
+        p->rows4(w, p->row_bytes, p->x, p->x_row_bytes, n_tok, cols, p->y + r, rows);
         return;
     }
     for (; r < end; r++, w += p->row_bytes) p->row(w, p->x, p->x_row_bytes, n_tok, cols, p->y + r, rows);
@@ -166,7 +171,7 @@ static void prepare(matmul_task *task, int n, float *const y[], const pl_tensor 
         pl_kernel k;
         pl_kernel_for(w[i]->type, cx->simd, &k);   /* loaders accept only types that have one */
         int quantized = k.act == PL_ACT_Q8;
-        task->part[i] = (matmul_part){y[i], *w[i], pl_row_bytes(w[i]->type, cols), k.row,
+        task->part[i] = (matmul_part){y[i], *w[i], pl_row_bytes(w[i]->type, cols), k.row, k.rows4,
                                       pl_x4_kernel(w[i]->type, cx->simd), x,
                                       quantized ? pl_act_row_bytes(cols) : (size_t)cols * sizeof(float), quantized};
     }

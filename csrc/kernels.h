@@ -57,10 +57,18 @@ static inline int pl_act_dot(const int8_t *w, const int16_t *x) {
     return sum;
 }
 
-/* How a weight type is multiplied: its row kernel and the activation form it takes. */
+/* The row kernel's work for 4 consecutive rows (row_bytes apart) at once, y[t * ldy + i]
+ * for rows i = 0..3, each output the row kernel's bits: prompt tokens of float weights
+ * read each weight (converted once) for many tokens and each activation for 4 rows. */
+typedef void (*pl_rows4_kernel)(const void *rows, size_t row_bytes, const void *x, size_t x_row_bytes,
+                                int n_tok, int cols, float *y, int ldy);
+
+/* How a weight type is multiplied: its row kernel, the activation form it takes, and a
+ * 4-row kernel for batches where there is one (SIMD float types; else NULL). */
 typedef struct {
     pl_row_kernel row;
     int act;      /* PL_ACT_* */
+    pl_rows4_kernel rows4;
 } pl_kernel;
 
 /* The same for a group of 4 rows in PL_LAYOUT_X4, y[t * ldy + i] for rows i = 0..3, with

@@ -216,7 +216,7 @@ KQ_INLINE void kq_row_scalar(uint32_t type, const void *row, const void *x, size
 
 static int kq_pick(uint32_t type, const pl_row_kernel *rows, pl_kernel *k) {
     if (type < PL_TYPE_Q2_K || type > PL_TYPE_Q6_K) return 0;
-    *k = (pl_kernel){rows[type - PL_TYPE_Q2_K], PL_ACT_Q8};
+    *k = (pl_kernel){.row = rows[type - PL_TYPE_Q2_K], .act = PL_ACT_Q8};
     return 1;
 }
 

@@ -167,11 +167,11 @@ DEFINE_Q_ROW(row_q5_1, pl_block_q5_1, unpack_q5_1, MIN_OFFSET)
 
 int pl_quant_kernel(uint32_t type, pl_kernel *k) {
     switch (type) {
-    case PL_TYPE_Q8_0: *k = (pl_kernel){row_q8_0, PL_ACT_Q8}; return 1;
-    case PL_TYPE_Q4_0: *k = (pl_kernel){row_q4_0, PL_ACT_Q8}; return 1;
-    case PL_TYPE_Q4_1: *k = (pl_kernel){row_q4_1, PL_ACT_Q8}; return 1;
-    case PL_TYPE_Q5_0: *k = (pl_kernel){row_q5_0, PL_ACT_Q8}; return 1;
-    case PL_TYPE_Q5_1: *k = (pl_kernel){row_q5_1, PL_ACT_Q8}; return 1;
+    case PL_TYPE_Q8_0: *k = (pl_kernel){.row = row_q8_0, .act = PL_ACT_Q8}; return 1;
+    case PL_TYPE_Q4_0: *k = (pl_kernel){.row = row_q4_0, .act = PL_ACT_Q8}; return 1;
+    case PL_TYPE_Q4_1: *k = (pl_kernel){.row = row_q4_1, .act = PL_ACT_Q8}; return 1;
+    case PL_TYPE_Q5_0: *k = (pl_kernel){.row = row_q5_0, .act = PL_ACT_Q8}; return 1;
+    case PL_TYPE_Q5_1: *k = (pl_kernel){.row = row_q5_1, .act = PL_ACT_Q8}; return 1;
     default: return 0;
     }
 }
@@ -318,11 +318,11 @@ DEFINE_SIMD_Q_ROW(row_q5_1_simd, pl_block_q5_1, unpack_q5_1_simd, MIN_OFFSETS)
 
 int pl_quant_kernel_simd(uint32_t type, pl_kernel *k) {
     switch (type) {
-    case PL_TYPE_Q8_0: *k = (pl_kernel){row_q8_0_simd, PL_ACT_Q8}; return 1;
-    case PL_TYPE_Q4_0: *k = (pl_kernel){row_q4_0_simd, PL_ACT_Q8}; return 1;
-    case PL_TYPE_Q4_1: *k = (pl_kernel){row_q4_1_simd, PL_ACT_Q8}; return 1;
-    case PL_TYPE_Q5_0: *k = (pl_kernel){row_q5_0_simd, PL_ACT_Q8}; return 1;
-    case PL_TYPE_Q5_1: *k = (pl_kernel){row_q5_1_simd, PL_ACT_Q8}; return 1;
+    case PL_TYPE_Q8_0: *k = (pl_kernel){.row = row_q8_0_simd, .act = PL_ACT_Q8}; return 1;
+    case PL_TYPE_Q4_0: *k = (pl_kernel){.row = row_q4_0_simd, .act = PL_ACT_Q8}; return 1;
+    case PL_TYPE_Q4_1: *k = (pl_kernel){.row = row_q4_1_simd, .act = PL_ACT_Q8}; return 1;
+    case PL_TYPE_Q5_0: *k = (pl_kernel){.row = row_q5_0_simd, .act = PL_ACT_Q8}; return 1;
+    case PL_TYPE_Q5_1: *k = (pl_kernel){.row = row_q5_1_simd, .act = PL_ACT_Q8}; return 1;
     default: return 0;
     }
 }

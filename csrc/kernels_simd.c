@@ -63,6 +63,75 @@ DEFINE_SIMD_ROW_KERNEL(row_f32_simd, load4_f32, pl_load_f32)
 DEFINE_SIMD_ROW_KERNEL(row_f16_simd, load4_f16, pl_load_f16)
 DEFINE_SIMD_ROW_KERNEL(row_bf16_simd, load4_bf16, pl_load_bf16)
 
+/* Four rows by the first n_tok & ~3 tokens (up to ROWS4_TOKENS at a time): the rows'
+ * weights go as floats into a panel, ROWS4_COLS columns at a time, converted once for all
+ * tokens, and token pairs run through it with the 8 sums of a 4 x 2 tile in registers (a
+ * weight vector read once per 2 tokens, an activation vector once per 4 rows). Each
+ * (row, token) sum gets its products in the order the row kernel's 4-token loop adds
+ * them, carried across panels in acc, then the same lane sum and scalar tail: the same
+ * bits. The other tokens go through the row kernel. */
+#define ROWS4_TOKENS 64
+#define ROWS4_COLS 256
+
+/* *a += w * x for the 4 rows' weight vectors w[] and one token's x: a tile column. */
+static inline void madd4(v128_t *a0, v128_t *a1, v128_t *a2, v128_t *a3, const v128_t w[4], v128_t x) {
+    *a0 = wasm_f32x4_add(*a0, wasm_f32x4_mul(w[0], x));
+    *a1 = wasm_f32x4_add(*a1, wasm_f32x4_mul(w[1], x));
+    *a2 = wasm_f32x4_add(*a2, wasm_f32x4_mul(w[2], x));
+    *a3 = wasm_f32x4_add(*a3, wasm_f32x4_mul(w[3], x));
+}
+
+#define DEFINE_SIMD_ROWS4_KERNEL(name, LOAD4, LOAD1, ROW)                                         \
+    static void name(const void *rows, size_t row_bytes, const void *x, size_t x_row_bytes,     \
+                     int n_tok, int cols, float *y, int ldy) {                                   \
+        const size_t ldx = x_row_bytes / sizeof(float);                                          \
+        const int cols4 = cols & ~3, n4 = n_tok & ~3;                                             \
+        const uint8_t *row[4] = {rows, (const uint8_t *)rows + row_bytes,                        \
+                                 (const uint8_t *)rows + 2 * row_bytes, (const uint8_t *)rows + 3 * row_bytes}; \
+        float panel[4][ROWS4_COLS];                                                               \
+        v128_t acc[ROWS4_TOKENS][4];                                                              \
+        for (int t0 = 0; t0 < n4; t0 += ROWS4_TOKENS) {                                           \
+            const int nt = n4 - t0 < ROWS4_TOKENS ? n4 - t0 : ROWS4_TOKENS;                       \
+            const float *xt0 = (const float *)x + (size_t)t0 * ldx;                               \
+            for (int t = 0; t < nt; t++)                                                          \
+                for (int i = 0; i < 4; i++) acc[t][i] = wasm_f32x4_splat(0);                      \
+            for (int k0 = 0; k0 < cols4; k0 += ROWS4_COLS) {                                      \
+                const int nk = cols4 - k0 < ROWS4_COLS ? cols4 - k0 : ROWS4_COLS;                 \
+                for (int i = 0; i < 4; i++)                                                       \
+                    for (int k = 0; k < nk; k += 4) wasm_v128_store(panel[i] + k, LOAD4(row[i], k0 + k)); \
+                for (int t = 0; t < nt; t += 2) {                                                 \
+                    const float *xa = xt0 + (size_t)t * ldx + k0, *xb = xa + ldx;                 \
+                    v128_t a0 = acc[t][0], a1 = acc[t][1], a2 = acc[t][2], a3 = acc[t][3];        \
+                    v128_t b0 = acc[t + 1][0], b1 = acc[t + 1][1], b2 = acc[t + 1][2], b3 = acc[t + 1][3]; \
+                    for (int k = 0; k < nk; k += 4) {                                             \
+                        const v128_t w[4] = {wasm_v128_load(panel[0] + k), wasm_v128_load(panel[1] + k), \
+                                             wasm_v128_load(panel[2] + k), wasm_v128_load(panel[3] + k)}; \
+                        madd4(&a0, &a1, &a2, &a3, w, wasm_v128_load(xa + k));                     \
+                        madd4(&b0, &b1, &b2, &b3, w, wasm_v128_load(xb + k));                     \
+                    }                                                                             \
+                    acc[t][0] = a0, acc[t][1] = a1, acc[t][2] = a2, acc[t][3] = a3;               \
+                    acc[t + 1][0] = b0, acc[t + 1][1] = b1, acc[t + 1][2] = b2, acc[t + 1][3] = b3; \
+                }                                                                                 \
+            }                                                                                     \
+            for (int t = 0; t < nt; t += 4) {                                                     \
+                const float *x0 = xt0 + (size_t)t * ldx, *x1 = x0 + ldx, *x2 = x1 + ldx, *x3 = x2 + ldx; \
+                for (int i = 0; i < 4; i++) {                                                     \
+                    float s[4] = {pl_hsum_f32x4(acc[t][i]), pl_hsum_f32x4(acc[t + 1][i]),         \
+                                  pl_hsum_f32x4(acc[t + 2][i]), pl_hsum_f32x4(acc[t + 3][i])};    \
+                    pl_dot4_scalar(LOAD1, row[i], cols4, cols, x0, x1, x2, x3, s);                \
+                    for (int j = 0; j < 4; j++) y[(size_t)(t0 + t + j) * ldy + i] = s[j];         \
+                }                                                                                 \
+            }                                                                                     \
+        }                                                                                         \
+        for (int i = 0; i < 4 && n4 < n_tok; i++)                                                 \
+            ROW(row[i], (const float *)x + (size_t)n4 * ldx, x_row_bytes, n_tok - n4, cols,       \
+                y + (size_t)n4 * ldy + i, ldy);                                                   \
+    }
+
+DEFINE_SIMD_ROWS4_KERNEL(rows4_f32_simd, load4_f32, pl_load_f32, row_f32_simd)
+DEFINE_SIMD_ROWS4_KERNEL(rows4_f16_simd, load4_f16, pl_load_f16, row_f16_simd)
+DEFINE_SIMD_ROWS4_KERNEL(rows4_bf16_simd, load4_bf16, pl_load_bf16, row_bf16_simd)
+
 /* a += w·x and b += v·x for one vector x of a key, loaded once. */
 static inline void madd2(v128_t *a, v128_t *b, v128_t w, v128_t v, const float *key) {
     v128_t x = wasm_v128_load(key);
@@ -99,9 +168,9 @@ void pl_scores2_simd(const float *q0, const float *q1, const float *keys, size_t
 
 int pl_float_kernel_simd(uint32_t type, pl_kernel *k) {
     switch (type) {
-    case PL_TYPE_F32: *k = (pl_kernel){row_f32_simd, PL_ACT_F32}; return 1;
-    case PL_TYPE_F16: *k = (pl_kernel){row_f16_simd, PL_ACT_F32}; return 1;
-    case PL_TYPE_BF16: *k = (pl_kernel){row_bf16_simd, PL_ACT_F32}; return 1;
+    case PL_TYPE_F32: *k = (pl_kernel){.row = row_f32_simd, .act = PL_ACT_F32, .rows4 = rows4_f32_simd}; return 1;
+    case PL_TYPE_F16: *k = (pl_kernel){.row = row_f16_simd, .act = PL_ACT_F32, .rows4 = rows4_f16_simd}; return 1;
+    case PL_TYPE_BF16: *k = (pl_kernel){.row = row_bf16_simd, .act = PL_ACT_F32, .rows4 = rows4_bf16_simd}; return 1;
     default: return 0;
     }
 }

@@ -109,6 +109,13 @@ static void check_matmul(uint32_t type, int n_tok, int rows, int cols, pl_comput
         CHECK_EQ_INT(bad, 0);
         /* threads split rows only: each dot product is summed the same way */
         CHECK(memcmp(y1, y3, n_y * sizeof(float)) == 0);
+        /* the 4-row kernel prompt tokens go through gives the row kernel's bits */
+        pl_kernel k;
+        pl_kernel_for(type, simd, &k);
+        for (int r = 0; r < rows; r++)
+            k.row((const uint8_t *)t.data + (size_t)r * pl_row_bytes(type, cols), x, (size_t)cols * sizeof(float),
+                  n_tok, cols, y3 + r, rows);
+        CHECK(memcmp(y1, y3, n_y * sizeof(float)) == 0);
         if (!simd) memcpy(y_scalar, y1, n_y * sizeof(float));
     }
     free(ref); free(bound); free(y_scalar); free(y1); free(y3);
@@ -420,8 +427,13 @@ int main(void) {
     for (int ti = 0; ti < 3; ti++)
         for (int ni = 0; ni < 5; ni++)
             for (int ci = 0; ci < 8; ci++) check_matmul(types[ti], n_toks[ni], 13, cols[ci], &cx1, &cx3);
-    /* big enough to be shared by the pool (PL_MIN_PARALLEL_WORK) */
-    for (int ti = 0; ti < 3; ti++) check_matmul(types[ti], 5, 701, 259, &cx1, &cx3);
+    /* big enough to be shared by the pool (PL_MIN_PARALLEL_WORK); past the 4-row kernel's
+     * 256-column panel and 64-token pass */
+    for (int ti = 0; ti < 3; ti++) {
+        check_matmul(types[ti], 5, 701, 259, &cx1, &cx3);
+        check_matmul(types[ti], 70, 13, 600, &cx1, &cx3);
+        check_matmul(types[ti], 8, 16, 515, &cx1, &cx3);
+    }
     const uint32_t quant_types[] = {PL_TYPE_Q8_0, PL_TYPE_Q4_0, PL_TYPE_Q4_1, PL_TYPE_Q5_0, PL_TYPE_Q5_1,
                                     PL_TYPE_Q2_K, PL_TYPE_Q3_K, PL_TYPE_Q4_K, PL_TYPE_Q5_K, PL_TYPE_Q6_K};
     for (size_t qi = 0; qi < sizeof quant_types / sizeof *quant_types; qi++) {
