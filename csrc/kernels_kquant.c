@@ -322,7 +322,161 @@ KQ_INLINE void kq_row_simd(uint32_t type, const void *row, const void *x, size_t
 
 KQ_DEFINE_ROWS(_simd, kq_row_simd)
 
-int pl_kquant_kernel_simd(uint32_t type, pl_kernel *k) { return kq_pick(type, kq_rows_simd, k); }
+/* Prompt tokens, 4 rows at a time: KQ_PANEL_SB super-blocks of the 4 rows go into a panel
+ * once for all tokens -- the int16 weights with their sub-block scales multiplied in (as
+ * kq_block_simd makes them), each row's d, and the mins as dmin·mn -- and token pairs run
+ * through it in a 4 x 2 tile: per 8 values of an activation block, 2 activation loads
+ * and 4 weight loads for 8 dot products. A block's 4 rows' integer sums fold into one
+ * vector (pl_transpose_sum_i32x4), scaled and added with one multiply and one add per
+ * token; the float sums are carried in y from one panel to the next. An odd last token
+ * goes through the row kernel. */
+#define KQ_PANEL_SB 4
+
+typedef struct {
+    int16_t w[KQ_PANEL_SB][KQ_ACT_BLOCKS][4][PL_QK];   /* [super-block][block][row][value] */
+    v128_t d[KQ_PANEL_SB];                              /* the 4 rows' d */
+    v128_t dmin[KQ_PANEL_SB];                           /* and dmin (Q2_K, Q4_K, Q5_K) */
+    v128_t mn[KQ_PANEL_SB][2 * KQ_ACT_BLOCKS];          /* 4 rows' integer min of each sub-block, int32 */
+} kq_panel;
+
+KQ_INLINE void kq_panel_fill(uint32_t type, const uint8_t *rows, size_t row_bytes, int sb0, int n_sb, kq_panel *p) {
+    size_t block_bytes = kq_block_bytes(type);
+    for (int s = 0; s < n_sb; s++) {
+        float d[4], dmin[4];
+        int32_t mn[2 * KQ_ACT_BLOCKS][4];
+        for (int r = 0; r < 4; r++) {
+            const uint8_t *blk = rows + r * row_bytes + (size_t)(sb0 + s) * block_bytes;
+            kq_scales ks;
+            kq_decode_scales(type, blk, &ks);
+            d[r] = ks.d;
+            dmin[r] = ks.dmin;
+            for (int m = 0; m < 2 * KQ_ACT_BLOCKS; m++) mn[m][r] = kq_min16(type) || kq_wide(type) ? ks.mn[m] : 0;
+#pragma clang loop unroll(disable)
+            for (int j = 0; j < KQ_ACT_BLOCKS; j++) {
+                kq_fields f = kq_fields_of(type, blk, j);
+                v128_t q0 = kq_quants16(&f, 0), q1 = kq_quants16(&f, 1);
+                v128_t s0 = wasm_i16x8_splat(ks.sc[kq_sub(type, j, 0)]);
+                v128_t s1 = wasm_i16x8_splat(ks.sc[kq_sub(type, j, 1)]);
+                int16_t *w = p->w[s][j][r];
+                wasm_v128_store(w, wasm_i16x8_mul(wasm_i16x8_extend_low_i8x16(q0), s0));
+                wasm_v128_store(w + 8, wasm_i16x8_mul(wasm_i16x8_extend_high_i8x16(q0), s0));
+                wasm_v128_store(w + 16, wasm_i16x8_mul(wasm_i16x8_extend_low_i8x16(q1), s1));
+                wasm_v128_store(w + 24, wasm_i16x8_mul(wasm_i16x8_extend_high_i8x16(q1), s1));
+            }
+        }
+        p->d[s] = wasm_v128_load(d);
+        p->dmin[s] = wasm_v128_load(dmin);
+        for (int m = 0; m < 2 * KQ_ACT_BLOCKS; m++) p->mn[s][m] = wasm_v128_load(mn[m]);
+    }
+}
+
+/* Sum of the 8 int16 lanes. */
+static inline int32_t kq_hsum_i16x8(v128_t v) {
+    v128_t s = wasm_i32x4_dot_i16x8(v, wasm_i16x8_splat(1));
+    return wasm_i32x4_extract_lane(s, 0) + wasm_i32x4_extract_lane(s, 1) + wasm_i32x4_extract_lane(s, 2) +
+           wasm_i32x4_extract_lane(s, 3);
+}
+
+/* Tokens a and b (their activation blocks of super-block s at xa, xb) through the panel's
+ * super-block s: acc_a, acc_b are the 4 rows' sums. */
+KQ_INLINE void kq_panel_tile(uint32_t type, const kq_panel *p, int s, const pl_act_block *xa,
+                             const pl_act_block *xb, v128_t *acc_a, v128_t *acc_b) {
+    v128_t fa = *acc_a, fb = *acc_b;
+#pragma clang loop unroll(disable)
+    for (int j = 0; j < KQ_ACT_BLOCKS; j++) {
+        const int16_t *w = p->w[s][j][0];
+        v128_t a0 = wasm_v128_load(xa[j].q), a1 = wasm_v128_load(xb[j].q), v;
+        v = wasm_v128_load(w);           v128_t s00 = wasm_i32x4_dot_i16x8(v, a0), s01 = wasm_i32x4_dot_i16x8(v, a1);
+        v = wasm_v128_load(w + 32);      v128_t s10 = wasm_i32x4_dot_i16x8(v, a0), s11 = wasm_i32x4_dot_i16x8(v, a1);
+        v = wasm_v128_load(w + 64);      v128_t s20 = wasm_i32x4_dot_i16x8(v, a0), s21 = wasm_i32x4_dot_i16x8(v, a1);
+        v = wasm_v128_load(w + 96);      v128_t s30 = wasm_i32x4_dot_i16x8(v, a0), s31 = wasm_i32x4_dot_i16x8(v, a1);
+#pragma clang loop unroll(disable)
+        for (int k = 8; k < PL_QK; k += 8) {
+            a0 = wasm_v128_load(xa[j].q + k);
+            a1 = wasm_v128_load(xb[j].q + k);
+            v = wasm_v128_load(w + k);
+            s00 = wasm_i32x4_add(s00, wasm_i32x4_dot_i16x8(v, a0));
+            s01 = wasm_i32x4_add(s01, wasm_i32x4_dot_i16x8(v, a1));
+            v = wasm_v128_load(w + 32 + k);
+            s10 = wasm_i32x4_add(s10, wasm_i32x4_dot_i16x8(v, a0));
+            s11 = wasm_i32x4_add(s11, wasm_i32x4_dot_i16x8(v, a1));
+            v = wasm_v128_load(w + 64 + k);
+            s20 = wasm_i32x4_add(s20, wasm_i32x4_dot_i16x8(v, a0));
+            s21 = wasm_i32x4_add(s21, wasm_i32x4_dot_i16x8(v, a1));
+            v = wasm_v128_load(w + 96 + k);
+            s30 = wasm_i32x4_add(s30, wasm_i32x4_dot_i16x8(v, a0));
+            s31 = wasm_i32x4_add(s31, wasm_i32x4_dot_i16x8(v, a1));
+        }
+        v128_t ia = pl_transpose_sum_i32x4(s00, s10, s20, s30), ib = pl_transpose_sum_i32x4(s01, s11, s21, s31);
+        fa = wasm_f32x4_add(fa, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(ia), wasm_f32x4_mul(p->d[s], wasm_f32x4_splat(xa[j].d))));
+        fb = wasm_f32x4_add(fb, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(ib), wasm_f32x4_mul(p->d[s], wasm_f32x4_splat(xb[j].d))));
+        if (kq_wide(type)) {   /* dmin·mn·s of the 32-value sub-block */
+            v128_t m = wasm_f32x4_mul(p->dmin[s], wasm_f32x4_convert_i32x4(p->mn[s][j]));
+            fa = wasm_f32x4_sub(fa, wasm_f32x4_mul(m, wasm_f32x4_splat(xa[j].s)));
+            fb = wasm_f32x4_sub(fb, wasm_f32x4_mul(m, wasm_f32x4_splat(xb[j].s)));
+        }
+        if (kq_min16(type)) {   /* dmin·dx·Σ mn·(Σq_x of the 16-value half) */
+            const pl_act_block *x2[2] = {&xa[j], &xb[j]};
+            v128_t *f2[2] = {&fa, &fb};
+            for (int i = 0; i < 2; i++) {
+                const int16_t *q = x2[i]->q;
+                int32_t h0 = kq_hsum_i16x8(wasm_i16x8_add(wasm_v128_load(q), wasm_v128_load(q + 8)));
+                int32_t h1 = kq_hsum_i16x8(wasm_i16x8_add(wasm_v128_load(q + 16), wasm_v128_load(q + 24)));
+                v128_t imin = wasm_i32x4_add(wasm_i32x4_mul(p->mn[s][2 * j], wasm_i32x4_splat(h0)),
+                                             wasm_i32x4_mul(p->mn[s][2 * j + 1], wasm_i32x4_splat(h1)));
+                *f2[i] = wasm_f32x4_sub(*f2[i], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(imin),
+                                                               wasm_f32x4_mul(p->dmin[s], wasm_f32x4_splat(x2[i]->d))));
+            }
+        }
+    }
+    *acc_a = fa;
+    *acc_b = fb;
+}
+
+KQ_INLINE void kq_rows4_simd(uint32_t type, const void *rows, size_t row_bytes, const void *x, size_t x_row_bytes,
+                             int n_tok, int cols, float *y, int ldy) {
+    const int n_sb = cols / PL_QK_K, paired = n_tok & ~1;
+    kq_panel panel;
+    for (int sb0 = 0; sb0 < n_sb; sb0 += KQ_PANEL_SB) {
+        int n = n_sb - sb0 < KQ_PANEL_SB ? n_sb - sb0 : KQ_PANEL_SB;
+        kq_panel_fill(type, rows, row_bytes, sb0, n, &panel);
+        for (int t = 0; t < paired; t += 2) {
+            float *ya = y + (size_t)t * ldy, *yb = ya + ldy;
+            v128_t acc_a = sb0 ? wasm_v128_load(ya) : wasm_f32x4_splat(0);
+            v128_t acc_b = sb0 ? wasm_v128_load(yb) : wasm_f32x4_splat(0);
+            for (int s = 0; s < n; s++)
+                kq_panel_tile(type, &panel, s, kq_act(x, x_row_bytes, t, sb0 + s), kq_act(x, x_row_bytes, t + 1, sb0 + s),
+                              &acc_a, &acc_b);
+            wasm_v128_store(ya, acc_a);
+            wasm_v128_store(yb, acc_b);
+        }
+    }
+    if (paired < n_tok) {
+        const pl_row_kernel row = kq_rows_simd[type - PL_TYPE_Q2_K];
+        const void *last = (const uint8_t *)x + (size_t)paired * x_row_bytes;
+        for (int i = 0; i < 4; i++)
+            row((const uint8_t *)rows + i * row_bytes, last, x_row_bytes, 1, cols, y + (size_t)paired * ldy + i, ldy);
+    }
+}
+
+#define KQ_DEFINE_ROWS4(name, TYPE)                                                                  \
+    static void name(const void *rows, size_t row_bytes, const void *x, size_t x_row_bytes, int n_tok, \
+                     int cols, float *y, int ldy) {                                                  \
+        kq_rows4_simd(TYPE, rows, row_bytes, x, x_row_bytes, n_tok, cols, y, ldy);                   \
+    }
+KQ_DEFINE_ROWS4(rows4_q2_K_simd, PL_TYPE_Q2_K)
+KQ_DEFINE_ROWS4(rows4_q3_K_simd, PL_TYPE_Q3_K)
+KQ_DEFINE_ROWS4(rows4_q4_K_simd, PL_TYPE_Q4_K)
+KQ_DEFINE_ROWS4(rows4_q5_K_simd, PL_TYPE_Q5_K)
+KQ_DEFINE_ROWS4(rows4_q6_K_simd, PL_TYPE_Q6_K)
+static const pl_rows4_kernel kq_rows4_simd_of[] = {rows4_q2_K_simd, rows4_q3_K_simd, rows4_q4_K_simd,
+                                                   rows4_q5_K_simd, rows4_q6_K_simd};
+
+int pl_kquant_kernel_simd(uint32_t type, pl_kernel *k) {
+    if (!kq_pick(type, kq_rows_simd, k)) return 0;
+    k->rows4 = kq_rows4_simd_of[type - PL_TYPE_Q2_K];
+    return 1;
+}
 
 #else
 

@@ -240,13 +240,6 @@ static inline void unpack16_q4_0(const uint8_t *qs, v128_t w16[4]) {
     w16[3] = wasm_v128_and(v, top);
 }
 
-/* {Σa, Σb, Σc, Σd}: the lanes of each vector summed, as one vector. */
-static inline v128_t transpose_sum(v128_t a, v128_t b, v128_t c, v128_t d) {
-    v128_t ab = wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), wasm_i32x4_shuffle(a, b, 2, 6, 3, 7));
-    v128_t cd = wasm_i32x4_add(wasm_i32x4_shuffle(c, d, 0, 4, 1, 5), wasm_i32x4_shuffle(c, d, 2, 6, 3, 7));
-    return wasm_i32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 1, 4, 5), wasm_i32x4_shuffle(ab, cd, 2, 3, 6, 7));
-}
-
 /* The 4 rows' scales of a group block as floats (normal halves or zeros, see the top):
  * the sign-extended halves shifted into a float's sign, exponent and fraction, times
  * fix = 2^(112 - scale_shift), times 2^-12 more for Q4_0. */
@@ -285,7 +278,7 @@ static inline v128_t group_block_q4_0(v128_t acc, const uint8_t *gb, const pl_ac
     s1 = wasm_i32x4_add(s1, wasm_i32x4_dot_i16x8(wasm_i16x8_shl(v1, 12), a));
     s2 = wasm_i32x4_add(s2, wasm_i32x4_dot_i16x8(wasm_i16x8_shl(v2, 12), a));
     s3 = wasm_i32x4_add(s3, wasm_i32x4_dot_i16x8(wasm_i16x8_shl(v3, 12), a));
-    v128_t isum = wasm_i32x4_sub(transpose_sum(s0, s1, s2, s3), wasm_i32x4_splat(8 * 4096 * xm->sum_mid));
+    v128_t isum = wasm_i32x4_sub(pl_transpose_sum_i32x4(s0, s1, s2, s3), wasm_i32x4_splat(8 * 4096 * xm->sum_mid));
     v128_t scale = wasm_f32x4_mul(group_scales(gb, fix), wasm_f32x4_splat(xb->d));
     return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), scale));
 }
@@ -309,7 +302,7 @@ static inline v128_t group_block_q8_0(v128_t acc, const uint8_t *gb, const pl_ac
         s2 = wasm_i32x4_add(s2, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(qs + 64 + 8 * j), a));
         s3 = wasm_i32x4_add(s3, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(qs + 96 + 8 * j), a));
     }
-    v128_t isum = transpose_sum(s0, s1, s2, s3);
+    v128_t isum = pl_transpose_sum_i32x4(s0, s1, s2, s3);
     v128_t scale = wasm_f32x4_mul(group_scales(gb, fix), wasm_f32x4_splat(xb->d));
     return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), scale));
 }
@@ -358,7 +351,7 @@ static inline void group_block2(v128_t *acc0, v128_t *acc1, const uint8_t *gb, c
         s31 = wasm_i32x4_add(s31, wasm_i32x4_dot_i16x8(w, a1));
     }
     v128_t dw = group_scales(gb, fix);
-    v128_t i0 = transpose_sum(s00, s10, s20, s30), i1 = transpose_sum(s01, s11, s21, s31);
+    v128_t i0 = pl_transpose_sum_i32x4(s00, s10, s20, s30), i1 = pl_transpose_sum_i32x4(s01, s11, s21, s31);
     *acc0 = wasm_f32x4_add(*acc0, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(i0), wasm_f32x4_mul(dw, wasm_f32x4_splat(x0->d))));
     *acc1 = wasm_f32x4_add(*acc1, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(i1), wasm_f32x4_mul(dw, wasm_f32x4_splat(x1->d))));
 }

@@ -10,6 +10,14 @@ static inline float pl_hsum_f32x4(v128_t v) {
            wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3);
 }
 
+/* {Σa, Σb, Σc, Σd} of int32 lanes: each vector's lanes summed, as one vector (4 rows'
+ * integer sums into one, for one float scaling). */
+static inline v128_t pl_transpose_sum_i32x4(v128_t a, v128_t b, v128_t c, v128_t d) {
+    v128_t ab = wasm_i32x4_add(wasm_i32x4_shuffle(a, b, 0, 4, 1, 5), wasm_i32x4_shuffle(a, b, 2, 6, 3, 7));
+    v128_t cd = wasm_i32x4_add(wasm_i32x4_shuffle(c, d, 0, 4, 1, 5), wasm_i32x4_shuffle(c, d, 2, 6, 3, 7));
+    return wasm_i32x4_add(wasm_i32x4_shuffle(ab, cd, 0, 1, 4, 5), wasm_i32x4_shuffle(ab, cd, 2, 3, 6, 7));
+}
+
 /* The largest lane of a vector without NaNs (a running pmax from a number keeps out NaN
  * inputs). In vector ops: wasm's scalar max propagates NaN, so fmaxf is a libc call. */
 static inline float pl_hmax_f32x4(v128_t v) {
