@@ -18,7 +18,7 @@
 #include "util.h"
 
 #ifdef __wasm_simd128__
-#include "simd.h"
+#include "kernels_tile.h"
 #endif
 
 /* Helpers are written for any K type; each kernel passes a constant type, so after
@@ -325,11 +325,9 @@ KQ_DEFINE_ROWS(_simd, kq_row_simd)
 /* Prompt tokens, 4 rows at a time: KQ_PANEL_SB super-blocks of the 4 rows go into a panel
  * once for all tokens -- the int16 weights with their sub-block scales multiplied in (as
  * kq_block_simd makes them), each row's d, and the mins as dmin·mn -- and token pairs run
- * through it in a 4 x 2 tile: per 8 values of an activation block, 2 activation loads
- * and 4 weight loads for 8 dot products. A block's 4 rows' integer sums fold into one
- * vector (pl_transpose_sum_i32x4), scaled and added with one multiply and one add per
- * token; the float sums are carried in y from one panel to the next. An odd last token
- * goes through the row kernel. */
+ * through it in kernels_tile.h's 4 x 2 tile, the mins per block and token as one vector
+ * for the 4 rows; the float sums are carried in y from one panel to the next. An odd last
+ * token goes through the row kernel. */
 #define KQ_PANEL_SB 4
 
 typedef struct {
@@ -384,32 +382,7 @@ KQ_INLINE void kq_panel_tile(uint32_t type, const kq_panel *p, int s, const pl_a
     v128_t fa = *acc_a, fb = *acc_b;
 #pragma clang loop unroll(disable)
     for (int j = 0; j < KQ_ACT_BLOCKS; j++) {
-        const int16_t *w = p->w[s][j][0];
-        v128_t a0 = wasm_v128_load(xa[j].q), a1 = wasm_v128_load(xb[j].q), v;
-        v = wasm_v128_load(w);           v128_t s00 = wasm_i32x4_dot_i16x8(v, a0), s01 = wasm_i32x4_dot_i16x8(v, a1);
-        v = wasm_v128_load(w + 32);      v128_t s10 = wasm_i32x4_dot_i16x8(v, a0), s11 = wasm_i32x4_dot_i16x8(v, a1);
-        v = wasm_v128_load(w + 64);      v128_t s20 = wasm_i32x4_dot_i16x8(v, a0), s21 = wasm_i32x4_dot_i16x8(v, a1);
-        v = wasm_v128_load(w + 96);      v128_t s30 = wasm_i32x4_dot_i16x8(v, a0), s31 = wasm_i32x4_dot_i16x8(v, a1);
-#pragma clang loop unroll(disable)
-        for (int k = 8; k < PL_QK; k += 8) {
-            a0 = wasm_v128_load(xa[j].q + k);
-            a1 = wasm_v128_load(xb[j].q + k);
-            v = wasm_v128_load(w + k);
-            s00 = wasm_i32x4_add(s00, wasm_i32x4_dot_i16x8(v, a0));
-            s01 = wasm_i32x4_add(s01, wasm_i32x4_dot_i16x8(v, a1));
-            v = wasm_v128_load(w + 32 + k);
-            s10 = wasm_i32x4_add(s10, wasm_i32x4_dot_i16x8(v, a0));
-            s11 = wasm_i32x4_add(s11, wasm_i32x4_dot_i16x8(v, a1));
-            v = wasm_v128_load(w + 64 + k);
-            s20 = wasm_i32x4_add(s20, wasm_i32x4_dot_i16x8(v, a0));
-            s21 = wasm_i32x4_add(s21, wasm_i32x4_dot_i16x8(v, a1));
-            v = wasm_v128_load(w + 96 + k);
-            s30 = wasm_i32x4_add(s30, wasm_i32x4_dot_i16x8(v, a0));
-            s31 = wasm_i32x4_add(s31, wasm_i32x4_dot_i16x8(v, a1));
-        }
-        v128_t ia = pl_transpose_sum_i32x4(s00, s10, s20, s30), ib = pl_transpose_sum_i32x4(s01, s11, s21, s31);
-        fa = wasm_f32x4_add(fa, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(ia), wasm_f32x4_mul(p->d[s], wasm_f32x4_splat(xa[j].d))));
-        fb = wasm_f32x4_add(fb, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(ib), wasm_f32x4_mul(p->d[s], wasm_f32x4_splat(xb[j].d))));
+        pl_tile_block(p->w[s][j][0], p->d[s], &xa[j], &xb[j], &fa, &fb);
         if (kq_wide(type)) {   /* dmin·mn·s of the 32-value sub-block */
             v128_t m = wasm_f32x4_mul(p->dmin[s], wasm_f32x4_convert_i32x4(p->mn[s][j]));
             fa = wasm_f32x4_sub(fa, wasm_f32x4_mul(m, wasm_f32x4_splat(xa[j].s)));

@@ -14,7 +14,7 @@
 #include "util.h"
 
 #ifdef __wasm_simd128__
-#include "simd.h"
+#include "kernels_tile.h"
 #endif
 
 /* The rule's edges, so that SIMD and scalar code agree on every block without a NaN (a NaN
@@ -316,13 +316,71 @@ DEFINE_SIMD_Q_ROW(row_q4_1_simd, pl_block_q4_1, unpack_q4_1_simd, MIN_OFFSETS)
 DEFINE_SIMD_Q_ROW(row_q5_0_simd, pl_block_q5_0, unpack_q5_0_simd, NO_OFFSETS)
 DEFINE_SIMD_Q_ROW(row_q5_1_simd, pl_block_q5_1, unpack_q5_1_simd, MIN_OFFSETS)
 
+/* Prompt tokens, 4 rows at a time (for the types not repacked into kernels_x4.c's
+ * groups): PANEL_BLOCKS blocks of the 4 rows are unpacked to int16 once for all tokens,
+ * with the rows' d (and m) per block as vectors, and token pairs run through them in
+ * kernels_tile.h's 4 x 2 tile, the offset terms m·s added per block as one vector for
+ * the 4 rows; the float sums are carried in y from one panel to the next. An odd last
+ * token goes through the row kernel. */
+#define PANEL_BLOCKS 32
+
+#define BLOCK_M(blk) pl_f16_to_f32_finite((blk)->m)
+#define NO_M(blk) 0.0f
+#define DEFINE_SIMD_Q_ROWS4(name, BLOCK, UNPACK, HAS_M, M_OF, ROW)                                  \
+    static void name(const void *rows, size_t row_bytes, const void *x, size_t x_row_bytes,          \
+                     int n_tok, int cols, float *y, int ldy) {                                        \
+        const int n_blocks = cols / PL_QK, paired = n_tok & ~1;                                       \
+        int16_t w[PANEL_BLOCKS][4][PL_QK];                                                            \
+        v128_t d[PANEL_BLOCKS], m[PANEL_BLOCKS];                                                      \
+        for (int b0 = 0; b0 < n_blocks; b0 += PANEL_BLOCKS) {                                         \
+            const int nb = n_blocks - b0 < PANEL_BLOCKS ? n_blocks - b0 : PANEL_BLOCKS;               \
+            for (int b = 0; b < nb; b++) {                                                            \
+                float db[4], mb[4];                                                                   \
+                for (int r = 0; r < 4; r++) {                                                         \
+                    const BLOCK *blk = (const BLOCK *)((const uint8_t *)rows + r * row_bytes) + b0 + b; \
+                    v128_t wq[2], w16[4];                                                             \
+                    UNPACK(blk, wq);                                                                  \
+                    pl_widen_i8x32(wq, w16);                                                          \
+                    for (int k = 0; k < 4; k++) wasm_v128_store(w[b][r] + 8 * k, w16[k]);             \
+                    db[r] = pl_f16_to_f32_finite(blk->d);                                             \
+                    mb[r] = M_OF(blk);                                                                \
+                }                                                                                     \
+                d[b] = wasm_v128_load(db);                                                            \
+                m[b] = wasm_v128_load(mb);                                                            \
+            }                                                                                         \
+            for (int t = 0; t < paired; t += 2) {                                                     \
+                const pl_act_block *xa = pl_act_row(x, x_row_bytes, t) + b0;                          \
+                const pl_act_block *xb = pl_act_row(x, x_row_bytes, t + 1) + b0;                      \
+                float *ya = y + (size_t)t * ldy, *yb = ya + ldy;                                      \
+                v128_t fa = b0 ? wasm_v128_load(ya) : wasm_f32x4_splat(0);                            \
+                v128_t fb = b0 ? wasm_v128_load(yb) : wasm_f32x4_splat(0);                            \
+                for (int b = 0; b < nb; b++) {                                                        \
+                    pl_tile_block(w[b][0], d[b], &xa[b], &xb[b], &fa, &fb);                           \
+                    if (HAS_M) {                                                                      \
+                        fa = wasm_f32x4_add(fa, wasm_f32x4_mul(m[b], wasm_f32x4_splat(xa[b].s)));     \
+                        fb = wasm_f32x4_add(fb, wasm_f32x4_mul(m[b], wasm_f32x4_splat(xb[b].s)));     \
+                    }                                                                                 \
+                }                                                                                     \
+                wasm_v128_store(ya, fa);                                                              \
+                wasm_v128_store(yb, fb);                                                              \
+            }                                                                                         \
+        }                                                                                             \
+        for (int r = 0; r < 4 && paired < n_tok; r++)                                                 \
+            ROW((const uint8_t *)rows + r * row_bytes, (const uint8_t *)x + (size_t)paired * x_row_bytes, \
+                x_row_bytes, 1, cols, y + (size_t)paired * ldy + r, ldy);                             \
+    }
+
+DEFINE_SIMD_Q_ROWS4(rows4_q4_1_simd, pl_block_q4_1, unpack_q4_1_simd, 1, BLOCK_M, row_q4_1_simd)
+DEFINE_SIMD_Q_ROWS4(rows4_q5_0_simd, pl_block_q5_0, unpack_q5_0_simd, 0, NO_M, row_q5_0_simd)
+DEFINE_SIMD_Q_ROWS4(rows4_q5_1_simd, pl_block_q5_1, unpack_q5_1_simd, 1, BLOCK_M, row_q5_1_simd)
+
 int pl_quant_kernel_simd(uint32_t type, pl_kernel *k) {
     switch (type) {
     case PL_TYPE_Q8_0: *k = (pl_kernel){.row = row_q8_0_simd, .act = PL_ACT_Q8}; return 1;
     case PL_TYPE_Q4_0: *k = (pl_kernel){.row = row_q4_0_simd, .act = PL_ACT_Q8}; return 1;
-    case PL_TYPE_Q4_1: *k = (pl_kernel){.row = row_q4_1_simd, .act = PL_ACT_Q8}; return 1;
-    case PL_TYPE_Q5_0: *k = (pl_kernel){.row = row_q5_0_simd, .act = PL_ACT_Q8}; return 1;
-    case PL_TYPE_Q5_1: *k = (pl_kernel){.row = row_q5_1_simd, .act = PL_ACT_Q8}; return 1;
+    case PL_TYPE_Q4_1: *k = (pl_kernel){.row = row_q4_1_simd, .act = PL_ACT_Q8, .rows4 = rows4_q4_1_simd}; return 1;
+    case PL_TYPE_Q5_0: *k = (pl_kernel){.row = row_q5_0_simd, .act = PL_ACT_Q8, .rows4 = rows4_q5_0_simd}; return 1;
+    case PL_TYPE_Q5_1: *k = (pl_kernel){.row = row_q5_1_simd, .act = PL_ACT_Q8, .rows4 = rows4_q5_1_simd}; return 1;
     default: return 0;
     }
 }

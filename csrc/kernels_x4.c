@@ -28,12 +28,11 @@
  * kernels multiply by 2^(112 - shift): the same floats as the file's scales, bit for bit
  * (for Q4_0, times 2^-12 as well: its integer sums carry the 4096).
  *
- * Prompt tokens go through a group two at a time: the 4 x 2 integer sums of a block stay
- * in registers while each weight vector is read once for both tokens and each activation
- * vector once for the 4 rows. The weights come from a panel on the stack, the group's
- * blocks unpacked to int16 once for all token pairs. The 4 steps of a block (8 elements
- * of each row each) run as a loop, not unrolled, here and for a lone token: unrolled, V8
- * hoists all of a block's weight loads ahead of their use and spills them.
+ * Prompt tokens go through a group two at a time (kernels_tile.h's 4 x 2 tile): the
+ * weights come from a panel on the stack, the group's blocks unpacked to int16 once for
+ * all token pairs. The 4 steps of a block (8 elements of each row each) run as a loop,
+ * not unrolled, for a lone token too: unrolled, V8 hoists all of a block's weight loads
+ * ahead of their use and spills them.
  *
  * The per-block integer sums are those of the row kernels (kernels_quant.c): the scalar
  * x4 kernels give the row kernels' results bit for bit, the SIMD ones differ only in the
@@ -48,7 +47,7 @@
 #include "util.h"
 
 #ifdef __wasm_simd128__
-#include "simd.h"
+#include "kernels_tile.h"
 #endif
 
 #define GROUP 4
@@ -324,38 +323,6 @@ static inline v128_t group_block_q8_0(v128_t acc, const uint8_t *gb, const pl_ac
             }                                                                                   \
     }
 
-/* Two tokens through one group block (see the top), its scales at gb and its 4 rows'
- * weights in the panel at p: 8 dot products per 2 activation loads and 4 weight loads. */
-static inline void group_block2(v128_t *acc0, v128_t *acc1, const uint8_t *gb, const int16_t *p,
-                                const pl_act_block *x0, const pl_act_block *x1, v128_t fix) {
-    v128_t a0 = wasm_v128_load(x0->q), a1 = wasm_v128_load(x1->q), w;
-    w = wasm_v128_load(p);      v128_t s00 = wasm_i32x4_dot_i16x8(w, a0), s01 = wasm_i32x4_dot_i16x8(w, a1);
-    w = wasm_v128_load(p + 32); v128_t s10 = wasm_i32x4_dot_i16x8(w, a0), s11 = wasm_i32x4_dot_i16x8(w, a1);
-    w = wasm_v128_load(p + 64); v128_t s20 = wasm_i32x4_dot_i16x8(w, a0), s21 = wasm_i32x4_dot_i16x8(w, a1);
-    w = wasm_v128_load(p + 96); v128_t s30 = wasm_i32x4_dot_i16x8(w, a0), s31 = wasm_i32x4_dot_i16x8(w, a1);
-    #pragma clang loop unroll(disable)
-    for (int k = 1; k < 4; k++) {
-        a0 = wasm_v128_load(x0->q + 8 * k);
-        a1 = wasm_v128_load(x1->q + 8 * k);
-        w = wasm_v128_load(p + 8 * k);
-        s00 = wasm_i32x4_add(s00, wasm_i32x4_dot_i16x8(w, a0));
-        s01 = wasm_i32x4_add(s01, wasm_i32x4_dot_i16x8(w, a1));
-        w = wasm_v128_load(p + 32 + 8 * k);
-        s10 = wasm_i32x4_add(s10, wasm_i32x4_dot_i16x8(w, a0));
-        s11 = wasm_i32x4_add(s11, wasm_i32x4_dot_i16x8(w, a1));
-        w = wasm_v128_load(p + 64 + 8 * k);
-        s20 = wasm_i32x4_add(s20, wasm_i32x4_dot_i16x8(w, a0));
-        s21 = wasm_i32x4_add(s21, wasm_i32x4_dot_i16x8(w, a1));
-        w = wasm_v128_load(p + 96 + 8 * k);
-        s30 = wasm_i32x4_add(s30, wasm_i32x4_dot_i16x8(w, a0));
-        s31 = wasm_i32x4_add(s31, wasm_i32x4_dot_i16x8(w, a1));
-    }
-    v128_t dw = group_scales(gb, fix);
-    v128_t i0 = pl_transpose_sum_i32x4(s00, s10, s20, s30), i1 = pl_transpose_sum_i32x4(s01, s11, s21, s31);
-    *acc0 = wasm_f32x4_add(*acc0, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(i0), wasm_f32x4_mul(dw, wasm_f32x4_splat(x0->d))));
-    *acc1 = wasm_f32x4_add(*acc1, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(i1), wasm_f32x4_mul(dw, wasm_f32x4_splat(x1->d))));
-}
-
 /* Four or more tokens go two at a time through the 4 rows (a 4 x 2 tile, above),
  * PANEL_BLOCKS blocks at a time, each pair's sums carried in y from one run of blocks to
  * the next (stored and reloaded floats: the same additions in the same order). A last odd
@@ -379,7 +346,7 @@ static inline void group_block2(v128_t *acc0, v128_t *acc1, const uint8_t *gb, c
                 v128_t acc1 = b0 ? wasm_v128_load(y1) : wasm_f32x4_splat(0);                    \
                 const uint8_t *gb = (const uint8_t *)group + (size_t)b0 * stride;               \
                 for (int b = 0; b < n; b++, gb += stride)                                       \
-                    group_block2(&acc0, &acc1, gb, panel + b * GROUP * PL_QK, &x0[b], &x1[b], fix);     \
+                    pl_tile_block(panel + b * GROUP * PL_QK, group_scales(gb, fix), &x0[b], &x1[b], &acc0, &acc1); \
                 wasm_v128_store(y0, acc0);                                                      \
                 wasm_v128_store(y1, acc1);                                                      \
             }                                                                                   \

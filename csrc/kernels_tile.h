@@ -1,0 +1,43 @@
+/* The 4 x 2 tile the prompt-batch kernels share (kernels_x4.c, kernels_quant.c,
+ * kernels_kquant.c): one 32-value block of 4 weight rows, unpacked to int16 in a panel
+ * ([row][32], rows 32 values apart), against the blocks of two tokens. Per 8 values, 2
+ * activation loads and 4 weight loads feed 8 dot products; the 4 rows' integer sums of
+ * each token fold into one vector (pl_transpose_sum_i32x4), scaled by the rows' d4 times
+ * the token's dx and added with one multiply and one add. The 4 steps run as a loop, not
+ * unrolled: unrolled, V8 hoists the block's weight loads ahead of their use and spills. */
+#ifndef PL_KERNELS_TILE_H
+#define PL_KERNELS_TILE_H
+
+#include "kernels.h"
+#include "simd.h"
+
+static inline void pl_tile_block(const int16_t *w, v128_t d4, const pl_act_block *xa, const pl_act_block *xb,
+                                 v128_t *fa, v128_t *fb) {
+    v128_t a0 = wasm_v128_load(xa->q), a1 = wasm_v128_load(xb->q), v;
+    v = wasm_v128_load(w);      v128_t s00 = wasm_i32x4_dot_i16x8(v, a0), s01 = wasm_i32x4_dot_i16x8(v, a1);
+    v = wasm_v128_load(w + 32); v128_t s10 = wasm_i32x4_dot_i16x8(v, a0), s11 = wasm_i32x4_dot_i16x8(v, a1);
+    v = wasm_v128_load(w + 64); v128_t s20 = wasm_i32x4_dot_i16x8(v, a0), s21 = wasm_i32x4_dot_i16x8(v, a1);
+    v = wasm_v128_load(w + 96); v128_t s30 = wasm_i32x4_dot_i16x8(v, a0), s31 = wasm_i32x4_dot_i16x8(v, a1);
+#pragma clang loop unroll(disable)
+    for (int k = 8; k < 32; k += 8) {
+        a0 = wasm_v128_load(xa->q + k);
+        a1 = wasm_v128_load(xb->q + k);
+        v = wasm_v128_load(w + k);
+        s00 = wasm_i32x4_add(s00, wasm_i32x4_dot_i16x8(v, a0));
+        s01 = wasm_i32x4_add(s01, wasm_i32x4_dot_i16x8(v, a1));
+        v = wasm_v128_load(w + 32 + k);
+        s10 = wasm_i32x4_add(s10, wasm_i32x4_dot_i16x8(v, a0));
+        s11 = wasm_i32x4_add(s11, wasm_i32x4_dot_i16x8(v, a1));
+        v = wasm_v128_load(w + 64 + k);
+        s20 = wasm_i32x4_add(s20, wasm_i32x4_dot_i16x8(v, a0));
+        s21 = wasm_i32x4_add(s21, wasm_i32x4_dot_i16x8(v, a1));
+        v = wasm_v128_load(w + 96 + k);
+        s30 = wasm_i32x4_add(s30, wasm_i32x4_dot_i16x8(v, a0));
+        s31 = wasm_i32x4_add(s31, wasm_i32x4_dot_i16x8(v, a1));
+    }
+    v128_t ia = pl_transpose_sum_i32x4(s00, s10, s20, s30), ib = pl_transpose_sum_i32x4(s01, s11, s21, s31);
+    *fa = wasm_f32x4_add(*fa, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(ia), wasm_f32x4_mul(d4, wasm_f32x4_splat(xa->d))));
+    *fb = wasm_f32x4_add(*fb, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(ib), wasm_f32x4_mul(d4, wasm_f32x4_splat(xb->d))));
+}
+
+#endif
