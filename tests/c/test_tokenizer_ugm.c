@@ -11,13 +11,19 @@
 
 #define DIR "tests/fixtures/"
 
+/* The cases of DIR name suffix .json, at least `least` of them. */
+static int load_cases(const char *name, const char *suffix, int least, fixture_case **cases) {
+    char path[128];
+    snprintf(path, sizeof path, DIR "%s%s.json", name, suffix);
+    int n = load_fixture(path, cases);
+    CHECK(n >= least);
+    return n;
+}
+
 /* name.json: SentencePiece's ids for each text. */
 static void test_sentencepiece_ids(const pl_vocab *v, const char *name) {
-    char path[128];
-    snprintf(path, sizeof path, DIR "%s.json", name);
     fixture_case *cases;
-    int n = load_fixture(path, &cases), pass = 0;
-    CHECK(n >= 60);
+    int n = load_cases(name, "", 60, &cases), pass = 0;
     for (int i = 0; i < n; i++) {
         int m = 0, m2 = 0;
         int *ids = encode(v, cases[i].text, cases[i].len, 0, 0, &m);
@@ -59,11 +65,8 @@ static void test_metadata(const pl_vocab *v) {
  * (byte pieces among them in ugm_t5_bytes), and sequences with control, unknown and lone
  * space pieces at the start and in the middle. */
 static void test_decode(const pl_vocab *v, const char *name) {
-    char path[128];
-    snprintf(path, sizeof path, DIR "%s_decode.json", name);
     fixture_case *cases;
-    int n = load_fixture(path, &cases), pass = 0;
-    CHECK(n >= 70);
+    int n = load_cases(name, "_decode", 70, &cases), pass = 0;
     for (int i = 0; i < n; i++) {
         int len = 0;
         char *out = decode(v, -1, cases[i].ids, cases[i].n_ids, &len);
