@@ -58,13 +58,15 @@ static inline int pl_act_dot(const int8_t *w, const int16_t *x) {
 }
 
 /* The row kernel's work for 4 consecutive rows (row_bytes apart) at once, y[t * ldy + i]
- * for rows i = 0..3, each output the row kernel's bits: prompt tokens of float weights
- * read each weight (converted once) for many tokens and each activation for 4 rows. */
+ * for rows i = 0..3: prompt tokens read each weight (converted or unpacked once) for many
+ * tokens and each activation for 4 rows. The float types' give the row kernel's bits;
+ * the block types' (Q4_1, Q5_0, Q5_1, the K formats) add the float block results in
+ * another order. */
 typedef void (*pl_rows4_kernel)(const void *rows, size_t row_bytes, const void *x, size_t x_row_bytes,
                                 int n_tok, int cols, float *y, int ldy);
 
 /* How a weight type is multiplied: its row kernel, the activation form it takes, and a
- * 4-row kernel for batches where there is one (SIMD float types; else NULL). */
+ * 4-row kernel for batches where there is one (SIMD builds, the types above; else NULL). */
 typedef struct {
     pl_row_kernel row;
     int act;      /* PL_ACT_* */

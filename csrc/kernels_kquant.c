@@ -323,87 +323,59 @@ KQ_INLINE void kq_row_simd(uint32_t type, const void *row, const void *x, size_t
 KQ_DEFINE_ROWS(_simd, kq_row_simd)
 
 /* Prompt tokens, 4 rows at a time: KQ_PANEL_SB super-blocks of the 4 rows go into a panel
- * once for all tokens -- the int16 weights with their sub-block scales multiplied in (as
- * kq_block_simd makes them), each row's d, and the mins as dmin·mn -- and token pairs run
- * through it in kernels_tile.h's 4 x 2 tile, the mins per block and token as one vector
- * for the 4 rows; the float sums are carried in y from one panel to the next. An odd last
- * token goes through the row kernel. */
+ * once for all tokens -- per 32-value block the int16 weights with their sub-block
+ * scales multiplied in (as kq_block_simd makes them), the rows' d, and for Q4_K/Q5_K the
+ * min term -dmin·mn as the block's offset -- and token pairs run through it in
+ * kernels_tile.h's 4 x 2 tile (pl_tile_pairs). Q2_K's mins belong to 16-value halves:
+ * they go through the tile as a second panel, each half's mn as its 16 weights, scaled
+ * by -dmin. An odd last token goes through the row kernel. */
 #define KQ_PANEL_SB 4
+#define KQ_PANEL_BLOCKS (KQ_PANEL_SB * KQ_ACT_BLOCKS)
 
 typedef struct {
-    int16_t w[KQ_PANEL_SB][KQ_ACT_BLOCKS][4][PL_QK];   /* [super-block][block][row][value] */
-    v128_t d[KQ_PANEL_SB];                              /* the 4 rows' d */
-    v128_t dmin[KQ_PANEL_SB];                           /* and dmin (Q2_K, Q4_K, Q5_K) */
-    v128_t mn[KQ_PANEL_SB][2 * KQ_ACT_BLOCKS];          /* 4 rows' integer min of each sub-block, int32 */
+    int16_t w[KQ_PANEL_BLOCKS][4][PL_QK];    /* [block][row][value] */
+    v128_t d[KQ_PANEL_BLOCKS];               /* the 4 rows' d */
+    v128_t m[KQ_PANEL_BLOCKS];               /* Q4_K/Q5_K: -dmin·mn of the block */
+    int16_t mn[KQ_PANEL_BLOCKS][4][PL_QK];   /* Q2_K: each half's mn, 16 times */
+    v128_t dmin[KQ_PANEL_BLOCKS];            /* Q2_K: -dmin */
 } kq_panel;
 
 KQ_INLINE void kq_panel_fill(uint32_t type, const uint8_t *rows, size_t row_bytes, int sb0, int n_sb, kq_panel *p) {
     size_t block_bytes = kq_block_bytes(type);
     for (int s = 0; s < n_sb; s++) {
-        float d[4], dmin[4];
-        int32_t mn[2 * KQ_ACT_BLOCKS][4];
+        float d[4], m[KQ_ACT_BLOCKS][4], dmin[4];
         for (int r = 0; r < 4; r++) {
             const uint8_t *blk = rows + r * row_bytes + (size_t)(sb0 + s) * block_bytes;
-            kq_scales ks;
+            kq_scales ks = {0};   /* dmin, mn: only where the type has them */
             kq_decode_scales(type, blk, &ks);
             d[r] = ks.d;
-            dmin[r] = ks.dmin;
-            for (int m = 0; m < 2 * KQ_ACT_BLOCKS; m++) mn[m][r] = kq_min16(type) || kq_wide(type) ? ks.mn[m] : 0;
+            dmin[r] = -ks.dmin;
 #pragma clang loop unroll(disable)
             for (int j = 0; j < KQ_ACT_BLOCKS; j++) {
                 kq_fields f = kq_fields_of(type, blk, j);
                 v128_t q0 = kq_quants16(&f, 0), q1 = kq_quants16(&f, 1);
                 v128_t s0 = wasm_i16x8_splat(ks.sc[kq_sub(type, j, 0)]);
                 v128_t s1 = wasm_i16x8_splat(ks.sc[kq_sub(type, j, 1)]);
-                int16_t *w = p->w[s][j][r];
+                int16_t *w = p->w[s * KQ_ACT_BLOCKS + j][r];
                 wasm_v128_store(w, wasm_i16x8_mul(wasm_i16x8_extend_low_i8x16(q0), s0));
                 wasm_v128_store(w + 8, wasm_i16x8_mul(wasm_i16x8_extend_high_i8x16(q0), s0));
                 wasm_v128_store(w + 16, wasm_i16x8_mul(wasm_i16x8_extend_low_i8x16(q1), s1));
                 wasm_v128_store(w + 24, wasm_i16x8_mul(wasm_i16x8_extend_high_i8x16(q1), s1));
+                m[j][r] = kq_wide(type) ? -ks.dmin * ks.mn[j] : 0;
+                if (kq_min16(type)) {
+                    int16_t *mn = p->mn[s * KQ_ACT_BLOCKS + j][r];
+                    for (int h = 0; h < 2; h++)
+                        for (int k = 0; k < 16; k += 8)
+                            wasm_v128_store(mn + 16 * h + k, wasm_i16x8_splat(ks.mn[kq_sub(type, j, h)]));
+                }
             }
         }
-        p->d[s] = wasm_v128_load(d);
-        p->dmin[s] = wasm_v128_load(dmin);
-        for (int m = 0; m < 2 * KQ_ACT_BLOCKS; m++) p->mn[s][m] = wasm_v128_load(mn[m]);
-    }
-}
-
-/* Sum of the 8 int16 lanes. */
-static inline int32_t kq_hsum_i16x8(v128_t v) {
-    v128_t s = wasm_i32x4_dot_i16x8(v, wasm_i16x8_splat(1));
-    return wasm_i32x4_extract_lane(s, 0) + wasm_i32x4_extract_lane(s, 1) + wasm_i32x4_extract_lane(s, 2) +
-           wasm_i32x4_extract_lane(s, 3);
-}
-
-/* Tokens a and b (their activation blocks of super-block s at xa, xb) through the panel's
- * super-block s: acc_a, acc_b are the 4 rows' sums. */
-KQ_INLINE void kq_panel_tile(uint32_t type, const kq_panel *p, int s, const pl_act_block *xa,
-                             const pl_act_block *xb, v128_t *acc_a, v128_t *acc_b) {
-    v128_t fa = *acc_a, fb = *acc_b;
-#pragma clang loop unroll(disable)
-    for (int j = 0; j < KQ_ACT_BLOCKS; j++) {
-        pl_tile_block(p->w[s][j][0], p->d[s], &xa[j], &xb[j], &fa, &fb);
-        if (kq_wide(type)) {   /* dmin·mn·s of the 32-value sub-block */
-            v128_t m = wasm_f32x4_mul(p->dmin[s], wasm_f32x4_convert_i32x4(p->mn[s][j]));
-            fa = wasm_f32x4_sub(fa, wasm_f32x4_mul(m, wasm_f32x4_splat(xa[j].s)));
-            fb = wasm_f32x4_sub(fb, wasm_f32x4_mul(m, wasm_f32x4_splat(xb[j].s)));
-        }
-        if (kq_min16(type)) {   /* dmin·dx·Σ mn·(Σq_x of the 16-value half) */
-            const pl_act_block *x2[2] = {&xa[j], &xb[j]};
-            v128_t *f2[2] = {&fa, &fb};
-            for (int i = 0; i < 2; i++) {
-                const int16_t *q = x2[i]->q;
-                int32_t h0 = kq_hsum_i16x8(wasm_i16x8_add(wasm_v128_load(q), wasm_v128_load(q + 8)));
-                int32_t h1 = kq_hsum_i16x8(wasm_i16x8_add(wasm_v128_load(q + 16), wasm_v128_load(q + 24)));
-                v128_t imin = wasm_i32x4_add(wasm_i32x4_mul(p->mn[s][2 * j], wasm_i32x4_splat(h0)),
-                                             wasm_i32x4_mul(p->mn[s][2 * j + 1], wasm_i32x4_splat(h1)));
-                *f2[i] = wasm_f32x4_sub(*f2[i], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(imin),
-                                                               wasm_f32x4_mul(p->dmin[s], wasm_f32x4_splat(x2[i]->d))));
-            }
+        for (int j = 0; j < KQ_ACT_BLOCKS; j++) {
+            p->d[s * KQ_ACT_BLOCKS + j] = wasm_v128_load(d);
+            p->m[s * KQ_ACT_BLOCKS + j] = wasm_v128_load(m[j]);
+            p->dmin[s * KQ_ACT_BLOCKS + j] = wasm_v128_load(dmin);
         }
     }
-    *acc_a = fa;
-    *acc_b = fb;
 }
 
 KQ_INLINE void kq_rows4_simd(uint32_t type, const void *rows, size_t row_bytes, const void *x, size_t x_row_bytes,
@@ -411,18 +383,12 @@ KQ_INLINE void kq_rows4_simd(uint32_t type, const void *rows, size_t row_bytes, 
     const int n_sb = cols / PL_QK_K, paired = n_tok & ~1;
     kq_panel panel;
     for (int sb0 = 0; sb0 < n_sb; sb0 += KQ_PANEL_SB) {
-        int n = n_sb - sb0 < KQ_PANEL_SB ? n_sb - sb0 : KQ_PANEL_SB;
+        int n = n_sb - sb0 < KQ_PANEL_SB ? n_sb - sb0 : KQ_PANEL_SB, b0 = sb0 * KQ_ACT_BLOCKS;
         kq_panel_fill(type, rows, row_bytes, sb0, n, &panel);
-        for (int t = 0; t < paired; t += 2) {
-            float *ya = y + (size_t)t * ldy, *yb = ya + ldy;
-            v128_t acc_a = sb0 ? wasm_v128_load(ya) : wasm_f32x4_splat(0);
-            v128_t acc_b = sb0 ? wasm_v128_load(yb) : wasm_f32x4_splat(0);
-            for (int s = 0; s < n; s++)
-                kq_panel_tile(type, &panel, s, kq_act(x, x_row_bytes, t, sb0 + s), kq_act(x, x_row_bytes, t + 1, sb0 + s),
-                              &acc_a, &acc_b);
-            wasm_v128_store(ya, acc_a);
-            wasm_v128_store(yb, acc_b);
-        }
+        pl_tile_pairs(panel.w[0][0], panel.d, kq_wide(type) ? panel.m : NULL, n * KQ_ACT_BLOCKS, x, x_row_bytes, b0,
+                      b0 > 0, paired, y, ldy);
+        if (kq_min16(type))   /* added to the sums just made */
+            pl_tile_pairs(panel.mn[0][0], panel.dmin, NULL, n * KQ_ACT_BLOCKS, x, x_row_bytes, b0, 1, paired, y, ldy);
     }
     if (paired < n_tok) {
         const pl_row_kernel row = kq_rows_simd[type - PL_TYPE_Q2_K];

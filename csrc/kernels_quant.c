@@ -319,9 +319,8 @@ DEFINE_SIMD_Q_ROW(row_q5_1_simd, pl_block_q5_1, unpack_q5_1_simd, MIN_OFFSETS)
 /* Prompt tokens, 4 rows at a time (for the types not repacked into kernels_x4.c's
  * groups): PANEL_BLOCKS blocks of the 4 rows are unpacked to int16 once for all tokens,
  * with the rows' d (and m) per block as vectors, and token pairs run through them in
- * kernels_tile.h's 4 x 2 tile, the offset terms m·s added per block as one vector for
- * the 4 rows; the float sums are carried in y from one panel to the next. An odd last
- * token goes through the row kernel. */
+ * kernels_tile.h's 4 x 2 tile (pl_tile_pairs). An odd last token goes through the row
+ * kernel. */
 #define PANEL_BLOCKS 32
 
 #define BLOCK_M(blk) pl_f16_to_f32_finite((blk)->m)
@@ -348,22 +347,7 @@ DEFINE_SIMD_Q_ROW(row_q5_1_simd, pl_block_q5_1, unpack_q5_1_simd, MIN_OFFSETS)
                 d[b] = wasm_v128_load(db);                                                            \
                 m[b] = wasm_v128_load(mb);                                                            \
             }                                                                                         \
-            for (int t = 0; t < paired; t += 2) {                                                     \
-                const pl_act_block *xa = pl_act_row(x, x_row_bytes, t) + b0;                          \
-                const pl_act_block *xb = pl_act_row(x, x_row_bytes, t + 1) + b0;                      \
-                float *ya = y + (size_t)t * ldy, *yb = ya + ldy;                                      \
-                v128_t fa = b0 ? wasm_v128_load(ya) : wasm_f32x4_splat(0);                            \
-                v128_t fb = b0 ? wasm_v128_load(yb) : wasm_f32x4_splat(0);                            \
-                for (int b = 0; b < nb; b++) {                                                        \
-                    pl_tile_block(w[b][0], d[b], &xa[b], &xb[b], &fa, &fb);                           \
-                    if (HAS_M) {                                                                      \
-                        fa = wasm_f32x4_add(fa, wasm_f32x4_mul(m[b], wasm_f32x4_splat(xa[b].s)));     \
-                        fb = wasm_f32x4_add(fb, wasm_f32x4_mul(m[b], wasm_f32x4_splat(xb[b].s)));     \
-                    }                                                                                 \
-                }                                                                                     \
-                wasm_v128_store(ya, fa);                                                              \
-                wasm_v128_store(yb, fb);                                                              \
-            }                                                                                         \
+            pl_tile_pairs(w[0][0], d, HAS_M ? m : NULL, nb, x, x_row_bytes, b0, b0 > 0, paired, y, ldy); \
         }                                                                                             \
         for (int r = 0; r < 4 && paired < n_tok; r++)                                                 \
             ROW((const uint8_t *)rows + r * row_bytes, (const uint8_t *)x + (size_t)paired * x_row_bytes, \

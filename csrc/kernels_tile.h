@@ -1,6 +1,7 @@
 /* The 4 x 2 tile the prompt-batch kernels share (kernels_x4.c, kernels_quant.c,
  * kernels_kquant.c): one 32-value block of 4 weight rows, unpacked to int16 in a panel
- * ([row][32], rows 32 values apart), against the blocks of two tokens. Per 8 values, 2
+ * ([row][32], rows 32 values apart), against the blocks of two tokens; and the loop of
+ * token pairs over a panel of such blocks. Per 8 values, 2
  * activation loads and 4 weight loads feed 8 dot products; the 4 rows' integer sums of
  * each token fold into one vector (pl_transpose_sum_i32x4), scaled by the rows' d4 times
  * the token's dx and added with one multiply and one add. The 4 steps run as a loop, not
@@ -38,6 +39,30 @@ static inline void pl_tile_block(const int16_t *w, v128_t d4, const pl_act_block
     v128_t ia = pl_transpose_sum_i32x4(s00, s10, s20, s30), ib = pl_transpose_sum_i32x4(s01, s11, s21, s31);
     *fa = wasm_f32x4_add(*fa, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(ia), wasm_f32x4_mul(d4, wasm_f32x4_splat(xa->d))));
     *fb = wasm_f32x4_add(*fb, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(ib), wasm_f32x4_mul(d4, wasm_f32x4_splat(xb->d))));
+}
+
+/* Token pairs 0, 1 .. paired-2, paired-1 through nb blocks of a panel ([block][row][32]
+ * int16) whose 4 rows' scales are d4[b] and, for weights with an offset (w = d·q + m),
+ * m4[b] (m·s added per block and token; NULL: none), against activation blocks b0.. of
+ * each token. The 4 rows' sums of token t are at y[t * ldy]: added to what is there
+ * with carry (the panels before), else written. */
+static inline void pl_tile_pairs(const int16_t *panel, const v128_t *d4, const v128_t *m4, int nb, const void *x,
+                                 size_t x_row_bytes, int b0, int carry, int paired, float *y, int ldy) {
+    for (int t = 0; t < paired; t += 2) {
+        const pl_act_block *xa = pl_act_row(x, x_row_bytes, t) + b0, *xb = pl_act_row(x, x_row_bytes, t + 1) + b0;
+        float *ya = y + (size_t)t * ldy, *yb = ya + ldy;
+        v128_t fa = carry ? wasm_v128_load(ya) : wasm_f32x4_splat(0);
+        v128_t fb = carry ? wasm_v128_load(yb) : wasm_f32x4_splat(0);
+        for (int b = 0; b < nb; b++) {
+            pl_tile_block(panel + (size_t)b * 4 * 32, d4[b], &xa[b], &xb[b], &fa, &fb);
+            if (m4) {
+                fa = wasm_f32x4_add(fa, wasm_f32x4_mul(m4[b], wasm_f32x4_splat(xa[b].s)));
+                fb = wasm_f32x4_add(fb, wasm_f32x4_mul(m4[b], wasm_f32x4_splat(xb[b].s)));
+            }
+        }
+        wasm_v128_store(ya, fa);
+        wasm_v128_store(yb, fb);
+    }
 }
 
 #endif

@@ -323,7 +323,7 @@ static inline v128_t group_block_q8_0(v128_t acc, const uint8_t *gb, const pl_ac
             }                                                                                   \
     }
 
-/* Four or more tokens go two at a time through the 4 rows (a 4 x 2 tile, above),
+/* Four or more tokens go two at a time through the 4 rows (kernels_tile.h's 4 x 2 tile),
  * PANEL_BLOCKS blocks at a time, each pair's sums carried in y from one run of blocks to
  * the next (stored and reloaded floats: the same additions in the same order). A last odd
  * token, or fewer than 4, takes the 4 rows alone, with two accumulators over alternate
@@ -334,22 +334,14 @@ static inline v128_t group_block_q8_0(v128_t acc, const uint8_t *gb, const pl_ac
         const int stride = GROUP * (2 + QS), n_blocks = cols / PL_QK;                           \
         const v128_t fix = wasm_f32x4_splat(pow2(112 - shift - UNIT));   /* quants times 2^UNIT */ \
         int16_t panel[PANEL_BLOCKS * GROUP * PL_QK];                                            \
+        v128_t d4[PANEL_BLOCKS];                                                                \
         int paired = n_tok >= 4 ? n_tok & ~1 : 0;   /* fewer: the panel costs more than it saves */ \
         for (int b0 = 0; paired && b0 < n_blocks; b0 += PANEL_BLOCKS) {                         \
             int n = n_blocks - b0 < PANEL_BLOCKS ? n_blocks - b0 : PANEL_BLOCKS;                \
             PANEL((const uint8_t *)group, b0, n, panel);                                        \
-            for (int t = 0; t < paired; t += 2) {                                               \
-                const pl_act_block *x0 = pl_act_row(x, x_row_bytes, t) + b0;                    \
-                const pl_act_block *x1 = pl_act_row(x, x_row_bytes, t + 1) + b0;                \
-                float *y0 = y + (size_t)t * ldy, *y1 = y0 + ldy;                                \
-                v128_t acc0 = b0 ? wasm_v128_load(y0) : wasm_f32x4_splat(0);                    \
-                v128_t acc1 = b0 ? wasm_v128_load(y1) : wasm_f32x4_splat(0);                    \
-                const uint8_t *gb = (const uint8_t *)group + (size_t)b0 * stride;               \
-                for (int b = 0; b < n; b++, gb += stride)                                       \
-                    pl_tile_block(panel + b * GROUP * PL_QK, group_scales(gb, fix), &x0[b], &x1[b], &acc0, &acc1); \
-                wasm_v128_store(y0, acc0);                                                      \
-                wasm_v128_store(y1, acc1);                                                      \
-            }                                                                                   \
+            for (int b = 0; b < n; b++)                                                         \
+                d4[b] = group_scales((const uint8_t *)group + (size_t)(b0 + b) * stride, fix);  \
+            pl_tile_pairs(panel, d4, NULL, n, x, x_row_bytes, b0, b0 > 0, paired, y, ldy);      \
         }                                                                                       \
         for (int t = paired; t < n_tok; t++) {                                                  \
             const pl_act_block *xb = pl_act_row(x, x_row_bytes, t);                             \
