@@ -21,8 +21,9 @@
  * bytes of each.
  *
  * Decoding as SentencePiece does: the unknown token reads " \u2047 ", byte pieces their
- * byte, control tokens nothing, and while nothing has come out yet a piece loses its leading space (the
- * dummy prefix's; a lone space piece then gives nothing, and the next one loses its too).
+ * byte, control tokens nothing, and while nothing has come out yet a piece loses its
+ * leading space (the dummy prefix's; a lone space piece then gives nothing, and the next
+ * one loses its space too).
  *
  * llama.cpp's unigram tokenizer differs from SentencePiece at the edges (user-defined
  * pieces score 0 there, unused pieces are matched, scores add up in double, overlong
