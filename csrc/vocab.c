@@ -296,7 +296,6 @@ int pl_vocab_from_gguf(pl_vocab *v, const pl_gguf *g, pl_err *err) {
         (st = special_id(g, "tokenizer.ggml.eos_token_id", spm ? 2 : wpm ? -1 : ugm ? 1 : 11, n, &v->eos, err)) ||
         (st = special_id(g, "tokenizer.ggml.unknown_token_id", spm ? 0 : wpm ? 100 : ugm ? 2 : -1, n, &v->unk, err)) ||
         (st = special_id(g, "tokenizer.ggml.seperator_token_id", wpm ? 102 : -1, n, &v->sep, err)) ||
-        (st = special_id(g, "tokenizer.ggml.padding_token_id", ugm ? 0 : -1, n, &v->pad, err)) ||
         (st = pl_gguf_bool_or(g, "tokenizer.ggml.add_space_prefix", spm || ugm, &v->add_space_prefix, err)) ||
         (st = vocab_finish(v, err)) ||
         (st = kind == PL_VOCAB_BPE ? gguf_bpe_init(v, g, merges, err) : PL_OK) ||

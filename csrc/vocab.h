@@ -33,7 +33,6 @@ typedef struct {
     float *score;
     uint8_t *type;           /* PL_TOK_* */
     int bos, eos, unk;       /* -1 when absent */
-    int pad;                 /* unigram vocabs: padding, T5's decoder start (-1: none) */
     int add_bos;             /* metadata: prepend BOS when encoding a prompt */
     int add_eos;             /* metadata: append EOS to a prompt (unigram vocabs, T5) */
     int add_space_prefix;    /* SentencePiece dummy prefix: " " before the text */
