@@ -7,6 +7,7 @@
 #include "info.h"
 #include "kernels.h"
 #include "sampler.h"
+#include "unicode.h"
 
 #define PL_DEFAULT_CONTEXT 2048
 
@@ -404,26 +405,6 @@ int pl_sample_candidates(pl_ctx *ctx, int32_t *ids, float *probs, int cap, int *
     return done(ctx, PL_OK);
 }
 
-/* Length of the UTF-8 sequence a lead byte starts (0 = not a lead byte), per RFC 3629. */
-static int utf8_length(uint8_t c) {
-    if (c < 0x80) return 1;
-    if (c >= 0xc2 && c <= 0xdf) return 2;
-    if (c >= 0xe0 && c <= 0xef) return 3;
-    if (c >= 0xf0 && c <= 0xf4) return 4;
-    return 0;
-}
-
-/* Whether b may follow lead byte c as the second byte (excludes overlongs, surrogates and
- * code points past U+10FFFF); later continuation bytes only need to be 10xxxxxx. */
-static int utf8_second_ok(uint8_t c, uint8_t b) {
-    if ((b & 0xc0) != 0x80) return 0;
-    if (c == 0xe0) return b >= 0xa0;
-    if (c == 0xed) return b <= 0x9f;
-    if (c == 0xf0) return b >= 0x90;
-    if (c == 0xf4) return b <= 0x8f;
-    return 1;
-}
-
 int pl_decode_stream(pl_ctx *ctx, int32_t id, int flush, char *out, int cap, int *len_out) {
     if (!ctx) return PL_ERR_INVALID_ARGUMENT;
     int st = need_model(ctx);
@@ -447,10 +428,10 @@ int pl_decode_stream(pl_ctx *ctx, int32_t id, int flush, char *out, int cap, int
 #define BYTE_AT(k) ((uint8_t)((k) < ctx->n_pending ? ctx->pending[k] : piece[(k) - ctx->n_pending]))
     while (i < n) {
         uint8_t c = BYTE_AT(i);
-        int need = utf8_length(c), ok = need > 0, have = 1;
+        int need = pl_utf8_lead_len(c), ok = need > 0, have = 1;
         while (ok && have < need && i + have < n) {
             uint8_t b = BYTE_AT(i + have);
-            ok = have == 1 ? utf8_second_ok(c, b) : (b & 0xc0) == 0x80;
+            ok = have == 1 ? pl_utf8_second_ok(c, b) : (b & 0xc0) == 0x80;
             if (ok) have++;
         }
         if (ok && have < need && !flush) break;      /* incomplete: wait for more bytes */

@@ -4,7 +4,8 @@
  * Normalizing: at each point of the text the longest key of the precompiled character map
  * (the model's NFKC-style rules, a darts-clone double array followed by its replacement
  * strings) that starts there is replaced; a user-defined piece is kept as it is; a byte
- * that starts no well-formed UTF-8 character becomes U+FFFD; anything else is copied.
+ * that starts no well-formed UTF-8 character (RFC 3629, as SentencePiece checks it)
+ * becomes U+FFFD; anything else is copied.
  * With remove_extra_whitespaces, spaces at the start and end go and runs of spaces become
  * one. A space is put in front (the dummy prefix), and every space is U+2581 for the
  * pieces (stored here as ' ', as the vocab keeps it; a U+2581 in the text is one too).
@@ -29,6 +30,7 @@
  * pieces score 0 there, unused pieces are matched, scores add up in double, overlong
  * UTF-8 passes); where they differ this follows SentencePiece, the tokenizer's
  * definition. For T5's own vocabularies they agree. */
+#include "unicode.h"
 #include "vocab.h"
 
 #include <float.h>
@@ -126,20 +128,6 @@ static int charsmap_match(const pl_ugm *u, const uint8_t *s, int n, uint32_t *va
     return best;
 }
 
-/* Length of the well-formed UTF-8 character at s (n > 0 bytes left), 0 if it is not one
- * (SentencePiece's rule: no overlong forms, surrogates or code points past U+10FFFF). */
-static int utf8_valid_len(const uint8_t *s, int n) {
-    if (s[0] < 0x80) return 1;
-    int len = s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3 : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
-    if (len == 0 || len > n) return 0;
-    for (int i = 1; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80) return 0;
-    if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] >= 0xA0) || (s[0] == 0xF0 && s[1] < 0x90) ||
-        (s[0] == 0xF4 && s[1] >= 0x90))
-        return 0;
-    return len;
-}
-
 typedef struct {
     char *s;
     int n, cap;
@@ -180,7 +168,7 @@ static int normalize_prefix(const pl_vocab *v, const uint8_t *s, int n, const ch
         *rep_len = (int)strlen(*rep);
         *used = best;
     } else {
-        int len = utf8_valid_len(s, n);
+        int len = pl_utf8_valid_len(s, n);
         *rep = len ? (const char *)s : "\xEF\xBF\xBD";
         *rep_len = len ? len : 3;
         *used = len ? len : 1;
@@ -233,7 +221,7 @@ static int segment(const pl_vocab *v, const char *s, int n, node *best, int *pat
     const pl_ugm *u = v->ugm;
     for (int i = 0; i <= n; i++) best[i] = (node){0, i ? -1 : 0, -1};
     for (int i = 0; i < n;) {
-        int clen = utf8_valid_len((const uint8_t *)s + i, n - i), single = 0;
+        int clen = pl_utf8_valid_len((const uint8_t *)s + i, n - i), single = 0;
         if (clen == 0) clen = 1;
         for (int len = 1; len <= v->max_piece_len && len <= n - i; len++) {
             int id = pl_vocab_find(v, s + i, len);

@@ -19,6 +19,31 @@ int pl_utf8_decode(const uint8_t *s, int n, uint32_t *cp) {
     return len;
 }
 
+int pl_utf8_lead_len(uint8_t c) {
+    if (c < 0x80) return 1;
+    if (c >= 0xc2 && c <= 0xdf) return 2;
+    if (c >= 0xe0 && c <= 0xef) return 3;
+    if (c >= 0xf0 && c <= 0xf4) return 4;
+    return 0;
+}
+
+int pl_utf8_second_ok(uint8_t c, uint8_t b) {
+    if ((b & 0xc0) != 0x80) return 0;
+    if (c == 0xe0) return b >= 0xa0;
+    if (c == 0xed) return b <= 0x9f;
+    if (c == 0xf0) return b >= 0x90;
+    if (c == 0xf4) return b <= 0x8f;
+    return 1;
+}
+
+int pl_utf8_valid_len(const uint8_t *s, int n) {
+    int len = pl_utf8_lead_len(s[0]);
+    if (len == 0 || len > n || (len > 1 && !pl_utf8_second_ok(s[0], s[1]))) return 0;
+    for (int i = 2; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80) return 0;
+    return len;
+}
+
 int pl_utf8_encode(uint32_t cp, char *out) {
     if (cp > 0x10FFFF) cp = PL_UNICODE_REPLACEMENT;
     if (cp < 0x80) {

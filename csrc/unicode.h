@@ -24,6 +24,14 @@ extern const uint32_t pl_uspace[], pl_ulower_map[][2], pl_unfd_map[][2];
  * Bytes that do not start a complete sequence (by lead-byte pattern and continuation
  * bytes, as llama.cpp reads them) give U+FFFD and length 1. */
 int pl_utf8_decode(const uint8_t *s, int n, uint32_t *cp);
+/* Well-formed UTF-8 per RFC 3629 (no overlong forms, surrogates or code points past
+ * U+10FFFF), for the strict readers (streaming decode, the unigram normalizer): the length
+ * of the sequence a lead byte starts (0: not a lead byte); whether b may follow lead byte c
+ * as the second byte (later continuation bytes need only be 10xxxxxx); and the length of
+ * the well-formed character at s (n > 0 bytes left), 0 if it is not one. */
+int pl_utf8_lead_len(uint8_t c);
+int pl_utf8_second_ok(uint8_t c, uint8_t b);
+int pl_utf8_valid_len(const uint8_t *s, int n);
 /* Writes cp as UTF-8 into out (room for 4) and returns the length (U+FFFD for cp > 0x10FFFF). */
 int pl_utf8_encode(uint32_t cp, char *out);
 
