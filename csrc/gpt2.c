@@ -39,7 +39,7 @@ void pl_gpt2_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int 
         /* att_out[n][q_dim] -> xb[n][dim], added to the residual */
         pl_matmul(s->xb, &L->wo, s->att_out, n, cx);
         pl_add_bias(s->xb, L->bo.data, n, dim);
-        for (size_t i = 0; i < (size_t)n * dim; i++) s->x[i] += s->xb[i];
+        pl_add(s->x, s->xb, (size_t)n * dim);
 
         /* feed-forward: gelu(x·Wup + b) ·Wdown + b, [n][dim] -> [n][hidden] -> [n][dim] */
         for (int t = 0; t < n; t++)
@@ -50,7 +50,7 @@ void pl_gpt2_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int 
         pl_gelu(s->hb, (size_t)n * hidden);
         pl_matmul(s->xb, &L->w_down, s->hb, n, cx);
         pl_add_bias(s->xb, L->b_down.data, n, dim);
-        for (size_t i = 0; i < (size_t)n * dim; i++) s->x[i] += s->xb[i];
+        pl_add(s->x, s->xb, (size_t)n * dim);
         pl_inspect_hidden(hp, s, l + 1, n);
     }
 

@@ -227,6 +227,14 @@ void pl_rmsnorm(float *o, const float *x, const float *weight, int n, float eps)
     for (int j = 0; j < n; j++) o[j] = weight[j] * (ss * x[j]);
 }
 
+void pl_rmsnorm_rows(float *o, const float *x, const float *weight, int n_tok, int n, float eps) {
+    for (int t = 0; t < n_tok; t++) pl_rmsnorm(o + (size_t)t * n, x + (size_t)t * n, weight, n, eps);
+}
+
+void pl_add(float *x, const float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] += y[i];
+}
+
 void pl_layernorm(float *o, const float *x, const float *weight, const float *bias, int n,
                   float eps) {
     float mean = 0.0f;

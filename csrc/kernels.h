@@ -142,6 +142,10 @@ void pl_get_row(float *out, const pl_tensor *t, int row);
 
 /* o = x / rms(x) * weight (run.c's order of operations). */
 void pl_rmsnorm(float *o, const float *x, const float *weight, int n, float eps);
+/* The same for n_tok rows of n values each. */
+void pl_rmsnorm_rows(float *o, const float *x, const float *weight, int n_tok, int n, float eps);
+/* x[i] += y[i] for i < n: a residual connection. */
+void pl_add(float *x, const float *y, size_t n);
 /* o = (x - mean) / sqrt(var + eps) * weight + bias (PyTorch LayerNorm, biased variance). */
 void pl_layernorm(float *o, const float *x, const float *weight, const float *bias, int n,
                   float eps);

@@ -194,8 +194,7 @@ void pl_llama_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int
         float *k_new = s->qkv, *v_new = s->qkv + (size_t)PL_MAX_BATCH * kv_dim;
 
         /* attention: x[n][dim] -> q[n][q_dim], k/v[n][kv_dim] appended to the cache */
-        for (int t = 0; t < n; t++)
-            pl_rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->attn_norm.data, dim, hp->norm_eps);
+        pl_rmsnorm_rows(s->xb, s->x, L->attn_norm.data, n, dim, hp->norm_eps);
         pl_tensor wq = L->wq, wk = L->wk, wv = L->wv;
         if (L->wqkv.data) {   /* fused rows: q, then k, then v */
             wq = row_range(&L->wqkv, 0, q_dim);
@@ -217,11 +216,10 @@ void pl_llama_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int
         /* att_out[n][q_dim] -> xb[n][dim], added to the residual */
         pl_matmul(s->xb, &L->wo, s->att_out, n, cx);
         if (L->bo.data) pl_add_bias(s->xb, L->bo.data, n, dim);
-        for (size_t i = 0; i < (size_t)n * dim; i++) s->x[i] += s->xb[i];
+        pl_add(s->x, s->xb, (size_t)n * dim);
 
         /* feed-forward: silu(x·Wgate) * (x·Wup) -> ·Wdown, [n][dim] -> [n][hidden] -> [n][dim] */
-        for (int t = 0; t < n; t++)
-            pl_rmsnorm(s->xb + (size_t)t * dim, s->x + (size_t)t * dim, L->ffn_norm.data, dim, hp->norm_eps);
+        pl_rmsnorm_rows(s->xb, s->x, L->ffn_norm.data, n, dim, hp->norm_eps);
         pl_tensor w_gate = L->w_gate, w_up = L->w_up;
         if (L->w_gate_up.data) {   /* fused rows: gate, then up */
             w_gate = row_range(&L->w_gate_up, 0, hidden);
@@ -229,7 +227,7 @@ void pl_llama_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int
         }
         pl_matmul_swiglu(s->hb, s->hb2, &w_gate, &w_up, s->xb, n, cx);
         pl_matmul(s->xb, &L->w_down, s->hb, n, cx);
-        for (size_t i = 0; i < (size_t)n * dim; i++) s->x[i] += s->xb[i];
+        pl_add(s->x, s->xb, (size_t)n * dim);
         pl_inspect_hidden(hp, s, l + 1, n);
     }
 

@@ -138,15 +138,6 @@ static void feed_forward(const pl_layer *L, pl_state *s, int n, int hidden, cons
     pl_matmul(s->xb, &L->w_down, s->hb, n, cx);
 }
 
-static void rmsnorm_rows(float *o, const float *x, const pl_tensor *w, int n, const pl_hparams *hp) {
-    for (int t = 0; t < n; t++)
-        pl_rmsnorm(o + (size_t)t * hp->dim, x + (size_t)t * hp->dim, w->data, hp->dim, hp->norm_eps);
-}
-
-static void add_rows(float *x, const float *y, int n, int dim) {
-    for (size_t i = 0; i < (size_t)n * dim; i++) x[i] += y[i];
-}
-
 /* The n queries in s->q at positions pos.. over keys/values with n_ctx positions per head,
  * into s->att_out. */
 static t5_attention attention_over(pl_state *s, const pl_hparams *hp, const float *keys, const float *values,
@@ -167,7 +158,7 @@ void pl_t5_encode(const pl_model *m, pl_state *s, const int32_t *tokens, int n, 
         /* every position's keys and values first: each token attends to all of them */
         for (int c = 0; c < n; c += PL_MAX_BATCH) {
             int nb = n - c < PL_MAX_BATCH ? n - c : PL_MAX_BATCH;
-            rmsnorm_rows(s->xb, s->enc + (size_t)c * dim, &L->attn_norm, nb, hp);
+            pl_rmsnorm_rows(s->xb, s->enc + (size_t)c * dim, L->attn_norm.data, nb, dim, hp->norm_eps);
             pl_matmul_n(2, (float *const[]){k_new, v_new}, (const pl_tensor *const[]){&L->wk, &L->wv}, s->xb, nb, cx);
             put_heads(s->enc_k, s->n_ctx, c, k_new, nb, hp->n_heads, hp->head_dim);
             put_heads(s->enc_v, s->n_ctx, c, v_new, nb, hp->n_heads, hp->head_dim);
@@ -176,18 +167,18 @@ void pl_t5_encode(const pl_model *m, pl_state *s, const int32_t *tokens, int n, 
             int nb = n - c < PL_MAX_BATCH ? n - c : PL_MAX_BATCH;
             float *x = s->enc + (size_t)c * dim;
             /* attention: x[nb][dim] -> q[nb][inner] -> att_out[nb][inner] -> xb[nb][dim] */
-            rmsnorm_rows(s->xb, x, &L->attn_norm, nb, hp);
+            pl_rmsnorm_rows(s->xb, x, L->attn_norm.data, nb, dim, hp->norm_eps);
             pl_matmul(s->q, &L->wq, s->xb, nb, cx);
             t5_attention a = attention_over(s, hp, s->enc_k, s->enc_v, nb, c, n, s->enc_bias);
             attention(&a, cx);
             pl_matmul(s->xb, &L->wo, s->att_out, nb, cx);
-            add_rows(x, s->xb, nb, dim);
-            rmsnorm_rows(s->xb, x, &L->ffn_norm, nb, hp);
+            pl_add(x, s->xb, (size_t)nb * dim);
+            pl_rmsnorm_rows(s->xb, x, L->ffn_norm.data, nb, dim, hp->norm_eps);
             feed_forward(L, s, nb, hp->hidden_dim, cx);
-            add_rows(x, s->xb, nb, dim);
+            pl_add(x, s->xb, (size_t)nb * dim);
         }
     }
-    rmsnorm_rows(s->enc, s->enc, &m->enc_norm, n, hp);
+    pl_rmsnorm_rows(s->enc, s->enc, m->enc_norm.data, n, dim, hp->norm_eps);
 
     /* each decoder layer's cross-attention keys and values: enc[n][dim] -> [n][inner] */
     size_t layer = (size_t)hp->n_heads * s->n_ctx * hp->head_dim;
@@ -214,7 +205,7 @@ void pl_t5_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int n,
     for (int l = 0; l < hp->n_layers; l++) {
         const pl_layer *L = &m->layers[l];
         /* causal self-attention over the cache: x[n][dim] -> q, k, v [n][inner] -> xb[n][dim] */
-        rmsnorm_rows(s->xb, s->x, &L->attn_norm, n, hp);
+        pl_rmsnorm_rows(s->xb, s->x, L->attn_norm.data, n, dim, hp->norm_eps);
         pl_matmul_n(3, (float *const[]){s->q, k_new, v_new}, (const pl_tensor *const[]){&L->wq, &L->wk, &L->wv},
                     s->xb, n, cx);
         pl_kv_append(hp, s, l, n, k_new, v_new, inner);
@@ -222,19 +213,19 @@ void pl_t5_forward(const pl_model *m, pl_state *s, const int32_t *tokens, int n,
         t5_attention a = attention_over(s, hp, s->key_cache + cache, s->value_cache + cache, n, s->pos, 0, s->dec_bias);
         attention(&a, cx);
         pl_matmul(s->xb, &L->wo, s->att_out, n, cx);
-        add_rows(s->x, s->xb, n, dim);
+        pl_add(s->x, s->xb, (size_t)n * dim);
 
         /* cross-attention over the encoder's n_enc positions, no position bias */
-        rmsnorm_rows(s->xb, s->x, &L->cross_norm, n, hp);
+        pl_rmsnorm_rows(s->xb, s->x, L->cross_norm.data, n, dim, hp->norm_eps);
         pl_matmul(s->q, &L->cwq, s->xb, n, cx);
         a = attention_over(s, hp, s->cross_k + l * layer, s->cross_v + l * layer, n, s->pos, s->n_enc, NULL);
         attention(&a, cx);
         pl_matmul(s->xb, &L->cwo, s->att_out, n, cx);
-        add_rows(s->x, s->xb, n, dim);
+        pl_add(s->x, s->xb, (size_t)n * dim);
 
-        rmsnorm_rows(s->xb, s->x, &L->ffn_norm, n, hp);
+        pl_rmsnorm_rows(s->xb, s->x, L->ffn_norm.data, n, dim, hp->norm_eps);
         feed_forward(L, s, n, hp->hidden_dim, cx);
-        add_rows(s->x, s->xb, n, dim);
+        pl_add(s->x, s->xb, (size_t)n * dim);
     }
 
     /* logits of the last token only: [dim] -> [n_vocab] */
