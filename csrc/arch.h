@@ -56,6 +56,10 @@ static inline size_t pl_kv_offset(const pl_hparams *hp, const pl_state *s, int l
     return (((size_t)layer * hp->n_kv_heads + g) * s->n_ctx + pos) * hp->head_dim;
 }
 
+/* n rows of n_heads heads of hd floats (rows `stride` floats apart) into a buffer laid out
+ * [n_heads][cap][hd], at positions pos.. (a KV cache layer's layout). */
+void pl_put_heads(float *dst, int cap, int pos, const float *src, size_t stride, int n, int n_heads, int hd);
+
 /* Copies n tokens' keys and values (rows of n_kv_heads * head_dim floats, `stride` floats
  * apart) into layer's cache at positions s->pos.. */
 void pl_kv_append(const pl_hparams *hp, pl_state *s, int layer, int n, const float *k, const float *v,

@@ -57,15 +57,17 @@ void pl_state_free(pl_state *s) {
     memset(s, 0, sizeof *s);
 }
 
+void pl_put_heads(float *dst, int cap, int pos, const float *src, size_t stride, int n, int n_heads, int hd) {
+    for (int t = 0; t < n; t++)
+        for (int h = 0; h < n_heads; h++)
+            memcpy(dst + ((size_t)h * cap + pos + t) * hd, src + t * stride + (size_t)h * hd, (size_t)hd * sizeof(float));
+}
+
 void pl_kv_append(const pl_hparams *hp, pl_state *s, int layer, int n, const float *k, const float *v,
                   size_t stride) {
-    size_t bytes = (size_t)hp->head_dim * sizeof(float);
-    for (int t = 0; t < n; t++)
-        for (int g = 0; g < hp->n_kv_heads; g++) {
-            size_t at = pl_kv_offset(hp, s, layer, g, s->pos + t), from = t * stride + (size_t)g * hp->head_dim;
-            memcpy(s->key_cache + at, k + from, bytes);
-            memcpy(s->value_cache + at, v + from, bytes);
-        }
+    size_t at = pl_kv_offset(hp, s, layer, 0, 0);
+    pl_put_heads(s->key_cache + at, s->n_ctx, s->pos, k, stride, n, hp->n_kv_heads, hp->head_dim);
+    pl_put_heads(s->value_cache + at, s->n_ctx, s->pos, v, stride, n, hp->n_kv_heads, hp->head_dim);
 }
 
 typedef struct {

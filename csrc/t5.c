@@ -116,14 +116,6 @@ static void attention(t5_attention *a, const pl_compute *cx) {
         pl_pool_run(cx->pool, attention_items, a, a->n * a->n_heads);
 }
 
-/* Rows [n][n_heads * head_dim] into a [n_heads][cap][head_dim] buffer at positions pos.. */
-static void put_heads(float *dst, int cap, int pos, const float *src, int n, int n_heads, int hd) {
-    for (int t = 0; t < n; t++)
-        for (int h = 0; h < n_heads; h++)
-            memcpy(dst + ((size_t)h * cap + pos + t) * hd, src + ((size_t)t * n_heads + h) * hd,
-                   (size_t)hd * sizeof(float));
-}
-
 /* xb[n][dim] -> hb[n][hidden] -> xb[n][dim]: gelu(x·Wgate) * (x·Wup), or relu(x·Wup), ·Wdown. */
 static void feed_forward(const pl_layer *L, pl_state *s, int n, int hidden, const pl_compute *cx) {
     size_t count = (size_t)n * hidden;
@@ -160,8 +152,8 @@ void pl_t5_encode(const pl_model *m, pl_state *s, const int32_t *tokens, int n, 
             int nb = n - c < PL_MAX_BATCH ? n - c : PL_MAX_BATCH;
             pl_rmsnorm_rows(s->xb, s->enc + (size_t)c * dim, L->attn_norm.data, nb, dim, hp->norm_eps);
             pl_matmul_n(2, (float *const[]){k_new, v_new}, (const pl_tensor *const[]){&L->wk, &L->wv}, s->xb, nb, cx);
-            put_heads(s->enc_k, s->n_ctx, c, k_new, nb, hp->n_heads, hp->head_dim);
-            put_heads(s->enc_v, s->n_ctx, c, v_new, nb, hp->n_heads, hp->head_dim);
+            pl_put_heads(s->enc_k, s->n_ctx, c, k_new, inner, nb, hp->n_heads, hp->head_dim);
+            pl_put_heads(s->enc_v, s->n_ctx, c, v_new, inner, nb, hp->n_heads, hp->head_dim);
         }
         for (int c = 0; c < n; c += PL_MAX_BATCH) {
             int nb = n - c < PL_MAX_BATCH ? n - c : PL_MAX_BATCH;
@@ -188,8 +180,8 @@ void pl_t5_encode(const pl_model *m, pl_state *s, const int32_t *tokens, int n, 
             const pl_layer *L = &m->layers[l];
             pl_matmul_n(2, (float *const[]){k_new, v_new}, (const pl_tensor *const[]){&L->cwk, &L->cwv},
                         s->enc + (size_t)c * dim, nb, cx);
-            put_heads(s->cross_k + l * layer, s->n_ctx, c, k_new, nb, hp->n_heads, hp->head_dim);
-            put_heads(s->cross_v + l * layer, s->n_ctx, c, v_new, nb, hp->n_heads, hp->head_dim);
+            pl_put_heads(s->cross_k + l * layer, s->n_ctx, c, k_new, inner, nb, hp->n_heads, hp->head_dim);
+            pl_put_heads(s->cross_v + l * layer, s->n_ctx, c, v_new, inner, nb, hp->n_heads, hp->head_dim);
         }
     s->n_enc = n;
     s->pos = 0;
