@@ -173,10 +173,8 @@ export class Model {
     check();
     const stops = new StopFilter(o.stop);
     const context = e.contextLength();
-    // an encoder-decoder (T5) reads the prompt, ended by EOS, with its encoder; the decoder
-    // then starts from its start token
-    const encdec = this.#info.encoder_decoder;
-    const ids = e.tokenize(prompt, { bos: this.#info.add_bos || (encdec && this.#info.add_eos), special: o.special });
+    // the model's special tokens: BOS before the prompt, or EOS after it (T5), as it says
+    const ids = e.tokenize(prompt, { bos: this.#info.add_bos || this.#info.add_eos, special: o.special });
     if (ids.length === 0)
       throw new PocketLMError('invalid_argument', 'the prompt is empty and this model adds no BOS token');
     if (ids.length > context)
@@ -184,14 +182,15 @@ export class Model {
         `the prompt has ${ids.length} tokens, the context holds ${context}`);
     e.reset();
     e.setSampler(o);
-    if (encdec) {
+    if (this.#info.encoder_decoder) {   // T5: the prompt through the encoder, the decoder from its start token
       e.encode(ids);
       e.eval([this.#info.decoder_start_token]);
-    }
-    for (let i = 0; i < ids.length && !encdec; i += PROMPT_CHUNK) {
-      e.eval(ids.subarray(i, i + PROMPT_CHUNK));
-      await macrotask();   // lets an abort (or anything else) run between chunks
-      check();
+    } else {
+      for (let i = 0; i < ids.length; i += PROMPT_CHUNK) {
+        e.eval(ids.subarray(i, i + PROMPT_CHUNK));
+        await macrotask();   // lets an abort (or anything else) run between chunks
+        check();
+      }
     }
 
     const { eos, bos } = this.#info;
