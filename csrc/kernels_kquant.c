@@ -390,12 +390,7 @@ KQ_INLINE void kq_rows4_simd(uint32_t type, const void *rows, size_t row_bytes, 
         if (kq_min16(type))   /* added to the sums just made */
             pl_tile_pairs(panel.mn[0][0], panel.dmin, NULL, n * KQ_ACT_BLOCKS, x, x_row_bytes, b0, 1, paired, y, ldy);
     }
-    if (paired < n_tok) {
-        const pl_row_kernel row = kq_rows_simd[type - PL_TYPE_Q2_K];
-        const void *last = (const uint8_t *)x + (size_t)paired * x_row_bytes;
-        for (int i = 0; i < 4; i++)
-            row((const uint8_t *)rows + i * row_bytes, last, x_row_bytes, 1, cols, y + (size_t)paired * ldy + i, ldy);
-    }
+    pl_rows4_rest(kq_rows_simd[type - PL_TYPE_Q2_K], rows, row_bytes, x, x_row_bytes, paired, n_tok, cols, y, ldy);
 }
 
 #define KQ_DEFINE_ROWS4(name, TYPE)                                                                  \

@@ -349,9 +349,7 @@ DEFINE_SIMD_Q_ROW(row_q5_1_simd, pl_block_q5_1, unpack_q5_1_simd, MIN_OFFSETS)
             }                                                                                         \
             pl_tile_pairs(w[0][0], d, HAS_M ? m : NULL, nb, x, x_row_bytes, b0, b0 > 0, paired, y, ldy); \
         }                                                                                             \
-        for (int r = 0; r < 4 && paired < n_tok; r++)                                                 \
-            ROW((const uint8_t *)rows + r * row_bytes, (const uint8_t *)x + (size_t)paired * x_row_bytes, \
-                x_row_bytes, 1, cols, y + (size_t)paired * ldy + r, ldy);                             \
+        pl_rows4_rest(ROW, rows, row_bytes, x, x_row_bytes, paired, n_tok, cols, y, ldy);             \
     }
 
 DEFINE_SIMD_Q_ROWS4(rows4_q4_1_simd, pl_block_q4_1, unpack_q4_1_simd, 1, BLOCK_M, row_q4_1_simd)

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "kernels_scalar.h"
-#include "simd.h"
+#include "kernels_tile.h"
 
 static inline v128_t load4_f32(const void *row, int k) { return wasm_v128_load((const float *)row + k); }
 
@@ -123,9 +123,7 @@ static inline void madd4(v128_t *a0, v128_t *a1, v128_t *a2, v128_t *a3, const v
                 }                                                                                 \
             }                                                                                     \
         }                                                                                         \
-        for (int i = 0; i < 4 && n4 < n_tok; i++)                                                 \
-            ROW(row[i], (const float *)x + (size_t)n4 * ldx, x_row_bytes, n_tok - n4, cols,       \
-                y + (size_t)n4 * ldy + i, ldy);                                                   \
+        pl_rows4_rest(ROW, rows, row_bytes, x, x_row_bytes, n4, n_tok, cols, y, ldy);             \
     }
 
 DEFINE_SIMD_ROWS4_KERNEL(rows4_f32_simd, load4_f32, pl_load_f32, row_f32_simd)

@@ -65,4 +65,13 @@ static inline void pl_tile_pairs(const int16_t *panel, const v128_t *d4, const v
     }
 }
 
+/* Tokens t0 .. n_tok-1 of 4 rows (row_bytes apart) through their row kernel: what a 4-row
+ * kernel leaves to it (an odd last token, or the last n_tok % 4). */
+static inline void pl_rows4_rest(pl_row_kernel row, const void *rows, size_t row_bytes, const void *x,
+                                 size_t x_row_bytes, int t0, int n_tok, int cols, float *y, int ldy) {
+    for (int i = 0; i < 4 && t0 < n_tok; i++)
+        row((const uint8_t *)rows + i * row_bytes, (const uint8_t *)x + (size_t)t0 * x_row_bytes, x_row_bytes,
+            n_tok - t0, cols, y + (size_t)t0 * ldy + i, ldy);
+}
+
 #endif
