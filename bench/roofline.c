@@ -8,7 +8,7 @@
  * the model does.
  *
  *   node build/bench/roofline.cjs DIM FFN KV_DIM VOCAB LAYERS PREFILL_TOKENS TYPE...
- *   (TYPE: Q4_0, Q8_0, F16 or F32)
+ *   (TYPE: Q4_0, Q8_0, Q5_0, F16 or F32)
  *
  * Prints one JSON object on stdout. */
 #include <emscripten.h>
@@ -298,7 +298,7 @@ int main(int argc, char **argv) {
         return 2;
     }
 
-    static const uint32_t known[] = {PL_TYPE_Q4_0, PL_TYPE_Q8_0, PL_TYPE_F16, PL_TYPE_F32};
+    static const uint32_t known[] = {PL_TYPE_Q4_0, PL_TYPE_Q8_0, PL_TYPE_Q5_0, PL_TYPE_F16, PL_TYPE_F32};
     uint32_t types[8];
     int n_types = 0;
     for (int i = 7; i < argc && n_types < 8; i++) {
@@ -306,7 +306,7 @@ int main(int argc, char **argv) {
         for (size_t j = 0; j < sizeof known / sizeof known[0]; j++)
             if (strcmp(argv[i], pl_type_name(known[j])) == 0) types[n_types] = known[j];
         if (types[n_types++] == UINT32_MAX) {
-            fprintf(stderr, "roofline: unknown type %s (Q4_0, Q8_0, F16, F32)\n", argv[i]);
+            fprintf(stderr, "roofline: unknown type %s (Q4_0, Q8_0, Q5_0, F16, F32)\n", argv[i]);
             return 2;
         }
     }

@@ -1,4 +1,4 @@
-/* Row-interleaved ("x4") kernels for Q8_0 and Q4_0 weights.
+/* Row-interleaved ("x4") kernels for Q8_0, Q4_0 and Q5_0 weights.
  *
  * At load, each group of 4 consecutive rows is reordered so that block b of the 4 rows
  * sits together, scales first: {d[4], qs[4][...]}, the same bytes as the 4 blocks it
@@ -19,6 +19,13 @@
  * block's sum_mid takes that off. So a lone token's decode costs one mask or one shift
  * per 8 quants: no byte shifts, widening or per-row zero-point work, and the kernels take
  * the 4096 off with the scales (an exact power of two).
+ *
+ * Q5_0 keeps each row's 16 nibble bytes as the file has them; the 4 rows' fifth bits go
+ * into one 16-byte plane ahead of them, byte j holding, at bit 2i + h, the fifth bit of
+ * row i's element j + 16h. A 16-bit shift by at most 4 and a mask bring one row's bits of
+ * a half to bit 4 of each byte, next to the nibbles (a row's half is then the file's
+ * unsigned quants, 0..31): no byte swizzles or compares per block, as the plain layout
+ * needs, and the zero point 16 comes off the 4 rows' integer sums at once (16·Σx).
  *
  * The scales: a half's bits shifted into a float's place give its value times 2^-112,
  * exactly, when the half is normal (or zero) -- three instructions for 4 scales, against
@@ -53,41 +60,64 @@
 #define GROUP 4
 
 /* Bytes of the quants of one block (after its 2-byte scale). */
-static int qs_bytes(uint32_t type) { return type == PL_TYPE_Q8_0 ? PL_QK : PL_QK / 2; }
+static int qs_bytes(uint32_t type) {
+    return type == PL_TYPE_Q8_0 ? PL_QK : type == PL_TYPE_Q5_0 ? 4 + PL_QK / 2 : PL_QK / 2;
+}
+
+#define Q5_PLANE 16   /* bytes of a Q5_0 group block's fifth-bit plane (see the top) */
+
+/* The plane bit of row i's element j + 16·half, in byte j. */
+static int plane_bit(int i, int half) { return 2 * i + half; }
 
 /* --- layout ------------------------------------------------------------------------- */
 
-/* A block's quant bytes as the group keeps them (Q4_0: halves interleaved, the lowest and
- * the top nibble of each 16-bit lane XOR 8) and back. */
-static void pack_qs(const uint8_t *src, uint8_t *dst, int qs) {
-    if (qs == PL_QK) {
-        memcpy(dst, src, PL_QK);
-        return;
-    }
-    for (int k = 0; k < PL_QK / 4; k++) {
-        dst[2 * k] = src[k] ^ 0x08;
-        dst[2 * k + 1] = src[PL_QK / 4 + k] ^ 0x80;
+/* The quants of block b (offset block_off) of 4 plain rows, as the group block keeps them
+ * after its scales; and row i's back as the plain block has them. Q4_0: halves
+ * interleaved, the lowest and the top nibble of each 16-bit lane XOR 8; Q5_0: the plane,
+ * then the rows' nibbles (see the top). */
+static void pack_quants(uint32_t type, const uint8_t *rows, size_t row_bytes, size_t block_off, uint8_t *dst) {
+    int qs = qs_bytes(type);
+    if (type == PL_TYPE_Q5_0) memset(dst, 0, Q5_PLANE);
+    for (int i = 0; i < GROUP; i++) {
+        const uint8_t *src = rows + i * row_bytes + block_off + 2;
+        if (type == PL_TYPE_Q8_0) {
+            memcpy(dst + i * qs, src, PL_QK);
+        } else if (type == PL_TYPE_Q4_0) {
+            for (int k = 0; k < PL_QK / 4; k++) {
+                dst[i * qs + 2 * k] = src[k] ^ 0x08;
+                dst[i * qs + 2 * k + 1] = src[PL_QK / 4 + k] ^ 0x80;
+            }
+        } else {   /* Q5_0: qh[4] (bit e: element e), qs[16] */
+            for (int e = 0; e < PL_QK; e++)
+                dst[e % 16] |= (uint8_t)((src[e / 8] >> (e % 8) & 1) << plane_bit(i, e / 16));
+            memcpy(dst + Q5_PLANE + i * 16, src + 4, PL_QK / 2);
+        }
     }
 }
 
-static void unpack_qs(const uint8_t *src, uint8_t *dst, int qs) {
-    if (qs == PL_QK) {
+static void unpack_quants(uint32_t type, const uint8_t *quants, int i, uint8_t *dst) {
+    const uint8_t *src = quants + i * qs_bytes(type);   /* Q8_0, Q4_0 */
+    if (type == PL_TYPE_Q8_0) {
         memcpy(dst, src, PL_QK);
-        return;
-    }
-    for (int k = 0; k < PL_QK / 4; k++) {
-        dst[k] = src[2 * k] ^ 0x08;
-        dst[PL_QK / 4 + k] = src[2 * k + 1] ^ 0x80;
+    } else if (type == PL_TYPE_Q4_0) {
+        for (int k = 0; k < PL_QK / 4; k++) {
+            dst[k] = src[2 * k] ^ 0x08;
+            dst[PL_QK / 4 + k] = src[2 * k + 1] ^ 0x80;
+        }
+    } else {
+        memset(dst, 0, 4);
+        for (int e = 0; e < PL_QK; e++)
+            dst[e / 8] |= (uint8_t)((quants[e % 16] >> plane_bit(i, e / 16) & 1) << (e % 8));
+        memcpy(dst + 4, quants + Q5_PLANE + i * 16, PL_QK / 2);
     }
 }
 
 /* Interleaves the 4 plain rows in `rows` into group block order at dst. */
-static void interleave(const uint8_t *rows, uint8_t *dst, size_t row_bytes, int n_blocks, int qs) {
-    int block = 2 + qs;
+static void interleave(uint32_t type, const uint8_t *rows, uint8_t *dst, size_t row_bytes, int n_blocks) {
+    int block = 2 + qs_bytes(type);
     for (int b = 0; b < n_blocks; b++) {
         for (int i = 0; i < GROUP; i++) memcpy(dst + 2 * i, rows + i * row_bytes + (size_t)b * block, 2);
-        for (int i = 0; i < GROUP; i++)
-            pack_qs(rows + i * row_bytes + (size_t)b * block + 2, dst + 2 * GROUP + i * qs, qs);
+        pack_quants(type, rows, row_bytes, (size_t)b * block, dst + 2 * GROUP);
         dst += GROUP * block;
     }
 }
@@ -149,7 +179,7 @@ int pl_repack_x4(pl_tensor *t) {
     if (shift) rescale(data, grouped, block, shift);
     for (size_t off = 0; off < grouped; off += GROUP * row_bytes) {
         memcpy(rows4, data + off, GROUP * row_bytes);
-        interleave(rows4, data + off, row_bytes, cols / PL_QK, qs_bytes(t->type));
+        interleave(t->type, rows4, data + off, row_bytes, cols / PL_QK);
     }
     free(rows4);
     t->layout = PL_LAYOUT_X4;
@@ -158,7 +188,7 @@ int pl_repack_x4(pl_tensor *t) {
 }
 
 void pl_x4_get_row(float *out, const pl_tensor *t, int r) {
-    int cols = (int)t->ne[0], qs = qs_bytes(t->type), block = 2 + qs;
+    int cols = (int)t->ne[0], block = 2 + qs_bytes(t->type);
     size_t row_bytes = pl_row_bytes(t->type, cols);
     const uint8_t *src = (const uint8_t *)t->data + (size_t)r * row_bytes;
     if (r >= (int)t->ne[1] / GROUP * GROUP) {   /* a row past the groups: plain */
@@ -168,26 +198,34 @@ void pl_x4_get_row(float *out, const pl_tensor *t, int r) {
     int i = r % GROUP;
     const uint8_t *gb = src - (size_t)i * row_bytes;   /* the group's first block */
     for (int b = 0; b < cols / PL_QK; b++, gb += GROUP * block) {
-        uint8_t plain[2 + PL_QK];   /* block b of row r as the file had it */
+        uint8_t plain[2 + PL_QK];   /* block b of row r as the file had it (at most 34 bytes) */
         uint16_t d;
         memcpy(&d, gb + 2 * i, 2);
         d = half_times_pow2(d, -t->scale_shift);
         memcpy(plain, &d, 2);
-        unpack_qs(gb + 2 * GROUP + i * qs, plain + 2, qs);
+        unpack_quants(t->type, gb + 2 * GROUP, i, plain + 2);
         pl_dequantize_row(t->type, plain, out + b * PL_QK, PL_QK);
     }
 }
 
 /* --- scalar ------------------------------------------------------------------------- */
 
-/* The quants of one row's block in a group block as int8 values. */
-static void unpack_q8_0(const uint8_t *qs, int8_t *q) { memcpy(q, qs, PL_QK); }
-static void unpack_q4_0(const uint8_t *qs, int8_t *q) {
+/* Row i's quants in a group block (after the scales) as int8 values. */
+static void unpack_q8_0(const uint8_t *quants, int i, int8_t *q) { memcpy(q, quants + i * PL_QK, PL_QK); }
+static void unpack_q4_0(const uint8_t *quants, int i, int8_t *q) {
+    const uint8_t *qs = quants + i * PL_QK / 2;
     for (int k = 0; k < PL_QK / 4; k++) {   /* bytes 2k, 2k+1: elements k, k+8, k+16, k+24 */
         q[k] = (int8_t)(((qs[2 * k] & 15) ^ 8) - 8);
         q[k + 8] = (int8_t)((qs[2 * k + 1] & 15) - 8);
         q[k + 16] = (int8_t)((qs[2 * k] >> 4) - 8);
         q[k + 24] = (int8_t)(((qs[2 * k + 1] >> 4) ^ 8) - 8);
+    }
+}
+static void unpack_q5_0(const uint8_t *quants, int i, int8_t *q) {
+    const uint8_t *qs = quants + Q5_PLANE + i * PL_QK / 2;
+    for (int j = 0; j < PL_QK / 2; j++) {
+        q[j] = (int8_t)(((qs[j] & 15) | (quants[j] >> plane_bit(i, 0) & 1) << 4) - 16);
+        q[j + 16] = (int8_t)(((qs[j] >> 4) | (quants[j] >> plane_bit(i, 1) & 1) << 4) - 16);
     }
 }
 
@@ -205,7 +243,7 @@ static void unpack_q4_0(const uint8_t *qs, int8_t *q) {
                     int8_t q[PL_QK];                                                            \
                     uint16_t d;                                                                 \
                     memcpy(&d, gb + 2 * i, 2);                                                  \
-                    UNPACK(gb + 2 * GROUP + i * QS, q);                                         \
+                    UNPACK(gb + 2 * GROUP, i, q);                                               \
                     float dw = pl_f16_to_f32_finite(d) * unscale;   /* the file's scale */      \
                     sum += (float)pl_act_dot(q, xb[b].q) * (dw * xb[b].d);                      \
                 }                                                                               \
@@ -216,6 +254,7 @@ static void unpack_q4_0(const uint8_t *qs, int8_t *q) {
 
 DEFINE_SCALAR_X4(group_q8_0, PL_QK, unpack_q8_0)
 DEFINE_SCALAR_X4(group_q4_0, PL_QK / 2, unpack_q4_0)
+DEFINE_SCALAR_X4(group_q5_0, 4 + PL_QK / 2, unpack_q5_0)
 
 /* --- SIMD128 ------------------------------------------------------------------------ */
 #ifdef __wasm_simd128__
@@ -223,20 +262,40 @@ DEFINE_SCALAR_X4(group_q4_0, PL_QK / 2, unpack_q4_0)
 /* log2 of the factor the SIMD kernels' Q4_0 quants carry (see the top). */
 #define Q4_0_UNIT 12
 
-/* One row's block of quants as four int16 vectors (elements 0..7, 8..15, 16..23, 24..31).
+/* Row i's block of quants as four int16 vectors (elements 0..7, 8..15, 16..23, 24..31).
  * Q8_0: the bytes widened. Q4_0: the 16-bit lanes' four nibbles (see the top), the middle
- * two flipped to XOR 8 as well, each moved to the top of the lane: (q - 8)·4096. */
-static inline void unpack16_q8_0(const uint8_t *qs, v128_t w16[4]) {
-    const v128_t w[2] = {wasm_v128_load(qs), wasm_v128_load(qs + 16)};
+ * two flipped to XOR 8 as well, each moved to the top of the lane: (q - 8)·4096. Q5_0:
+ * q - 16. */
+static inline void unpack16_q8_0(const uint8_t *quants, int i, v128_t w16[4]) {
+    const v128_t w[2] = {wasm_v128_load(quants + i * PL_QK), wasm_v128_load(quants + i * PL_QK + 16)};
     pl_widen_i8x32(w, w16);
 }
 
-static inline void unpack16_q4_0(const uint8_t *qs, v128_t w16[4]) {
-    v128_t v = wasm_v128_xor(wasm_v128_load(qs), wasm_i16x8_splat(0x0880)), top = wasm_i16x8_splat((int16_t)0xf000);
+static inline void unpack16_q4_0(const uint8_t *quants, int i, v128_t w16[4]) {
+    v128_t v = wasm_v128_xor(wasm_v128_load(quants + i * PL_QK / 2), wasm_i16x8_splat(0x0880)),
+           top = wasm_i16x8_splat((int16_t)0xf000);
     w16[0] = wasm_i16x8_shl(v, 12);
     w16[1] = wasm_v128_and(wasm_i16x8_shl(v, 4), top);
     w16[2] = wasm_v128_and(wasm_i16x8_shl(v, 8), top);
     w16[3] = wasm_v128_and(v, top);
+}
+
+/* Q5_0 row i's quants of one half (elements 16·half ..), as the file's unsigned quants
+ * 0..31 in bytes: the nibbles, and the fifth bits from the plane shifted right by half
+ * (bit 2i of each byte is then row i's: the bit a 16-bit shift moves between bytes lands
+ * on bit 7, never read) moved to bit 4 (see the top). */
+static inline v128_t q5_half(const uint8_t *quants, v128_t plane, int i, int half) {
+    const v128_t low4 = wasm_i8x16_splat(15), bit4 = wasm_i8x16_splat(16);
+    v128_t nib = wasm_v128_and(wasm_u16x8_shr(wasm_v128_load(quants + Q5_PLANE + i * PL_QK / 2), 4 * half), low4);
+    v128_t fifth = 2 * i < 4 ? wasm_i16x8_shl(plane, 4 - 2 * i) : wasm_u16x8_shr(plane, 2 * i - 4);
+    return wasm_v128_or(nib, wasm_v128_and(fifth, bit4));
+}
+
+static inline void unpack16_q5_0(const uint8_t *quants, int i, v128_t w16[4]) {
+    v128_t plane = wasm_v128_load(quants), bias = wasm_i8x16_splat(16);
+    const v128_t w[2] = {wasm_i8x16_sub(q5_half(quants, plane, i, 0), bias),
+                         wasm_i8x16_sub(q5_half(quants, wasm_u16x8_shr(plane, 1), i, 1), bias)};
+    pl_widen_i8x32(w, w16);
 }
 
 /* The 4 rows' scales of a group block as floats (normal halves or zeros, see the top):
@@ -306,6 +365,34 @@ static inline v128_t group_block_q8_0(v128_t acc, const uint8_t *gb, const pl_ac
     return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), scale));
 }
 
+/* The same for Q5_0, a half at a time (a loop, as above): each row's bytes of the half
+ * (q5_half) widened against the half's activations; the zero point 16 comes off the 4
+ * rows' sums at once. */
+static inline v128_t q5_dot(const uint8_t *quants, v128_t plane, int i, int half, v128_t a_lo, v128_t a_hi) {
+    v128_t w = q5_half(quants, plane, i, half);
+    return wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(w), a_lo),
+                          wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(w), a_hi));
+}
+
+static inline v128_t group_block_q5_0(v128_t acc, const uint8_t *gb, const pl_act_block *xb,
+                                      const pl_act_mid *xm, v128_t fix) {
+    (void)xm;
+    const uint8_t *quants = gb + 2 * GROUP;
+    v128_t plane = wasm_v128_load(quants), a_lo = wasm_v128_load(xb->q), a_hi = wasm_v128_load(xb->q + 8);
+    v128_t s0 = q5_dot(quants, plane, 0, 0, a_lo, a_hi), s1 = q5_dot(quants, plane, 1, 0, a_lo, a_hi),
+           s2 = q5_dot(quants, plane, 2, 0, a_lo, a_hi), s3 = q5_dot(quants, plane, 3, 0, a_lo, a_hi);
+    plane = wasm_u16x8_shr(plane, 1);
+    a_lo = wasm_v128_load(xb->q + 16);
+    a_hi = wasm_v128_load(xb->q + 24);
+    s0 = wasm_i32x4_add(s0, q5_dot(quants, plane, 0, 1, a_lo, a_hi));
+    s1 = wasm_i32x4_add(s1, q5_dot(quants, plane, 1, 1, a_lo, a_hi));
+    s2 = wasm_i32x4_add(s2, q5_dot(quants, plane, 2, 1, a_lo, a_hi));
+    s3 = wasm_i32x4_add(s3, q5_dot(quants, plane, 3, 1, a_lo, a_hi));
+    v128_t isum = wasm_i32x4_sub(pl_transpose_sum_i32x4(s0, s1, s2, s3), wasm_i32x4_splat(16 * xb->sum));
+    v128_t scale = wasm_f32x4_mul(group_scales(gb, fix), wasm_f32x4_splat(xb->d));
+    return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), scale));
+}
+
 /* Prompt tokens (see the top) read a group's weights from a panel on the stack: up to
  * PANEL_BLOCKS blocks of the group's 4 rows unpacked to int16, in element order, once for
  * all token pairs, so the tile's inner loop loads weight vectors as they are. */
@@ -315,9 +402,10 @@ static inline v128_t group_block_q8_0(v128_t acc, const uint8_t *gb, const pl_ac
     static void name(const uint8_t *group, int b0, int n, int16_t *panel) {                     \
         const uint8_t *gb = group + (size_t)b0 * GROUP * (2 + QS);                              \
         for (int b = 0; b < n; b++, gb += GROUP * (2 + QS))                                     \
+            _Pragma("clang loop unroll(full)") /* constant rows: Q5_0's shifts */               \
             for (int i = 0; i < GROUP; i++) {                                                   \
                 v128_t w16[4];                                                                  \
-                UNPACK(gb + 2 * GROUP + i * QS, w16);                                           \
+                UNPACK(gb + 2 * GROUP, i, w16);                                                 \
                 for (int k = 0; k < 4; k++)                                                     \
                     wasm_v128_store(panel + (b * GROUP + i) * PL_QK + 8 * k, w16[k]);           \
             }                                                                                   \
@@ -361,16 +449,30 @@ static inline v128_t group_block_q8_0(v128_t acc, const uint8_t *gb, const pl_ac
 
 DEFINE_PANEL(panel_q8_0, PL_QK, unpack16_q8_0)
 DEFINE_PANEL(panel_q4_0, PL_QK / 2, unpack16_q4_0)
+DEFINE_PANEL(panel_q5_0, 4 + PL_QK / 2, unpack16_q5_0)
 DEFINE_SIMD_X4(group_q8_0_simd, PL_QK, 0, group_block_q8_0, panel_q8_0)
 DEFINE_SIMD_X4(group_q4_0_simd, PL_QK / 2, Q4_0_UNIT, group_block_q4_0, panel_q4_0)
+DEFINE_SIMD_X4(group_q5_0_simd, 4 + PL_QK / 2, 0, group_block_q5_0, panel_q5_0)
 
 #endif
+
+#ifdef __wasm_simd128__
+#define SIMD_KERNEL(k) k
+#else
+#define SIMD_KERNEL(k) NULL
+#endif
+
+static const struct {
+    uint32_t type;
+    pl_group_kernel scalar, simd;
+} x4_kernels[] = {
+    {PL_TYPE_Q8_0, group_q8_0, SIMD_KERNEL(group_q8_0_simd)},
+    {PL_TYPE_Q4_0, group_q4_0, SIMD_KERNEL(group_q4_0_simd)},
+    {PL_TYPE_Q5_0, group_q5_0, SIMD_KERNEL(group_q5_0_simd)},
+};
 
 pl_group_kernel pl_x4_kernel(uint32_t type, int simd) {
-#ifdef __wasm_simd128__
-    if (simd) return type == PL_TYPE_Q8_0 ? group_q8_0_simd : type == PL_TYPE_Q4_0 ? group_q4_0_simd : NULL;
-#else
-    (void)simd;
-#endif
-    return type == PL_TYPE_Q8_0 ? group_q8_0 : type == PL_TYPE_Q4_0 ? group_q4_0 : NULL;
+    for (size_t k = 0; k < sizeof x4_kernels / sizeof *x4_kernels; k++)
+        if (x4_kernels[k].type == type) return simd && x4_kernels[k].simd ? x4_kernels[k].simd : x4_kernels[k].scalar;
+    return NULL;
 }

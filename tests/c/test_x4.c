@@ -3,7 +3,7 @@
  *   SIMD ones stay within the float-summation bound of them; 1 and 3 threads agree bit for
  *   bit; rows past the last group of 4 and every row of pl_get_row come out unchanged;
  *   subnormal block scales (rescaled at the repack) included.
- * - a whole model: synthetic Q8_0 and Q4_0 models (all matrices repacked at load, the
+ * - a whole model: synthetic Q8_0, Q4_0 and Q5_0 models (all matrices repacked at load, the
  *   output with rows past the groups) give logits close to the same weights in F32, the
  *   same at 1 and 3 threads. */
 #include <math.h>
@@ -205,18 +205,19 @@ int main(void) {
     pl_compute cx3 = {pl_pool_create(3), 0, malloc(3 * act_bytes), act_bytes};
     check_not_repacked();
     check_fused(&cx1, &cx3);
-    const uint32_t types[] = {PL_TYPE_Q8_0, PL_TYPE_Q4_0};
+    const uint32_t types[] = {PL_TYPE_Q8_0, PL_TYPE_Q4_0, PL_TYPE_Q5_0};
     const int n_toks[] = {1, 3, 4, 5, 9};
     /* rows, cols; 2080 columns: more blocks than one prompt-token panel (PANEL_BLOCKS) */
     const int shapes[][2] = {{4, 32}, {7, 96}, {13, 512}, {301, 256}, {5, 2080}};
-    for (int ti = 0; ti < 2; ti++)
+    for (int ti = 0; ti < 3; ti++)
         for (int ni = 0; ni < 5; ni++)
             for (int si = 0; si < 5; si++)
                 check_kernels(types[ti], n_toks[ni], shapes[si][0], shapes[si][1], &cx1, &cx3);
-    /* quantization error only: measured 0.04% (Q8_0) and 0.1% (Q4_0) of the largest logit;
+    /* quantization error only: measured 0.04% (Q8_0), 0.1% (Q4_0) and 0.08% (Q5_0) of the largest logit;
      * a row mixed up with another is off by the logits' own size */
     check_model("Q8_0", 0.005);
     check_model("Q4_0", 0.01);
+    check_model("Q5_0", 0.01);
     pl_pool_destroy(cx1.pool);
     pl_pool_destroy(cx3.pool);
     free(cx1.act);
