@@ -170,30 +170,39 @@ KQ_INLINE int kq_quant(const kq_fields *f, int l) {
     return (lo | hi << f->hi_pos) - f->offset;
 }
 
+/* One super-block of a row against its 8 activation blocks: the block results into *sum,
+ * the Q4_K/Q5_K mins into *msum (subtracted at the end of the row). */
+KQ_INLINE void kq_superblock_scalar(uint32_t type, const uint8_t *blk, const pl_act_block *xb, float *sum,
+                                    float *msum) {
+    kq_scales ks;
+    kq_decode_scales(type, blk, &ks);
+    for (int j = 0; j < KQ_ACT_BLOCKS; j++) {
+        kq_fields f = kq_fields_of(type, blk, j);
+        int isum = 0, imin = 0;
+        for (int l = 0; l < PL_QK; l++) {
+            int s = kq_sub(type, j, l / 16);
+            isum += ks.sc[s] * kq_quant(&f, l) * xb[j].q[l];
+            if (kq_min16(type)) imin += ks.mn[s] * xb[j].q[l];
+        }
+        float part = (float)isum * (ks.d * xb[j].d);
+        if (kq_min16(type)) part -= (float)imin * (ks.dmin * xb[j].d);
+        *sum += part;
+    }
+    if (kq_wide(type)) *msum += kq_mins(&ks, xb);
+}
+
+void pl_q4_K_superblock(const void *blk, const pl_act_block *xb, float *sum, float *msum) {
+    kq_superblock_scalar(PL_TYPE_Q4_K, blk, xb, sum, msum);
+}
+
 KQ_INLINE void kq_row_scalar(uint32_t type, const void *row, const void *x, size_t x_row_bytes, int n_tok,
                              int cols, float *y, int ldy) {
     size_t block_bytes = kq_block_bytes(type);
     for (int t = 0; t < n_tok; t++) {
-        float sum = 0, msum = 0;   /* msum: the Q4_K/Q5_K mins, subtracted at the end */
-        for (int sb = 0; sb < cols / PL_QK_K; sb++) {
-            const uint8_t *blk = (const uint8_t *)row + sb * block_bytes;
-            const pl_act_block *xb = kq_act(x, x_row_bytes, t, sb);
-            kq_scales ks;
-            kq_decode_scales(type, blk, &ks);
-            for (int j = 0; j < KQ_ACT_BLOCKS; j++) {
-                kq_fields f = kq_fields_of(type, blk, j);
-                int isum = 0, imin = 0;
-                for (int l = 0; l < PL_QK; l++) {
-                    int s = kq_sub(type, j, l / 16);
-                    isum += ks.sc[s] * kq_quant(&f, l) * xb[j].q[l];
-                    if (kq_min16(type)) imin += ks.mn[s] * xb[j].q[l];
-                }
-                float part = (float)isum * (ks.d * xb[j].d);
-                if (kq_min16(type)) part -= (float)imin * (ks.dmin * xb[j].d);
-                sum += part;
-            }
-            if (kq_wide(type)) msum += kq_mins(&ks, xb);
-        }
+        float sum = 0, msum = 0;
+        for (int sb = 0; sb < cols / PL_QK_K; sb++)
+            kq_superblock_scalar(type, (const uint8_t *)row + sb * block_bytes, kq_act(x, x_row_bytes, t, sb), &sum,
+                                 &msum);
         y[(size_t)t * ldy] = sum - msum;
     }
 }

@@ -1,4 +1,4 @@
-/* Row-interleaved ("x4") kernels for Q8_0, Q4_0 and Q5_0 weights.
+/* Row-interleaved ("x4") kernels for Q8_0, Q4_0, Q5_0 and Q4_K weights.
  *
  * At load, each group of 4 consecutive rows is reordered so that block b of the 4 rows
  * sits together, scales first: {d[4], qs[4][...]}, the same bytes as the 4 blocks it
@@ -27,13 +27,22 @@
  * unsigned quants, 0..31): no byte swizzles or compares per block, as the plain layout
  * needs, and the zero point 16 comes off the 4 rows' integer sums at once (16·Σx).
  *
+ * Q4_K's group super-block (pack_q4_K) holds the 4 rows' d and dmin, their 6-bit
+ * sub-block scales and mins re-laid so that a few 16-bit shifts and masks give all 32 of
+ * each as bytes, and each sub-block's nibbles as Q4_0 keeps a block's. A decode step
+ * converts the halves and scales once per super-block; per sub-block it takes Q4_0's
+ * nibble sums (plus 8·Σx: Q4_K's quants have no zero point), multiplies the 4 rows' sums
+ * by their scales in integers and adds them times the activation scale, and the mins
+ * times the activation sums, in floats; d and dmin come in once per super-block.
+ *
  * The scales: a half's bits shifted into a float's place give its value times 2^-112,
  * exactly, when the half is normal (or zero) -- three instructions for 4 scales, against
  * about fifteen for a conversion that must also handle subnormal halves without forming a
  * subnormal float (simd.h). So the repack multiplies a matrix's grouped scales by the
  * power of two that makes the smallest nonzero one normal (scale_shift, often 0) and the
  * kernels multiply by 2^(112 - shift): the same floats as the file's scales, bit for bit
- * (for Q4_0, times 2^-12 as well: its integer sums carry the 4096).
+ * (for Q4_0, times 2^-12 as well: its integer sums carry the 4096). Q4_K's halves, 8 a
+ * super-block, take the full conversion.
  *
  * Prompt tokens go through a group two at a time (kernels_tile.h's 4 x 2 tile): the
  * weights come from a panel on the stack, the group's blocks unpacked to int16 once for
@@ -41,10 +50,11 @@
  * not unrolled, for a lone token too: unrolled, V8 hoists all of a block's weight loads
  * ahead of their use and spills them.
  *
- * The per-block integer sums are those of the row kernels (kernels_quant.c): the scalar
- * x4 kernels give the row kernels' results bit for bit, the SIMD ones differ only in the
- * order float block results are added (and, for Q4_0, where a block's scale times the
- * activations' scale times 2^-12 would be a subnormal float). */
+ * The per-block integer sums are those of the row kernels (kernels_quant.c,
+ * kernels_kquant.c): the scalar x4 kernels give the row kernels' results bit for bit, the
+ * SIMD ones differ only in the order float block results are added and multiplied (and,
+ * for Q4_0, where a block's scale times the activations' scale times 2^-12 would be a
+ * subnormal float). */
 #include "kernels.h"
 
 #include <stdlib.h>
@@ -71,10 +81,29 @@ static int plane_bit(int i, int half) { return 2 * i + half; }
 
 /* --- layout ------------------------------------------------------------------------- */
 
+/* A block's 32 nibble values (0..15, in element order) as the groups keep them: byte 2k
+ * holds elements k and k + 16, byte 2k + 1 elements k + 8 and k + 24, the lowest and the
+ * top nibble of that 16-bit lane XOR 8 (see the top); and back. */
+static void pack_nibbles(const uint8_t q[PL_QK], uint8_t *dst) {
+    for (int k = 0; k < PL_QK / 4; k++) {
+        dst[2 * k] = (uint8_t)((q[k] | q[k + 16] << 4) ^ 0x08);
+        dst[2 * k + 1] = (uint8_t)((q[k + 8] | q[k + 24] << 4) ^ 0x80);
+    }
+}
+
+static void unpack_nibbles(const uint8_t *src, uint8_t q[PL_QK]) {
+    for (int k = 0; k < PL_QK / 4; k++) {
+        uint8_t lo = src[2 * k] ^ 0x08, hi = src[2 * k + 1] ^ 0x80;
+        q[k] = lo & 15;
+        q[k + 16] = lo >> 4;
+        q[k + 8] = hi & 15;
+        q[k + 24] = hi >> 4;
+    }
+}
+
 /* The quants of block b (offset block_off) of 4 plain rows, as the group block keeps them
- * after its scales; and row i's back as the plain block has them. Q4_0: halves
- * interleaved, the lowest and the top nibble of each 16-bit lane XOR 8; Q5_0: the plane,
- * then the rows' nibbles (see the top). */
+ * after its scales; and row i's back as the plain block has them. Q4_0: pack_nibbles;
+ * Q5_0: the plane, then the rows' nibble bytes (see the top). */
 static void pack_quants(uint32_t type, const uint8_t *rows, size_t row_bytes, size_t block_off, uint8_t *dst) {
     int qs = qs_bytes(type);
     if (type == PL_TYPE_Q5_0) memset(dst, 0, Q5_PLANE);
@@ -82,11 +111,10 @@ static void pack_quants(uint32_t type, const uint8_t *rows, size_t row_bytes, si
         const uint8_t *src = rows + i * row_bytes + block_off + 2;
         if (type == PL_TYPE_Q8_0) {
             memcpy(dst + i * qs, src, PL_QK);
-        } else if (type == PL_TYPE_Q4_0) {
-            for (int k = 0; k < PL_QK / 4; k++) {
-                dst[i * qs + 2 * k] = src[k] ^ 0x08;
-                dst[i * qs + 2 * k + 1] = src[PL_QK / 4 + k] ^ 0x80;
-            }
+        } else if (type == PL_TYPE_Q4_0) {   /* byte j: elements j, j + 16 */
+            uint8_t q[PL_QK];
+            for (int l = 0; l < PL_QK; l++) q[l] = l < 16 ? src[l] & 15 : src[l - 16] >> 4;
+            pack_nibbles(q, dst + i * qs);
         } else {   /* Q5_0: qh[4] (bit e: element e), qs[16] */
             for (int e = 0; e < PL_QK; e++)
                 dst[e % 16] |= (uint8_t)((src[e / 8] >> (e % 8) & 1) << plane_bit(i, e / 16));
@@ -96,14 +124,12 @@ static void pack_quants(uint32_t type, const uint8_t *rows, size_t row_bytes, si
 }
 
 static void unpack_quants(uint32_t type, const uint8_t *quants, int i, uint8_t *dst) {
-    const uint8_t *src = quants + i * qs_bytes(type);   /* Q8_0, Q4_0 */
     if (type == PL_TYPE_Q8_0) {
-        memcpy(dst, src, PL_QK);
+        memcpy(dst, quants + i * PL_QK, PL_QK);
     } else if (type == PL_TYPE_Q4_0) {
-        for (int k = 0; k < PL_QK / 4; k++) {
-            dst[k] = src[2 * k] ^ 0x08;
-            dst[PL_QK / 4 + k] = src[2 * k + 1] ^ 0x80;
-        }
+        uint8_t q[PL_QK];
+        unpack_nibbles(quants + i * PL_QK / 2, q);
+        for (int j = 0; j < PL_QK / 2; j++) dst[j] = (uint8_t)(q[j] | q[j + 16] << 4);
     } else {
         memset(dst, 0, 4);
         for (int e = 0; e < PL_QK; e++)
@@ -112,13 +138,72 @@ static void unpack_quants(uint32_t type, const uint8_t *quants, int i, uint8_t *
     }
 }
 
+/* A Q4_K group super-block (4 rows' 144-byte blocks, 576 bytes): the rows' d and dmin
+ * (halves), their 6-bit sub-block scales sc and mins mn re-laid for vectors, then for
+ * each sub-block s the 4 rows' 32 nibbles (pack_nibbles, 16 bytes a row). Value v = 4s + i
+ * of the scales is row i's of sub-block s: byte k of SC_LO holds the low 4 bits of sc[k]
+ * and sc[k + 16], of MN_LO those of mn[k] and mn[k + 16], and byte k of HI the top 2 bits
+ * of sc[k], sc[k + 16], mn[k], mn[k + 16] (bits 0, 2, 4, 6). */
+enum { Q4K_D = 0, Q4K_DMIN = 8, Q4K_SC_LO = 16, Q4K_MN_LO = 32, Q4K_HI = 48, Q4K_QS = 64 };
+#define Q4K_SUB (PL_QK_K / PL_QK)   /* sub-blocks of 32 in a super-block */
+
+static void pack_q4_K(const uint8_t *rows, size_t row_bytes, size_t block_off, uint8_t *dst) {
+    uint8_t sc[GROUP * Q4K_SUB], mn[GROUP * Q4K_SUB];
+    for (int i = 0; i < GROUP; i++) {
+        pl_block_q4_K blk;
+        memcpy(&blk, rows + i * row_bytes + block_off, sizeof blk);
+        memcpy(dst + Q4K_D + 2 * i, &blk.d, 2);
+        memcpy(dst + Q4K_DMIN + 2 * i, &blk.dmin, 2);
+        for (int s = 0; s < Q4K_SUB; s++) {
+            uint8_t q[PL_QK];
+            pl_k_scale_min(s, blk.scales, &sc[4 * s + i], &mn[4 * s + i]);
+            for (int l = 0; l < PL_QK; l++) q[l] = blk.qs[PL_QK * (s / 2) + l] >> (4 * (s & 1)) & 15;
+            pack_nibbles(q, dst + Q4K_QS + (GROUP * s + i) * PL_QK / 2);
+        }
+    }
+    for (int k = 0; k < 16; k++) {
+        dst[Q4K_SC_LO + k] = (uint8_t)((sc[k] & 15) | (sc[k + 16] & 15) << 4);
+        dst[Q4K_MN_LO + k] = (uint8_t)((mn[k] & 15) | (mn[k + 16] & 15) << 4);
+        dst[Q4K_HI + k] = (uint8_t)(sc[k] >> 4 | (sc[k + 16] >> 4) << 2 | (mn[k] >> 4) << 4 | (mn[k + 16] >> 4) << 6);
+    }
+}
+
+/* Row i's block of a Q4_K group super-block as the file has it (the scales re-encoded as
+ * pl_k_scale_min reads them: every one of the 96 bits has one place, so the bytes come
+ * back as they were). */
+static void unpack_q4_K(const uint8_t *gb, int i, pl_block_q4_K *blk) {
+    uint8_t sc[Q4K_SUB], mn[Q4K_SUB];
+    memcpy(&blk->d, gb + Q4K_D + 2 * i, 2);
+    memcpy(&blk->dmin, gb + Q4K_DMIN + 2 * i, 2);
+    for (int s = 0; s < Q4K_SUB; s++) {
+        int k = (4 * s + i) % 16, hi = 4 * s + i >= 16;
+        sc[s] = (uint8_t)((gb[Q4K_SC_LO + k] >> (4 * hi) & 15) | (gb[Q4K_HI + k] >> (2 * hi) & 3) << 4);
+        mn[s] = (uint8_t)((gb[Q4K_MN_LO + k] >> (4 * hi) & 15) | (gb[Q4K_HI + k] >> (4 + 2 * hi) & 3) << 4);
+        uint8_t q[PL_QK];
+        unpack_nibbles(gb + Q4K_QS + (GROUP * s + i) * PL_QK / 2, q);
+        for (int l = 0; l < PL_QK; l++) {
+            uint8_t *byte = &blk->qs[PL_QK * (s / 2) + l];
+            *byte = (uint8_t)(s & 1 ? (*byte & 15) | q[l] << 4 : q[l]);
+        }
+    }
+    for (int j = 0; j < 4; j++) {
+        blk->scales[j] = (uint8_t)(sc[j] | (sc[j + 4] >> 4) << 6);
+        blk->scales[j + 4] = (uint8_t)(mn[j] | (mn[j + 4] >> 4) << 6);
+        blk->scales[j + 8] = (uint8_t)((sc[j + 4] & 15) | (mn[j + 4] & 15) << 4);
+    }
+}
+
 /* Interleaves the 4 plain rows in `rows` into group block order at dst. */
 static void interleave(uint32_t type, const uint8_t *rows, uint8_t *dst, size_t row_bytes, int n_blocks) {
-    int block = 2 + qs_bytes(type);
-    for (int b = 0; b < n_blocks; b++) {
+    int elems, block;
+    pl_type_block(type, &elems, &block);
+    for (int b = 0; b < n_blocks; b++, dst += GROUP * block) {
+        if (type == PL_TYPE_Q4_K) {
+            pack_q4_K(rows, row_bytes, (size_t)b * block, dst);
+            continue;
+        }
         for (int i = 0; i < GROUP; i++) memcpy(dst + 2 * i, rows + i * row_bytes + (size_t)b * block, 2);
         pack_quants(type, rows, row_bytes, (size_t)b * block, dst + 2 * GROUP);
-        dst += GROUP * block;
     }
 }
 
@@ -168,18 +253,21 @@ static void rescale(uint8_t *data, size_t grouped_bytes, int block, int shift) {
     }
 }
 
+/* Q4_K's kernels convert any half (once per super-block); the others' scales are made
+ * normal halves (scale_shift). */
 int pl_repack_x4(pl_tensor *t) {
-    int cols = (int)t->ne[0], rows = (int)t->ne[1], block = 2 + qs_bytes(t->type);
+    int cols = (int)t->ne[0], rows = (int)t->ne[1], elems, block;
     if (t->layout != PL_LAYOUT_ROWS || !pl_x4_kernel(t->type, 0) || rows < GROUP) return 0;
+    pl_type_block(t->type, &elems, &block);
     size_t row_bytes = pl_row_bytes(t->type, cols), grouped = (size_t)(rows / GROUP) * GROUP * row_bytes;
     uint8_t *data = (uint8_t *)t->data;   /* the model's own buffer */
-    int shift = scale_shift(data, grouped, block);
+    int shift = t->type == PL_TYPE_Q4_K ? 0 : scale_shift(data, grouped, block);
     uint8_t *rows4 = shift < 0 ? NULL : malloc(GROUP * row_bytes);
     if (!rows4) return 0;   /* the plain layout works too, only slower */
     if (shift) rescale(data, grouped, block, shift);
     for (size_t off = 0; off < grouped; off += GROUP * row_bytes) {
         memcpy(rows4, data + off, GROUP * row_bytes);
-        interleave(t->type, rows4, data + off, row_bytes, cols / PL_QK);
+        interleave(t->type, rows4, data + off, row_bytes, cols / elems);
     }
     free(rows4);
     t->layout = PL_LAYOUT_X4;
@@ -188,7 +276,8 @@ int pl_repack_x4(pl_tensor *t) {
 }
 
 void pl_x4_get_row(float *out, const pl_tensor *t, int r) {
-    int cols = (int)t->ne[0], block = 2 + qs_bytes(t->type);
+    int cols = (int)t->ne[0], elems, block;
+    pl_type_block(t->type, &elems, &block);
     size_t row_bytes = pl_row_bytes(t->type, cols);
     const uint8_t *src = (const uint8_t *)t->data + (size_t)r * row_bytes;
     if (r >= (int)t->ne[1] / GROUP * GROUP) {   /* a row past the groups: plain */
@@ -197,14 +286,21 @@ void pl_x4_get_row(float *out, const pl_tensor *t, int r) {
     }
     int i = r % GROUP;
     const uint8_t *gb = src - (size_t)i * row_bytes;   /* the group's first block */
-    for (int b = 0; b < cols / PL_QK; b++, gb += GROUP * block) {
-        uint8_t plain[2 + PL_QK];   /* block b of row r as the file had it (at most 34 bytes) */
-        uint16_t d;
-        memcpy(&d, gb + 2 * i, 2);
-        d = half_times_pow2(d, -t->scale_shift);
-        memcpy(plain, &d, 2);
-        unpack_quants(t->type, gb + 2 * GROUP, i, plain + 2);
-        pl_dequantize_row(t->type, plain, out + b * PL_QK, PL_QK);
+    for (int b = 0; b < cols / elems; b++, gb += GROUP * block) {
+        union {   /* block b of row r as the file had it */
+            pl_block_q4_K q4_K;
+            uint8_t bytes[2 + PL_QK];
+        } plain;
+        if (t->type == PL_TYPE_Q4_K) {
+            unpack_q4_K(gb, i, &plain.q4_K);
+        } else {
+            uint16_t d;
+            memcpy(&d, gb + 2 * i, 2);
+            d = half_times_pow2(d, -t->scale_shift);
+            memcpy(plain.bytes, &d, 2);
+            unpack_quants(t->type, gb + 2 * GROUP, i, plain.bytes + 2);
+        }
+        pl_dequantize_row(t->type, &plain, out + b * elems, elems);
     }
 }
 
@@ -213,13 +309,9 @@ void pl_x4_get_row(float *out, const pl_tensor *t, int r) {
 /* Row i's quants in a group block (after the scales) as int8 values. */
 static void unpack_q8_0(const uint8_t *quants, int i, int8_t *q) { memcpy(q, quants + i * PL_QK, PL_QK); }
 static void unpack_q4_0(const uint8_t *quants, int i, int8_t *q) {
-    const uint8_t *qs = quants + i * PL_QK / 2;
-    for (int k = 0; k < PL_QK / 4; k++) {   /* bytes 2k, 2k+1: elements k, k+8, k+16, k+24 */
-        q[k] = (int8_t)(((qs[2 * k] & 15) ^ 8) - 8);
-        q[k + 8] = (int8_t)((qs[2 * k + 1] & 15) - 8);
-        q[k + 16] = (int8_t)((qs[2 * k] >> 4) - 8);
-        q[k + 24] = (int8_t)(((qs[2 * k + 1] >> 4) ^ 8) - 8);
-    }
+    uint8_t u[PL_QK];
+    unpack_nibbles(quants + i * PL_QK / 2, u);
+    for (int l = 0; l < PL_QK; l++) q[l] = (int8_t)(u[l] - 8);
 }
 static void unpack_q5_0(const uint8_t *quants, int i, int8_t *q) {
     const uint8_t *qs = quants + Q5_PLANE + i * PL_QK / 2;
@@ -255,6 +347,26 @@ static void unpack_q5_0(const uint8_t *quants, int i, int8_t *q) {
 DEFINE_SCALAR_X4(group_q8_0, PL_QK, unpack_q8_0)
 DEFINE_SCALAR_X4(group_q4_0, PL_QK / 2, unpack_q4_0)
 DEFINE_SCALAR_X4(group_q5_0, 4 + PL_QK / 2, unpack_q5_0)
+
+/* Q4_K: each row's super-blocks back in the file's form, through the row kernel's
+ * arithmetic (pl_q4_K_superblock), so the results are its bits. */
+static void group_q4_K(const void *group, const void *x, size_t x_row_bytes, int n_tok, int cols, float *y,
+                       int ldy, int shift) {
+    (void)shift;
+    for (int t = 0; t < n_tok; t++) {
+        const pl_act_block *xb = pl_act_row(x, x_row_bytes, t);
+        for (int i = 0; i < GROUP; i++) {
+            float sum = 0, msum = 0;
+            const uint8_t *gb = group;
+            for (int sb = 0; sb < cols / PL_QK_K; sb++, gb += GROUP * sizeof(pl_block_q4_K)) {
+                pl_block_q4_K blk;
+                unpack_q4_K(gb, i, &blk);
+                pl_q4_K_superblock(&blk, xb + Q4K_SUB * sb, &sum, &msum);
+            }
+            y[(size_t)t * ldy + i] = sum - msum;
+        }
+    }
+}
 
 /* --- SIMD128 ------------------------------------------------------------------------ */
 #ifdef __wasm_simd128__
@@ -306,17 +418,17 @@ static inline v128_t group_scales(const uint8_t *gb, v128_t fix) {
     return wasm_f32x4_mul(wasm_v128_and(bits, wasm_i32x4_splat((int32_t)0x8fffe000)), fix);
 }
 
-/* acc + the 4 Q4_0 rows' sums over one group block with one token's activation block, in
- * 4 steps (3 of them a loop, so that V8 does not hoist and spill the loads): each masks one
- * nibble of every 16-bit lane in place, the top one first, and takes the activations that
- * bring it to units of 4096 (see the top): elements 24..31, then from xm elements 8..15
- * times 16 and 16..23 times 256; then the lowest nibble, shifted up, with elements 0..7.
- * The middle nibbles' zero points come off as 8·4096·sum_mid. */
-static inline v128_t group_block_q4_0(v128_t acc, const uint8_t *gb, const pl_act_block *xb,
-                                      const pl_act_mid *xm, v128_t fix) {
-    const uint8_t *qs = gb + 2 * GROUP;
-    v128_t v0 = wasm_v128_load(qs), v1 = wasm_v128_load(qs + 16), v2 = wasm_v128_load(qs + 32),
-           v3 = wasm_v128_load(qs + 48), mask = wasm_i16x8_splat((int16_t)0xf000);
+/* The 4 rows' integer sums over one block of nibbles (quants: the rows' 16 bytes each, as
+ * pack_nibbles leaves them) with one token's activation block, in units of 4096, each
+ * nibble counted as q - 8: 4 steps (3 of them a loop, so that V8 does not hoist and spill
+ * the loads), each masking one nibble of every 16-bit lane in place, the top one first,
+ * against the activations that bring it to units of 4096 (see the top): elements 24..31,
+ * then from xm elements 8..15 times 16 and 16..23 times 256; then the lowest nibble,
+ * shifted up, with elements 0..7. The middle nibbles' zero points come off as
+ * 8·4096·sum_mid. */
+static inline v128_t nibble_sums(const uint8_t *quants, const pl_act_block *xb, const pl_act_mid *xm) {
+    v128_t v0 = wasm_v128_load(quants), v1 = wasm_v128_load(quants + 16), v2 = wasm_v128_load(quants + 32),
+           v3 = wasm_v128_load(quants + 48), mask = wasm_i16x8_splat((int16_t)0xf000);
     v128_t a = wasm_v128_load(xb->q + 24);
     v128_t s0 = wasm_i32x4_dot_i16x8(wasm_v128_and(v0, mask), a);
     v128_t s1 = wasm_i32x4_dot_i16x8(wasm_v128_and(v1, mask), a);
@@ -336,7 +448,13 @@ static inline v128_t group_block_q4_0(v128_t acc, const uint8_t *gb, const pl_ac
     s1 = wasm_i32x4_add(s1, wasm_i32x4_dot_i16x8(wasm_i16x8_shl(v1, 12), a));
     s2 = wasm_i32x4_add(s2, wasm_i32x4_dot_i16x8(wasm_i16x8_shl(v2, 12), a));
     s3 = wasm_i32x4_add(s3, wasm_i32x4_dot_i16x8(wasm_i16x8_shl(v3, 12), a));
-    v128_t isum = wasm_i32x4_sub(pl_transpose_sum_i32x4(s0, s1, s2, s3), wasm_i32x4_splat(8 * 4096 * xm->sum_mid));
+    return wasm_i32x4_sub(pl_transpose_sum_i32x4(s0, s1, s2, s3), wasm_i32x4_splat(8 * 4096 * xm->sum_mid));
+}
+
+/* acc + the 4 Q4_0 rows' sums over one group block with one token's activation block. */
+static inline v128_t group_block_q4_0(v128_t acc, const uint8_t *gb, const pl_act_block *xb,
+                                      const pl_act_mid *xm, v128_t fix) {
+    v128_t isum = nibble_sums(gb + 2 * GROUP, xb, xm);
     v128_t scale = wasm_f32x4_mul(group_scales(gb, fix), wasm_f32x4_splat(xb->d));
     return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), scale));
 }
@@ -454,6 +572,106 @@ DEFINE_SIMD_X4(group_q8_0_simd, PL_QK, 0, group_block_q8_0, panel_q8_0)
 DEFINE_SIMD_X4(group_q4_0_simd, PL_QK / 2, Q4_0_UNIT, group_block_q4_0, panel_q4_0)
 DEFINE_SIMD_X4(group_q5_0_simd, 4 + PL_QK / 2, 0, group_block_q5_0, panel_q5_0)
 
+
+/* Q4_K ---------------------------------------------------------------------------------- */
+
+/* A Q4_K group super-block's scales (the 4 rows' in lanes): d, dmin as floats (any half),
+ * sc[s] as int32 and -dmin·mn[s] as floats. The re-laid 6-bit fields (see pack_q4_K) come
+ * out with 16-bit shifts and masks that keep each byte's bits within it. */
+typedef struct {
+    v128_t d, sc[Q4K_SUB], m[Q4K_SUB];
+} q4k_scales;
+
+static inline void q4k_widen_u8(v128_t v, v128_t out[4]) {
+    v128_t lo = wasm_u16x8_extend_low_u8x16(v), hi = wasm_u16x8_extend_high_u8x16(v);
+    out[0] = wasm_u32x4_extend_low_u16x8(lo);
+    out[1] = wasm_u32x4_extend_high_u16x8(lo);
+    out[2] = wasm_u32x4_extend_low_u16x8(hi);
+    out[3] = wasm_u32x4_extend_high_u16x8(hi);
+}
+
+static inline void q4k_decode(const uint8_t *gb, q4k_scales *ks) {
+    const v128_t low4 = wasm_i8x16_splat(15), bits45 = wasm_i8x16_splat(0x30);
+    v128_t l = wasm_v128_load(gb + Q4K_SC_LO), m = wasm_v128_load(gb + Q4K_MN_LO), h = wasm_v128_load(gb + Q4K_HI);
+    v128_t dmin = pl_f16x4_to_f32x4(wasm_u32x4_load16x4(gb + Q4K_DMIN)), mn[Q4K_SUB];
+    ks->d = pl_f16x4_to_f32x4(wasm_u32x4_load16x4(gb + Q4K_D));
+    q4k_widen_u8(wasm_v128_or(wasm_v128_and(l, low4), wasm_v128_and(wasm_i16x8_shl(h, 4), bits45)), ks->sc);
+    q4k_widen_u8(wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l, 4), low4), wasm_v128_and(wasm_i16x8_shl(h, 2), bits45)),
+                 ks->sc + 4);
+    q4k_widen_u8(wasm_v128_or(wasm_v128_and(m, low4), wasm_v128_and(h, bits45)), mn);
+    q4k_widen_u8(wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(m, 4), low4), wasm_v128_and(wasm_u16x8_shr(h, 2), bits45)),
+                 mn + 4);
+    for (int s = 0; s < Q4K_SUB; s++)
+        ks->m[s] = wasm_f32x4_mul(wasm_f32x4_neg(dmin), wasm_f32x4_convert_i32x4(mn[s]));
+}
+
+/* One token through a group super-block: per sub-block the nibble sums made sums of q·x
+ * (nibble_sums counts q - 8: 8·4096·Σx back), out of units of 4096 (exactly),
+ * times sc in integers, times the activation scale in floats; d once per super-block. */
+static inline v128_t q4k_superblock(const uint8_t *gb, const q4k_scales *ks, const pl_act_block *xb,
+                                    const pl_act_mid *xm) {
+    v128_t fd = wasm_f32x4_splat(0), fm = fd;
+#pragma clang loop unroll(disable)
+    for (int s = 0; s < Q4K_SUB; s++) {
+        v128_t isum = wasm_i32x4_add(nibble_sums(gb + Q4K_QS + s * GROUP * PL_QK / 2, &xb[s], &xm[s]),
+                                     wasm_i32x4_splat(8 * 4096 * xb[s].sum));
+        v128_t scaled = wasm_i32x4_mul(wasm_i32x4_shr(isum, 12), ks->sc[s]);
+        fd = wasm_f32x4_add(fd, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(scaled), wasm_f32x4_splat(xb[s].d)));
+        fm = wasm_f32x4_add(fm, wasm_f32x4_mul(ks->m[s], wasm_f32x4_splat(xb[s].s)));
+    }
+    return wasm_f32x4_add(wasm_f32x4_mul(ks->d, fd), fm);
+}
+
+/* Prompt tokens as the other groups (DEFINE_SIMD_X4), Q4K_PANEL_SB super-blocks at a time:
+ * each sub-block's weights q·sc (int16) in the panel, d per row as its scale and
+ * -dmin·mn as its offset (pl_tile_pairs' m4). */
+#define Q4K_PANEL_SB 4
+
+static void group_q4_K_simd(const void *group, const void *x, size_t x_row_bytes, int n_tok, int cols,
+                            float *y, int ldy, int shift) {
+    (void)shift;
+    const uint8_t *g = group;
+    const int n_sb = cols / PL_QK_K, stride = GROUP * sizeof(pl_block_q4_K);
+    int16_t panel[Q4K_PANEL_SB * Q4K_SUB][GROUP][PL_QK];
+    v128_t d4[Q4K_PANEL_SB * Q4K_SUB], m4[Q4K_PANEL_SB * Q4K_SUB];
+    int paired = n_tok >= 4 ? n_tok & ~1 : 0;
+    for (int sb0 = 0; paired && sb0 < n_sb; sb0 += Q4K_PANEL_SB) {
+        int n = n_sb - sb0 < Q4K_PANEL_SB ? n_sb - sb0 : Q4K_PANEL_SB;
+        for (int sb = 0; sb < n; sb++) {
+            const uint8_t *gb = g + (size_t)(sb0 + sb) * stride;
+            q4k_scales ks;
+            q4k_decode(gb, &ks);
+            for (int s = 0; s < Q4K_SUB; s++) {
+                int b = Q4K_SUB * sb + s;
+                int32_t sc[GROUP];
+                wasm_v128_store(sc, ks.sc[s]);
+                for (int i = 0; i < GROUP; i++) {
+                    v128_t w16[4];   /* (q - 8)·4096 */
+                    unpack16_q4_0(gb + Q4K_QS + s * GROUP * PL_QK / 2, i, w16);
+                    for (int k = 0; k < 4; k++) {
+                        v128_t q = wasm_i16x8_add(wasm_i16x8_shr(w16[k], 12), wasm_i16x8_splat(8));
+                        wasm_v128_store(panel[b][i] + 8 * k, wasm_i16x8_mul(q, wasm_i16x8_splat((int16_t)sc[i])));
+                    }
+                }
+                d4[b] = ks.d;
+                m4[b] = ks.m[s];
+            }
+        }
+        pl_tile_pairs(panel[0][0], d4, m4, n * Q4K_SUB, x, x_row_bytes, sb0 * Q4K_SUB, sb0 > 0, paired, y, ldy);
+    }
+    for (int t = paired; t < n_tok; t++) {
+        const pl_act_block *xb = pl_act_row(x, x_row_bytes, t);
+        const pl_act_mid *xm = pl_act_mids(xb, cols);
+        v128_t acc = wasm_f32x4_splat(0);
+        for (int sb = 0; sb < n_sb; sb++) {
+            q4k_scales ks;
+            q4k_decode(g + (size_t)sb * stride, &ks);
+            acc = wasm_f32x4_add(acc, q4k_superblock(g + (size_t)sb * stride, &ks, xb + Q4K_SUB * sb, xm + Q4K_SUB * sb));
+        }
+        wasm_v128_store(y + (size_t)t * ldy, acc);
+    }
+}
+
 #endif
 
 #ifdef __wasm_simd128__
@@ -469,6 +687,7 @@ static const struct {
     {PL_TYPE_Q8_0, group_q8_0, SIMD_KERNEL(group_q8_0_simd)},
     {PL_TYPE_Q4_0, group_q4_0, SIMD_KERNEL(group_q4_0_simd)},
     {PL_TYPE_Q5_0, group_q5_0, SIMD_KERNEL(group_q5_0_simd)},
+    {PL_TYPE_Q4_K, group_q4_K, SIMD_KERNEL(group_q4_K_simd)},
 };
 
 pl_group_kernel pl_x4_kernel(uint32_t type, int simd) {
