@@ -89,10 +89,10 @@ int pl_quant_kernel_simd(uint32_t type, pl_kernel *k);
 /* Q2_K .. Q6_K integer kernels (kernels_kquant.c), tried before pl_quant_kernel*. */
 int pl_kquant_kernel(uint32_t type, pl_kernel *k);
 int pl_kquant_kernel_simd(uint32_t type, pl_kernel *k);   /* 0 in builds without SIMD */
-/* The scalar Q4_K row kernel's work for one super-block (a pl_block_q4_K as the file has
- * it) against its 8 activation blocks: the block results added to *sum, the mins term to
- * *msum (a row's result is sum - msum). kernels_x4.c's scalar Q4_K groups use it. */
-void pl_q4_K_superblock(const void *blk, const pl_act_block *xb, float *sum, float *msum);
+/* The scalar row kernel's work for one super-block of a K type (a block as the file has
+ * it) against its 8 activation blocks: the block results added to *sum, the Q4_K/Q5_K mins
+ * term to *msum (a row's result is sum - msum). kernels_x4.c's scalar K groups use it. */
+void pl_kq_superblock(uint32_t type, const void *blk, const pl_act_block *xb, float *sum, float *msum);
 int pl_simd_available(void);
 /* The 4-row kernel of a type (kernels_x4.c), NULL when it has none. */
 pl_group_kernel pl_x4_kernel(uint32_t type, int simd);

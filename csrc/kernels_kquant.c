@@ -191,8 +191,14 @@ KQ_INLINE void kq_superblock_scalar(uint32_t type, const uint8_t *blk, const pl_
     if (kq_wide(type)) *msum += kq_mins(&ks, xb);
 }
 
-void pl_q4_K_superblock(const void *blk, const pl_act_block *xb, float *sum, float *msum) {
-    kq_superblock_scalar(PL_TYPE_Q4_K, blk, xb, sum, msum);
+void pl_kq_superblock(uint32_t type, const void *blk, const pl_act_block *xb, float *sum, float *msum) {
+    switch (type) {   /* a constant type each, for the folding above */
+    case PL_TYPE_Q2_K: kq_superblock_scalar(PL_TYPE_Q2_K, blk, xb, sum, msum); break;
+    case PL_TYPE_Q3_K: kq_superblock_scalar(PL_TYPE_Q3_K, blk, xb, sum, msum); break;
+    case PL_TYPE_Q4_K: kq_superblock_scalar(PL_TYPE_Q4_K, blk, xb, sum, msum); break;
+    case PL_TYPE_Q5_K: kq_superblock_scalar(PL_TYPE_Q5_K, blk, xb, sum, msum); break;
+    default: kq_superblock_scalar(PL_TYPE_Q6_K, blk, xb, sum, msum);
+    }
 }
 
 KQ_INLINE void kq_row_scalar(uint32_t type, const void *row, const void *x, size_t x_row_bytes, int n_tok,

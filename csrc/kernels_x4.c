@@ -1,4 +1,4 @@
-/* Row-interleaved ("x4") kernels for Q8_0, Q4_0, Q5_0 and Q4_K weights.
+/* Row-interleaved ("x4") kernels for Q8_0, Q4_0, Q5_0, Q4_K and Q6_K weights.
  *
  * At load, each group of 4 consecutive rows is reordered so that block b of the 4 rows
  * sits together, scales first: {d[4], qs[4][...]}, the same bytes as the 4 blocks it
@@ -35,14 +35,20 @@
  * by their scales in integers and adds them times the activation scale, and the mins
  * times the activation sums, in floats; d and dmin come in once per super-block.
  *
+ * Q6_K's (pack_q6_K) holds the rows' d, their int8 scales as [sub-block][row], and per
+ * block of 32 each row's low 4 bits as Q5_0 keeps its nibbles, the top 2 bits of 2 rows in
+ * one plane: a half-block's bytes come out as Q5_0's do (q - 32 here), and the 4 rows'
+ * sums of each half (one scale each) are folded and multiplied by their scales in
+ * integers.
+ *
  * The scales: a half's bits shifted into a float's place give its value times 2^-112,
  * exactly, when the half is normal (or zero) -- three instructions for 4 scales, against
  * about fifteen for a conversion that must also handle subnormal halves without forming a
  * subnormal float (simd.h). So the repack multiplies a matrix's grouped scales by the
  * power of two that makes the smallest nonzero one normal (scale_shift, often 0) and the
  * kernels multiply by 2^(112 - shift): the same floats as the file's scales, bit for bit
- * (for Q4_0, times 2^-12 as well: its integer sums carry the 4096). Q4_K's halves, 8 a
- * super-block, take the full conversion.
+ * (for Q4_0, times 2^-12 as well: its integer sums carry the 4096). The K types' halves,
+ * 4 or 8 a super-block, take the full conversion.
  *
  * Prompt tokens go through a group two at a time (kernels_tile.h's 4 x 2 tile): the
  * weights come from a panel on the stack, the group's blocks unpacked to int16 once for
@@ -145,16 +151,16 @@ static void unpack_quants(uint32_t type, const uint8_t *quants, int i, uint8_t *
  * and sc[k + 16], of MN_LO those of mn[k] and mn[k + 16], and byte k of HI the top 2 bits
  * of sc[k], sc[k + 16], mn[k], mn[k + 16] (bits 0, 2, 4, 6). */
 enum { Q4K_D = 0, Q4K_DMIN = 8, Q4K_SC_LO = 16, Q4K_MN_LO = 32, Q4K_HI = 48, Q4K_QS = 64 };
-#define Q4K_SUB (PL_QK_K / PL_QK)   /* sub-blocks of 32 in a super-block */
+#define K_SUB (PL_QK_K / PL_QK)   /* activation blocks (Q4_K's sub-blocks) in a super-block */
 
 static void pack_q4_K(const uint8_t *rows, size_t row_bytes, size_t block_off, uint8_t *dst) {
-    uint8_t sc[GROUP * Q4K_SUB], mn[GROUP * Q4K_SUB];
+    uint8_t sc[GROUP * K_SUB], mn[GROUP * K_SUB];
     for (int i = 0; i < GROUP; i++) {
         pl_block_q4_K blk;
         memcpy(&blk, rows + i * row_bytes + block_off, sizeof blk);
         memcpy(dst + Q4K_D + 2 * i, &blk.d, 2);
         memcpy(dst + Q4K_DMIN + 2 * i, &blk.dmin, 2);
-        for (int s = 0; s < Q4K_SUB; s++) {
+        for (int s = 0; s < K_SUB; s++) {
             uint8_t q[PL_QK];
             pl_k_scale_min(s, blk.scales, &sc[4 * s + i], &mn[4 * s + i]);
             for (int l = 0; l < PL_QK; l++) q[l] = blk.qs[PL_QK * (s / 2) + l] >> (4 * (s & 1)) & 15;
@@ -172,10 +178,10 @@ static void pack_q4_K(const uint8_t *rows, size_t row_bytes, size_t block_off, u
  * pl_k_scale_min reads them: every one of the 96 bits has one place, so the bytes come
  * back as they were). */
 static void unpack_q4_K(const uint8_t *gb, int i, pl_block_q4_K *blk) {
-    uint8_t sc[Q4K_SUB], mn[Q4K_SUB];
+    uint8_t sc[K_SUB], mn[K_SUB];
     memcpy(&blk->d, gb + Q4K_D + 2 * i, 2);
     memcpy(&blk->dmin, gb + Q4K_DMIN + 2 * i, 2);
-    for (int s = 0; s < Q4K_SUB; s++) {
+    for (int s = 0; s < K_SUB; s++) {
         int k = (4 * s + i) % 16, hi = 4 * s + i >= 16;
         sc[s] = (uint8_t)((gb[Q4K_SC_LO + k] >> (4 * hi) & 15) | (gb[Q4K_HI + k] >> (2 * hi) & 3) << 4);
         mn[s] = (uint8_t)((gb[Q4K_MN_LO + k] >> (4 * hi) & 15) | (gb[Q4K_HI + k] >> (4 + 2 * hi) & 3) << 4);
@@ -193,13 +199,75 @@ static void unpack_q4_K(const uint8_t *gb, int i, pl_block_q4_K *blk) {
     }
 }
 
+/* A Q6_K group super-block (4 rows' 210-byte blocks, 840 bytes): the rows' d (halves),
+ * their 16 int8 scales as [sub-block][row], then per activation block j the 4 rows' 32
+ * quants: each row's low 4 bits as 16 bytes (byte l: elements 32j + l and 32j + l + 16,
+ * low nibble first), then two 16-byte planes of the top 2 bits, plane m for rows 2m and
+ * 2m + 1: byte l holds those of row 2m's elements l and l + 16 at bits 0 and 2, row
+ * 2m + 1's at bits 4 and 6. */
+enum { Q6K_D = 0, Q6K_SC = 8, Q6K_QS = 72, Q6K_BLOCK = 96 };
+
+/* Where a Q6_K block keeps element e's bits (quant.h): its ql byte and shift, qh byte and
+ * shift. */
+static void q6_K_place(int e, int *lo, int *lo_shift, int *hi, int *hi_shift) {
+    int h = e / 128, k = e % 128 / 32, l = e % 32;
+    *lo = 64 * h + 32 * (k & 1) + l;
+    *lo_shift = 4 * (k >> 1);
+    *hi = 32 * h + l;
+    *hi_shift = 2 * k;
+}
+
+/* Where the group super-block keeps row i's element e: its nibble byte and shift, plane
+ * byte and shift. */
+static void q6_K_group_place(int i, int e, int *lo, int *lo_shift, int *hi, int *hi_shift) {
+    int j = e / PL_QK, l = e % 16, half = e % PL_QK / 16;
+    *lo = Q6K_QS + Q6K_BLOCK * j + 16 * i + l;
+    *lo_shift = 4 * half;
+    *hi = Q6K_QS + Q6K_BLOCK * j + 64 + 16 * (i / 2) + l;
+    *hi_shift = 4 * (i & 1) + 2 * half;
+}
+
+static void pack_q6_K(const uint8_t *rows, size_t row_bytes, size_t block_off, uint8_t *dst) {
+    memset(dst, 0, GROUP * sizeof(pl_block_q6_K));
+    for (int i = 0; i < GROUP; i++) {
+        pl_block_q6_K blk;
+        memcpy(&blk, rows + i * row_bytes + block_off, sizeof blk);
+        memcpy(dst + Q6K_D + 2 * i, &blk.d, 2);
+        for (int s = 0; s < PL_QK_K / 16; s++) dst[Q6K_SC + GROUP * s + i] = (uint8_t)blk.scales[s];
+        for (int e = 0; e < PL_QK_K; e++) {
+            int lo, lo_shift, hi, hi_shift, glo, glo_shift, ghi, ghi_shift;
+            q6_K_place(e, &lo, &lo_shift, &hi, &hi_shift);
+            q6_K_group_place(i, e, &glo, &glo_shift, &ghi, &ghi_shift);
+            dst[glo] |= (uint8_t)((blk.ql[lo] >> lo_shift & 15) << glo_shift);
+            dst[ghi] |= (uint8_t)((blk.qh[hi] >> hi_shift & 3) << ghi_shift);
+        }
+    }
+}
+
+static void unpack_q6_K(const uint8_t *gb, int i, pl_block_q6_K *blk) {
+    memset(blk, 0, sizeof *blk);
+    memcpy(&blk->d, gb + Q6K_D + 2 * i, 2);
+    for (int s = 0; s < PL_QK_K / 16; s++) blk->scales[s] = (int8_t)gb[Q6K_SC + GROUP * s + i];
+    for (int e = 0; e < PL_QK_K; e++) {
+        int lo, lo_shift, hi, hi_shift, glo, glo_shift, ghi, ghi_shift;
+        q6_K_place(e, &lo, &lo_shift, &hi, &hi_shift);
+        q6_K_group_place(i, e, &glo, &glo_shift, &ghi, &ghi_shift);
+        blk->ql[lo] |= (uint8_t)((gb[glo] >> glo_shift & 15) << lo_shift);
+        blk->qh[hi] |= (uint8_t)((gb[ghi] >> ghi_shift & 3) << hi_shift);
+    }
+}
+
+/* The K types' groups are super-blocks of their own layout; their kernels convert any
+ * half (once per super-block), so their scales need no scale_shift. */
+static int k_group(uint32_t type) { return type == PL_TYPE_Q4_K || type == PL_TYPE_Q6_K; }
+
 /* Interleaves the 4 plain rows in `rows` into group block order at dst. */
 static void interleave(uint32_t type, const uint8_t *rows, uint8_t *dst, size_t row_bytes, int n_blocks) {
     int elems, block;
     pl_type_block(type, &elems, &block);
     for (int b = 0; b < n_blocks; b++, dst += GROUP * block) {
-        if (type == PL_TYPE_Q4_K) {
-            pack_q4_K(rows, row_bytes, (size_t)b * block, dst);
+        if (k_group(type)) {
+            (type == PL_TYPE_Q4_K ? pack_q4_K : pack_q6_K)(rows, row_bytes, (size_t)b * block, dst);
             continue;
         }
         for (int i = 0; i < GROUP; i++) memcpy(dst + 2 * i, rows + i * row_bytes + (size_t)b * block, 2);
@@ -253,15 +321,13 @@ static void rescale(uint8_t *data, size_t grouped_bytes, int block, int shift) {
     }
 }
 
-/* Q4_K's kernels convert any half (once per super-block); the others' scales are made
- * normal halves (scale_shift). */
 int pl_repack_x4(pl_tensor *t) {
     int cols = (int)t->ne[0], rows = (int)t->ne[1], elems, block;
     if (t->layout != PL_LAYOUT_ROWS || !pl_x4_kernel(t->type, 0) || rows < GROUP) return 0;
     pl_type_block(t->type, &elems, &block);
     size_t row_bytes = pl_row_bytes(t->type, cols), grouped = (size_t)(rows / GROUP) * GROUP * row_bytes;
     uint8_t *data = (uint8_t *)t->data;   /* the model's own buffer */
-    int shift = t->type == PL_TYPE_Q4_K ? 0 : scale_shift(data, grouped, block);
+    int shift = k_group(t->type) ? 0 : scale_shift(data, grouped, block);
     uint8_t *rows4 = shift < 0 ? NULL : malloc(GROUP * row_bytes);
     if (!rows4) return 0;   /* the plain layout works too, only slower */
     if (shift) rescale(data, grouped, block, shift);
@@ -289,10 +355,13 @@ void pl_x4_get_row(float *out, const pl_tensor *t, int r) {
     for (int b = 0; b < cols / elems; b++, gb += GROUP * block) {
         union {   /* block b of row r as the file had it */
             pl_block_q4_K q4_K;
+            pl_block_q6_K q6_K;
             uint8_t bytes[2 + PL_QK];
         } plain;
         if (t->type == PL_TYPE_Q4_K) {
             unpack_q4_K(gb, i, &plain.q4_K);
+        } else if (t->type == PL_TYPE_Q6_K) {
+            unpack_q6_K(gb, i, &plain.q6_K);
         } else {
             uint16_t d;
             memcpy(&d, gb + 2 * i, 2);
@@ -348,25 +417,29 @@ DEFINE_SCALAR_X4(group_q8_0, PL_QK, unpack_q8_0)
 DEFINE_SCALAR_X4(group_q4_0, PL_QK / 2, unpack_q4_0)
 DEFINE_SCALAR_X4(group_q5_0, 4 + PL_QK / 2, unpack_q5_0)
 
-/* Q4_K: each row's super-blocks back in the file's form, through the row kernel's
- * arithmetic (pl_q4_K_superblock), so the results are its bits. */
-static void group_q4_K(const void *group, const void *x, size_t x_row_bytes, int n_tok, int cols, float *y,
-                       int ldy, int shift) {
-    (void)shift;
-    for (int t = 0; t < n_tok; t++) {
-        const pl_act_block *xb = pl_act_row(x, x_row_bytes, t);
-        for (int i = 0; i < GROUP; i++) {
-            float sum = 0, msum = 0;
-            const uint8_t *gb = group;
-            for (int sb = 0; sb < cols / PL_QK_K; sb++, gb += GROUP * sizeof(pl_block_q4_K)) {
-                pl_block_q4_K blk;
-                unpack_q4_K(gb, i, &blk);
-                pl_q4_K_superblock(&blk, xb + Q4K_SUB * sb, &sum, &msum);
-            }
-            y[(size_t)t * ldy + i] = sum - msum;
-        }
+/* Q4_K, Q6_K: each row's super-blocks back in the file's form, through the row kernel's
+ * arithmetic (pl_kq_superblock), so the results are its bits. */
+#define DEFINE_SCALAR_K_GROUP(name, TYPE, BLOCK, UNPACK)                                          \
+    static void name(const void *group, const void *x, size_t x_row_bytes, int n_tok, int cols,   \
+                     float *y, int ldy, int shift) {                                              \
+        (void)shift;                                                                              \
+        for (int t = 0; t < n_tok; t++) {                                                         \
+            const pl_act_block *xb = pl_act_row(x, x_row_bytes, t);                               \
+            for (int i = 0; i < GROUP; i++) {                                                     \
+                float sum = 0, msum = 0;                                                          \
+                const uint8_t *gb = group;                                                        \
+                for (int sb = 0; sb < cols / PL_QK_K; sb++, gb += GROUP * sizeof(BLOCK)) {        \
+                    BLOCK blk;                                                                    \
+                    UNPACK(gb, i, &blk);                                                          \
+                    pl_kq_superblock(TYPE, &blk, xb + K_SUB * sb, &sum, &msum);                  \
+                }                                                                                 \
+                y[(size_t)t * ldy + i] = sum - msum;                                              \
+            }                                                                                     \
+        }                                                                                         \
     }
-}
+
+DEFINE_SCALAR_K_GROUP(group_q4_K, PL_TYPE_Q4_K, pl_block_q4_K, unpack_q4_K)
+DEFINE_SCALAR_K_GROUP(group_q6_K, PL_TYPE_Q6_K, pl_block_q6_K, unpack_q6_K)
 
 /* --- SIMD128 ------------------------------------------------------------------------ */
 #ifdef __wasm_simd128__
@@ -579,7 +652,7 @@ DEFINE_SIMD_X4(group_q5_0_simd, 4 + PL_QK / 2, 0, group_block_q5_0, panel_q5_0)
  * sc[s] as int32 and -dmin·mn[s] as floats. The re-laid 6-bit fields (see pack_q4_K) come
  * out with 16-bit shifts and masks that keep each byte's bits within it. */
 typedef struct {
-    v128_t d, sc[Q4K_SUB], m[Q4K_SUB];
+    v128_t d, sc[K_SUB], m[K_SUB];
 } q4k_scales;
 
 static inline void q4k_widen_u8(v128_t v, v128_t out[4]) {
@@ -593,7 +666,7 @@ static inline void q4k_widen_u8(v128_t v, v128_t out[4]) {
 static inline void q4k_decode(const uint8_t *gb, q4k_scales *ks) {
     const v128_t low4 = wasm_i8x16_splat(15), bits45 = wasm_i8x16_splat(0x30);
     v128_t l = wasm_v128_load(gb + Q4K_SC_LO), m = wasm_v128_load(gb + Q4K_MN_LO), h = wasm_v128_load(gb + Q4K_HI);
-    v128_t dmin = pl_f16x4_to_f32x4(wasm_u32x4_load16x4(gb + Q4K_DMIN)), mn[Q4K_SUB];
+    v128_t dmin = pl_f16x4_to_f32x4(wasm_u32x4_load16x4(gb + Q4K_DMIN)), mn[K_SUB];
     ks->d = pl_f16x4_to_f32x4(wasm_u32x4_load16x4(gb + Q4K_D));
     q4k_widen_u8(wasm_v128_or(wasm_v128_and(l, low4), wasm_v128_and(wasm_i16x8_shl(h, 4), bits45)), ks->sc);
     q4k_widen_u8(wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l, 4), low4), wasm_v128_and(wasm_i16x8_shl(h, 2), bits45)),
@@ -601,7 +674,7 @@ static inline void q4k_decode(const uint8_t *gb, q4k_scales *ks) {
     q4k_widen_u8(wasm_v128_or(wasm_v128_and(m, low4), wasm_v128_and(h, bits45)), mn);
     q4k_widen_u8(wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(m, 4), low4), wasm_v128_and(wasm_u16x8_shr(h, 2), bits45)),
                  mn + 4);
-    for (int s = 0; s < Q4K_SUB; s++)
+    for (int s = 0; s < K_SUB; s++)
         ks->m[s] = wasm_f32x4_mul(wasm_f32x4_neg(dmin), wasm_f32x4_convert_i32x4(mn[s]));
 }
 
@@ -612,7 +685,7 @@ static inline v128_t q4k_superblock(const uint8_t *gb, const q4k_scales *ks, con
                                     const pl_act_mid *xm) {
     v128_t fd = wasm_f32x4_splat(0), fm = fd;
 #pragma clang loop unroll(disable)
-    for (int s = 0; s < Q4K_SUB; s++) {
+    for (int s = 0; s < K_SUB; s++) {
         v128_t isum = wasm_i32x4_add(nibble_sums(gb + Q4K_QS + s * GROUP * PL_QK / 2, &xb[s], &xm[s]),
                                      wasm_i32x4_splat(8 * 4096 * xb[s].sum));
         v128_t scaled = wasm_i32x4_mul(wasm_i32x4_shr(isum, 12), ks->sc[s]);
@@ -622,27 +695,27 @@ static inline v128_t q4k_superblock(const uint8_t *gb, const q4k_scales *ks, con
     return wasm_f32x4_add(wasm_f32x4_mul(ks->d, fd), fm);
 }
 
-/* Prompt tokens as the other groups (DEFINE_SIMD_X4), Q4K_PANEL_SB super-blocks at a time:
+/* Prompt tokens as the other groups (DEFINE_SIMD_X4), K_PANEL_SB super-blocks at a time:
  * each sub-block's weights q·sc (int16) in the panel, d per row as its scale and
  * -dmin·mn as its offset (pl_tile_pairs' m4). */
-#define Q4K_PANEL_SB 4
+#define K_PANEL_SB 4
 
 static void group_q4_K_simd(const void *group, const void *x, size_t x_row_bytes, int n_tok, int cols,
                             float *y, int ldy, int shift) {
     (void)shift;
     const uint8_t *g = group;
     const int n_sb = cols / PL_QK_K, stride = GROUP * sizeof(pl_block_q4_K);
-    int16_t panel[Q4K_PANEL_SB * Q4K_SUB][GROUP][PL_QK];
-    v128_t d4[Q4K_PANEL_SB * Q4K_SUB], m4[Q4K_PANEL_SB * Q4K_SUB];
+    int16_t panel[K_PANEL_SB * K_SUB][GROUP][PL_QK];
+    v128_t d4[K_PANEL_SB * K_SUB], m4[K_PANEL_SB * K_SUB];
     int paired = n_tok >= 4 ? n_tok & ~1 : 0;
-    for (int sb0 = 0; paired && sb0 < n_sb; sb0 += Q4K_PANEL_SB) {
-        int n = n_sb - sb0 < Q4K_PANEL_SB ? n_sb - sb0 : Q4K_PANEL_SB;
+    for (int sb0 = 0; paired && sb0 < n_sb; sb0 += K_PANEL_SB) {
+        int n = n_sb - sb0 < K_PANEL_SB ? n_sb - sb0 : K_PANEL_SB;
         for (int sb = 0; sb < n; sb++) {
             const uint8_t *gb = g + (size_t)(sb0 + sb) * stride;
             q4k_scales ks;
             q4k_decode(gb, &ks);
-            for (int s = 0; s < Q4K_SUB; s++) {
-                int b = Q4K_SUB * sb + s;
+            for (int s = 0; s < K_SUB; s++) {
+                int b = K_SUB * sb + s;
                 int32_t sc[GROUP];
                 wasm_v128_store(sc, ks.sc[s]);
                 for (int i = 0; i < GROUP; i++) {
@@ -657,7 +730,7 @@ static void group_q4_K_simd(const void *group, const void *x, size_t x_row_bytes
                 m4[b] = ks.m[s];
             }
         }
-        pl_tile_pairs(panel[0][0], d4, m4, n * Q4K_SUB, x, x_row_bytes, sb0 * Q4K_SUB, sb0 > 0, paired, y, ldy);
+        pl_tile_pairs(panel[0][0], d4, m4, n * K_SUB, x, x_row_bytes, sb0 * K_SUB, sb0 > 0, paired, y, ldy);
     }
     for (int t = paired; t < n_tok; t++) {
         const pl_act_block *xb = pl_act_row(x, x_row_bytes, t);
@@ -666,12 +739,109 @@ static void group_q4_K_simd(const void *group, const void *x, size_t x_row_bytes
         for (int sb = 0; sb < n_sb; sb++) {
             q4k_scales ks;
             q4k_decode(g + (size_t)sb * stride, &ks);
-            acc = wasm_f32x4_add(acc, q4k_superblock(g + (size_t)sb * stride, &ks, xb + Q4K_SUB * sb, xm + Q4K_SUB * sb));
+            acc = wasm_f32x4_add(acc, q4k_superblock(g + (size_t)sb * stride, &ks, xb + K_SUB * sb, xm + K_SUB * sb));
         }
         wasm_v128_store(y + (size_t)t * ldy, acc);
     }
 }
 
+
+/* Q6_K ---------------------------------------------------------------------------------- */
+
+/* Row i's quants of one half (16 elements) of a Q6_K group block as bytes q - 32: its
+ * nibbles (nib: the row's 16 bytes, already shifted right by 4 for the second half) and
+ * the top 2 bits from its plane (already shifted right by 2 for the second half), moved
+ * to bits 4..5 by a 16-bit shift that keeps them within their byte. */
+static inline v128_t q6_half(v128_t nib, v128_t plane, int i) {
+    v128_t top = i & 1 ? plane : wasm_i16x8_shl(plane, 4);
+    v128_t q = wasm_v128_or(wasm_v128_and(nib, wasm_i8x16_splat(15)), wasm_v128_and(top, wasm_i8x16_splat(0x30)));
+    return wasm_i8x16_sub(q, wasm_i8x16_splat(32));
+}
+
+/* Σ (q - 32)·x over row i's half against its 16 activations (a_lo, a_hi). */
+static inline v128_t q6_dot(v128_t nib, v128_t plane, int i, v128_t a_lo, v128_t a_hi) {
+    v128_t w = q6_half(nib, plane, i);
+    return wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(w), a_lo),
+                          wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(w), a_hi));
+}
+
+/* The 4 rows' int8 scales of sub-block s as int32 lanes. */
+static inline v128_t q6_scales(const uint8_t *gb, int s) {
+    return wasm_i32x4_extend_low_i16x8(wasm_i16x8_load8x8(gb + Q6K_SC + GROUP * s));
+}
+
+/* The 4 rows' sums over activation block j of a group super-block, each half (one scale
+ * per row) folded by a transpose and multiplied by its scales in integers. The halves are
+ * written out: a loop over them would shift by a variable amount, which clang turns into
+ * lane-by-lane code. */
+static inline v128_t q6_block(const uint8_t *gb, int j, const pl_act_block *xb) {
+    const uint8_t *qb = gb + Q6K_QS + Q6K_BLOCK * j;
+    v128_t p0 = wasm_v128_load(qb + 64), p1 = wasm_v128_load(qb + 80);
+    v128_t a_lo = wasm_v128_load(xb->q), a_hi = wasm_v128_load(xb->q + 8);
+    v128_t n0 = wasm_v128_load(qb), n1 = wasm_v128_load(qb + 16), n2 = wasm_v128_load(qb + 32),
+           n3 = wasm_v128_load(qb + 48);
+    v128_t first = pl_transpose_sum_i32x4(q6_dot(n0, p0, 0, a_lo, a_hi), q6_dot(n1, p0, 1, a_lo, a_hi),
+                                          q6_dot(n2, p1, 2, a_lo, a_hi), q6_dot(n3, p1, 3, a_lo, a_hi));
+    p0 = wasm_u16x8_shr(p0, 2);
+    p1 = wasm_u16x8_shr(p1, 2);
+    a_lo = wasm_v128_load(xb->q + 16);
+    a_hi = wasm_v128_load(xb->q + 24);
+    v128_t second = pl_transpose_sum_i32x4(
+        q6_dot(wasm_u16x8_shr(n0, 4), p0, 0, a_lo, a_hi), q6_dot(wasm_u16x8_shr(n1, 4), p0, 1, a_lo, a_hi),
+        q6_dot(wasm_u16x8_shr(n2, 4), p1, 2, a_lo, a_hi), q6_dot(wasm_u16x8_shr(n3, 4), p1, 3, a_lo, a_hi));
+    return wasm_i32x4_add(wasm_i32x4_mul(first, q6_scales(gb, 2 * j)), wasm_i32x4_mul(second, q6_scales(gb, 2 * j + 1)));
+}
+
+/* Prompt tokens as Q4_K's: per block the weights (q - 32)·scale (int16) in the panel, d
+ * per row as its scale. */
+static void group_q6_K_simd(const void *group, const void *x, size_t x_row_bytes, int n_tok, int cols,
+                            float *y, int ldy, int shift) {
+    (void)shift;
+    const uint8_t *g = group;
+    const int n_sb = cols / PL_QK_K, stride = GROUP * sizeof(pl_block_q6_K);
+    int16_t panel[K_PANEL_SB * K_SUB][GROUP][PL_QK];
+    v128_t d4[K_PANEL_SB * K_SUB];
+    int paired = n_tok >= 4 ? n_tok & ~1 : 0;
+    for (int sb0 = 0; paired && sb0 < n_sb; sb0 += K_PANEL_SB) {
+        int n = n_sb - sb0 < K_PANEL_SB ? n_sb - sb0 : K_PANEL_SB;
+        for (int sb = 0; sb < n; sb++) {
+            const uint8_t *gb = g + (size_t)(sb0 + sb) * stride;
+            v128_t d = pl_f16x4_to_f32x4(wasm_u32x4_load16x4(gb + Q6K_D));
+            for (int j = 0; j < K_SUB; j++) {
+                const uint8_t *qb = gb + Q6K_QS + Q6K_BLOCK * j;
+                int b = K_SUB * sb + j;
+                d4[b] = d;
+                _Pragma("clang loop unroll(full)")   /* constant rows for q6_half's shifts */
+                for (int i = 0; i < GROUP; i++) {
+                    v128_t nib = wasm_v128_load(qb + 16 * i), plane = wasm_v128_load(qb + 64 + 16 * (i / 2));
+                    const v128_t w[2] = {q6_half(nib, plane, i),
+                                         q6_half(wasm_u16x8_shr(nib, 4), wasm_u16x8_shr(plane, 2), i)};
+                    v128_t w16[4];
+                    pl_widen_i8x32(w, w16);
+                    for (int k = 0; k < 4; k++) {
+                        v128_t sc = wasm_i16x8_splat((int8_t)gb[Q6K_SC + GROUP * (2 * j + k / 2) + i]);
+                        wasm_v128_store(panel[b][i] + 8 * k, wasm_i16x8_mul(w16[k], sc));
+                    }
+                }
+            }
+        }
+        pl_tile_pairs(panel[0][0], d4, NULL, n * K_SUB, x, x_row_bytes, sb0 * K_SUB, sb0 > 0, paired, y, ldy);
+    }
+    for (int t = paired; t < n_tok; t++) {
+        const pl_act_block *xb = pl_act_row(x, x_row_bytes, t);
+        v128_t acc = wasm_f32x4_splat(0);
+        for (int sb = 0; sb < n_sb; sb++, xb += K_SUB) {
+            const uint8_t *gb = g + (size_t)sb * stride;
+            v128_t f = wasm_f32x4_splat(0);
+#pragma clang loop unroll(disable)
+            for (int j = 0; j < K_SUB; j++)
+                f = wasm_f32x4_add(f, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(q6_block(gb, j, &xb[j])),
+                                                     wasm_f32x4_splat(xb[j].d)));
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(pl_f16x4_to_f32x4(wasm_u32x4_load16x4(gb + Q6K_D)), f));
+        }
+        wasm_v128_store(y + (size_t)t * ldy, acc);
+    }
+}
 #endif
 
 #ifdef __wasm_simd128__
@@ -688,6 +858,7 @@ static const struct {
     {PL_TYPE_Q4_0, group_q4_0, SIMD_KERNEL(group_q4_0_simd)},
     {PL_TYPE_Q5_0, group_q5_0, SIMD_KERNEL(group_q5_0_simd)},
     {PL_TYPE_Q4_K, group_q4_K, SIMD_KERNEL(group_q4_K_simd)},
+    {PL_TYPE_Q6_K, group_q6_K, SIMD_KERNEL(group_q6_K_simd)},
 };
 
 pl_group_kernel pl_x4_kernel(uint32_t type, int simd) {

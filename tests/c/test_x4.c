@@ -3,7 +3,7 @@
  *   SIMD ones stay within the float-summation bound of them; 1 and 3 threads agree bit for
  *   bit; rows past the last group of 4 and every row of pl_get_row come out unchanged;
  *   subnormal block scales (rescaled at the repack) included.
- * - a whole model: synthetic Q8_0, Q4_0, Q5_0 and Q4_K models (all matrices repacked at load, the
+ * - a whole model: synthetic Q8_0, Q4_0, Q5_0, Q4_K and Q6_K models (all matrices repacked at load, the
  *   output with rows past the groups) give logits close to the same weights in F32, the
  *   same at 1 and 3 threads. */
 #include <math.h>
@@ -37,8 +37,8 @@ static void check_kernels(uint32_t type, int n_tok, int rows, int cols, pl_compu
     CHECK_EQ_INT(pl_repack_x4(&tx), 1);
     CHECK_EQ_INT(tx.layout, PL_LAYOUT_X4);
     CHECK_EQ_INT(pl_repack_x4(&tx), 0);   /* once only */
-    /* row 0's scales are subnormal halves: made normal, except Q4_K's (converted as they are) */
-    CHECK(type == PL_TYPE_Q4_K ? tx.scale_shift == 0 : tx.scale_shift > 0);
+    /* row 0's scales are subnormal halves: made normal, except the K types' (converted as they are) */
+    CHECK(type >= PL_TYPE_Q2_K ? tx.scale_shift == 0 : tx.scale_shift > 0);
     /* rows past the last group keep their bytes */
     int tail = rows / 4 * 4;
     CHECK(memcmp(plain + tail * row_bytes, packed + tail * row_bytes, (rows - tail) * row_bytes) == 0);
@@ -207,16 +207,16 @@ int main(void) {
     pl_compute cx3 = {pl_pool_create(3), 0, malloc(3 * act_bytes), act_bytes};
     check_not_repacked();
     check_fused(&cx1, &cx3);
-    const uint32_t types[] = {PL_TYPE_Q8_0, PL_TYPE_Q4_0, PL_TYPE_Q5_0, PL_TYPE_Q4_K};
+    const uint32_t types[] = {PL_TYPE_Q8_0, PL_TYPE_Q4_0, PL_TYPE_Q5_0, PL_TYPE_Q4_K, PL_TYPE_Q6_K};
     const int n_toks[] = {1, 3, 4, 5, 9};
     /* rows, cols; 2080 columns: more blocks than one prompt-token panel (PANEL_BLOCKS) */
     const int shapes[][2] = {{4, 32}, {7, 96}, {13, 512}, {301, 256}, {5, 2080}};
-    /* Q4_K: rows of whole super-blocks; 1280 columns: more than one prompt-token panel */
+    /* K types: rows of whole super-blocks; 1280 columns: more than one prompt-token panel */
     const int k_shapes[][2] = {{4, 256}, {7, 512}, {13, 256}, {301, 256}, {5, 1280}};
-    for (int ti = 0; ti < 4; ti++)
+    for (int ti = 0; ti < 5; ti++)
         for (int ni = 0; ni < 5; ni++)
             for (int si = 0; si < 5; si++) {
-                const int *shape = types[ti] == PL_TYPE_Q4_K ? k_shapes[si] : shapes[si];
+                const int *shape = types[ti] >= PL_TYPE_Q2_K ? k_shapes[si] : shapes[si];
                 check_kernels(types[ti], n_toks[ni], shape[0], shape[1], &cx1, &cx3);
             }
     /* quantization error only: measured 0.04% (Q8_0), 0.1% (Q4_0), 0.08% (Q5_0) and 0.6% (Q4_K, random
@@ -226,6 +226,7 @@ int main(void) {
     check_model("Q4_0", 128, 352, 0.01);
     check_model("Q5_0", 128, 352, 0.01);
     check_model("Q4_K", 256, 512, 0.01);
+    check_model("Q6_K", 256, 512, 0.01);
     pl_pool_destroy(cx1.pool);
     pl_pool_destroy(cx3.pool);
     free(cx1.act);
