@@ -197,7 +197,8 @@ void pl_kq_superblock(uint32_t type, const void *blk, const pl_act_block *xb, fl
     case PL_TYPE_Q3_K: kq_superblock_scalar(PL_TYPE_Q3_K, blk, xb, sum, msum); break;
     case PL_TYPE_Q4_K: kq_superblock_scalar(PL_TYPE_Q4_K, blk, xb, sum, msum); break;
     case PL_TYPE_Q5_K: kq_superblock_scalar(PL_TYPE_Q5_K, blk, xb, sum, msum); break;
-    default: kq_superblock_scalar(PL_TYPE_Q6_K, blk, xb, sum, msum);
+    case PL_TYPE_Q6_K: kq_superblock_scalar(PL_TYPE_Q6_K, blk, xb, sum, msum); break;
+    default: break;   /* not a K type: callers pass only these */
     }
 }
 

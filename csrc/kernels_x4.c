@@ -1,4 +1,4 @@
-/* Row-interleaved ("x4") kernels for Q8_0, Q4_0, Q5_0, Q4_K and Q6_K weights.
+/* Row-interleaved ("x4") kernels for Q8_0, Q4_0, Q5_0, Q4_K, Q5_K and Q6_K weights.
  *
  * At load, each group of 4 consecutive rows is reordered so that block b of the 4 rows
  * sits together, scales first: {d[4], qs[4][...]}, the same bytes as the 4 blocks it
@@ -33,7 +33,9 @@
  * converts the halves and scales once per super-block; per sub-block it takes Q4_0's
  * nibble sums (plus 8·Σx: Q4_K's quants have no zero point), multiplies the 4 rows' sums
  * by their scales in integers and adds them times the activation scale, and the mins
- * times the activation sums, in floats; d and dmin come in once per super-block.
+ * times the activation sums, in floats; d and dmin come in once per super-block. Q5_K's
+ * begins as Q4_K's and lays each sub-block's quants out as a Q5_0 group block's, whose
+ * sums it takes.
  *
  * Q6_K's (pack_q6_K) holds the rows' d, their int8 scales as [sub-block][row], and per
  * block of 32 each row's low 4 bits as Q5_0 keeps its nibbles, the top 2 bits of 2 rows in
@@ -63,6 +65,7 @@
  * subnormal float). */
 #include "kernels.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,23 +152,23 @@ static void unpack_quants(uint32_t type, const uint8_t *quants, int i, uint8_t *
  * each sub-block s the 4 rows' 32 nibbles (pack_nibbles, 16 bytes a row). Value v = 4s + i
  * of the scales is row i's of sub-block s: byte k of SC_LO holds the low 4 bits of sc[k]
  * and sc[k + 16], of MN_LO those of mn[k] and mn[k + 16], and byte k of HI the top 2 bits
- * of sc[k], sc[k + 16], mn[k], mn[k + 16] (bits 0, 2, 4, 6). */
+ * of sc[k], sc[k + 16], mn[k], mn[k + 16] (bits 0, 2, 4, 6). Q5_K's (4 x 176 = 704 bytes)
+ * begins the same; each sub-block's quants are then laid out as a Q5_0 group block's
+ * (a fifth-bit plane, then each row's nibble bytes: 80 bytes). */
 enum { Q4K_D = 0, Q4K_DMIN = 8, Q4K_SC_LO = 16, Q4K_MN_LO = 32, Q4K_HI = 48, Q4K_QS = 64 };
 #define K_SUB (PL_QK_K / PL_QK)   /* activation blocks (Q4_K's sub-blocks) in a super-block */
+#define Q5K_SUB_BYTES (Q5_PLANE + GROUP * PL_QK / 2)
 
-static void pack_q4_K(const uint8_t *rows, size_t row_bytes, size_t block_off, uint8_t *dst) {
+/* The halves and scales of Q4_K/Q5_K blocks (they begin alike: pl_block_q4_K's fields)
+ * into a group super-block; and row i's back into its block. */
+static void pack_k_scales(const uint8_t *rows, size_t row_bytes, size_t block_off, uint8_t *dst) {
     uint8_t sc[GROUP * K_SUB], mn[GROUP * K_SUB];
     for (int i = 0; i < GROUP; i++) {
-        pl_block_q4_K blk;
-        memcpy(&blk, rows + i * row_bytes + block_off, sizeof blk);
-        memcpy(dst + Q4K_D + 2 * i, &blk.d, 2);
-        memcpy(dst + Q4K_DMIN + 2 * i, &blk.dmin, 2);
-        for (int s = 0; s < K_SUB; s++) {
-            uint8_t q[PL_QK];
-            pl_k_scale_min(s, blk.scales, &sc[4 * s + i], &mn[4 * s + i]);
-            for (int l = 0; l < PL_QK; l++) q[l] = blk.qs[PL_QK * (s / 2) + l] >> (4 * (s & 1)) & 15;
-            pack_nibbles(q, dst + Q4K_QS + (GROUP * s + i) * PL_QK / 2);
-        }
+        pl_block_q4_K head;   /* d, dmin, scales; no quants */
+        memcpy(&head, rows + i * row_bytes + block_off, offsetof(pl_block_q4_K, qs));
+        memcpy(dst + Q4K_D + 2 * i, &head.d, 2);
+        memcpy(dst + Q4K_DMIN + 2 * i, &head.dmin, 2);
+        for (int s = 0; s < K_SUB; s++) pl_k_scale_min(s, head.scales, &sc[4 * s + i], &mn[4 * s + i]);
     }
     for (int k = 0; k < 16; k++) {
         dst[Q4K_SC_LO + k] = (uint8_t)((sc[k] & 15) | (sc[k + 16] & 15) << 4);
@@ -174,28 +177,78 @@ static void pack_q4_K(const uint8_t *rows, size_t row_bytes, size_t block_off, u
     }
 }
 
-/* Row i's block of a Q4_K group super-block as the file has it (the scales re-encoded as
- * pl_k_scale_min reads them: every one of the 96 bits has one place, so the bytes come
- * back as they were). */
-static void unpack_q4_K(const uint8_t *gb, int i, pl_block_q4_K *blk) {
+/* The scales re-encoded as pl_k_scale_min reads them: every one of the 96 bits has one
+ * place, so the bytes come back as they were. */
+static void unpack_k_scales(const uint8_t *gb, int i, pl_block_q4_K *head) {
     uint8_t sc[K_SUB], mn[K_SUB];
-    memcpy(&blk->d, gb + Q4K_D + 2 * i, 2);
-    memcpy(&blk->dmin, gb + Q4K_DMIN + 2 * i, 2);
+    memcpy(&head->d, gb + Q4K_D + 2 * i, 2);
+    memcpy(&head->dmin, gb + Q4K_DMIN + 2 * i, 2);
     for (int s = 0; s < K_SUB; s++) {
         int k = (4 * s + i) % 16, hi = 4 * s + i >= 16;
         sc[s] = (uint8_t)((gb[Q4K_SC_LO + k] >> (4 * hi) & 15) | (gb[Q4K_HI + k] >> (2 * hi) & 3) << 4);
         mn[s] = (uint8_t)((gb[Q4K_MN_LO + k] >> (4 * hi) & 15) | (gb[Q4K_HI + k] >> (4 + 2 * hi) & 3) << 4);
-        uint8_t q[PL_QK];
-        unpack_nibbles(gb + Q4K_QS + (GROUP * s + i) * PL_QK / 2, q);
-        for (int l = 0; l < PL_QK; l++) {
-            uint8_t *byte = &blk->qs[PL_QK * (s / 2) + l];
-            *byte = (uint8_t)(s & 1 ? (*byte & 15) | q[l] << 4 : q[l]);
-        }
     }
     for (int j = 0; j < 4; j++) {
-        blk->scales[j] = (uint8_t)(sc[j] | (sc[j + 4] >> 4) << 6);
-        blk->scales[j + 4] = (uint8_t)(mn[j] | (mn[j + 4] >> 4) << 6);
-        blk->scales[j + 8] = (uint8_t)((sc[j + 4] & 15) | (mn[j + 4] & 15) << 4);
+        head->scales[j] = (uint8_t)(sc[j] | (sc[j + 4] >> 4) << 6);
+        head->scales[j + 4] = (uint8_t)(mn[j] | (mn[j + 4] >> 4) << 6);
+        head->scales[j + 8] = (uint8_t)((sc[j + 4] & 15) | (mn[j + 4] & 15) << 4);
+    }
+}
+
+/* Element l of sub-block s of a Q4_K/Q5_K block keeps its low 4 bits in qs[32·(s/2) + l],
+ * the low nibble for even s; Q5_K its fifth at bit s of qh[l] (quant.h). */
+static int k_nibble(const uint8_t *qs, int s, int l) { return qs[PL_QK * (s / 2) + l] >> (4 * (s & 1)) & 15; }
+
+static void pack_q4_K(const uint8_t *rows, size_t row_bytes, size_t block_off, uint8_t *dst) {
+    pack_k_scales(rows, row_bytes, block_off, dst);
+    for (int i = 0; i < GROUP; i++) {
+        const pl_block_q4_K *blk = (const pl_block_q4_K *)(rows + i * row_bytes + block_off);
+        for (int s = 0; s < K_SUB; s++) {
+            uint8_t q[PL_QK];
+            for (int l = 0; l < PL_QK; l++) q[l] = (uint8_t)k_nibble(blk->qs, s, l);
+            pack_nibbles(q, dst + Q4K_QS + (GROUP * s + i) * PL_QK / 2);
+        }
+    }
+}
+
+static void unpack_q4_K(const uint8_t *gb, int i, pl_block_q4_K *blk) {
+    unpack_k_scales(gb, i, blk);
+    memset(blk->qs, 0, sizeof blk->qs);
+    for (int s = 0; s < K_SUB; s++) {
+        uint8_t q[PL_QK];
+        unpack_nibbles(gb + Q4K_QS + (GROUP * s + i) * PL_QK / 2, q);
+        for (int l = 0; l < PL_QK; l++) blk->qs[PL_QK * (s / 2) + l] |= (uint8_t)(q[l] << (4 * (s & 1)));
+    }
+}
+
+static void pack_q5_K(const uint8_t *rows, size_t row_bytes, size_t block_off, uint8_t *dst) {
+    pack_k_scales(rows, row_bytes, block_off, dst);
+    memset(dst + Q4K_QS, 0, K_SUB * Q5K_SUB_BYTES);
+    for (int i = 0; i < GROUP; i++) {
+        const pl_block_q5_K *blk = (const pl_block_q5_K *)(rows + i * row_bytes + block_off);
+        for (int s = 0; s < K_SUB; s++) {
+            uint8_t *sub = dst + Q4K_QS + Q5K_SUB_BYTES * s;
+            for (int l = 0; l < PL_QK; l++) {
+                sub[Q5_PLANE + 16 * i + l % 16] |= (uint8_t)(k_nibble(blk->qs, s, l) << (4 * (l / 16)));
+                sub[l % 16] |= (uint8_t)((blk->qh[l] >> s & 1) << plane_bit(i, l / 16));
+            }
+        }
+    }
+}
+
+static void unpack_q5_K(const uint8_t *gb, int i, pl_block_q5_K *blk) {
+    pl_block_q4_K head;
+    unpack_k_scales(gb, i, &head);
+    memcpy(blk, &head, offsetof(pl_block_q4_K, qs));
+    memset(blk->qh, 0, sizeof blk->qh);
+    memset(blk->qs, 0, sizeof blk->qs);
+    for (int s = 0; s < K_SUB; s++) {
+        const uint8_t *sub = gb + Q4K_QS + Q5K_SUB_BYTES * s;
+        for (int l = 0; l < PL_QK; l++) {
+            int nib = sub[Q5_PLANE + 16 * i + l % 16] >> (4 * (l / 16)) & 15;
+            blk->qs[PL_QK * (s / 2) + l] |= (uint8_t)(nib << (4 * (s & 1)));
+            blk->qh[l] |= (uint8_t)((sub[l % 16] >> plane_bit(i, l / 16) & 1) << s);
+        }
     }
 }
 
@@ -259,7 +312,9 @@ static void unpack_q6_K(const uint8_t *gb, int i, pl_block_q6_K *blk) {
 
 /* The K types' groups are super-blocks of their own layout; their kernels convert any
  * half (once per super-block), so their scales need no scale_shift. */
-static int k_group(uint32_t type) { return type == PL_TYPE_Q4_K || type == PL_TYPE_Q6_K; }
+static int k_group(uint32_t type) {
+    return type == PL_TYPE_Q4_K || type == PL_TYPE_Q5_K || type == PL_TYPE_Q6_K;
+}
 
 /* Interleaves the 4 plain rows in `rows` into group block order at dst. */
 static void interleave(uint32_t type, const uint8_t *rows, uint8_t *dst, size_t row_bytes, int n_blocks) {
@@ -267,7 +322,8 @@ static void interleave(uint32_t type, const uint8_t *rows, uint8_t *dst, size_t 
     pl_type_block(type, &elems, &block);
     for (int b = 0; b < n_blocks; b++, dst += GROUP * block) {
         if (k_group(type)) {
-            (type == PL_TYPE_Q4_K ? pack_q4_K : pack_q6_K)(rows, row_bytes, (size_t)b * block, dst);
+            (type == PL_TYPE_Q4_K ? pack_q4_K : type == PL_TYPE_Q5_K ? pack_q5_K : pack_q6_K)(rows, row_bytes,
+                                                                                          (size_t)b * block, dst);
             continue;
         }
         for (int i = 0; i < GROUP; i++) memcpy(dst + 2 * i, rows + i * row_bytes + (size_t)b * block, 2);
@@ -355,11 +411,14 @@ void pl_x4_get_row(float *out, const pl_tensor *t, int r) {
     for (int b = 0; b < cols / elems; b++, gb += GROUP * block) {
         union {   /* block b of row r as the file had it */
             pl_block_q4_K q4_K;
+            pl_block_q5_K q5_K;
             pl_block_q6_K q6_K;
             uint8_t bytes[2 + PL_QK];
         } plain;
         if (t->type == PL_TYPE_Q4_K) {
             unpack_q4_K(gb, i, &plain.q4_K);
+        } else if (t->type == PL_TYPE_Q5_K) {
+            unpack_q5_K(gb, i, &plain.q5_K);
         } else if (t->type == PL_TYPE_Q6_K) {
             unpack_q6_K(gb, i, &plain.q6_K);
         } else {
@@ -417,28 +476,35 @@ DEFINE_SCALAR_X4(group_q8_0, PL_QK, unpack_q8_0)
 DEFINE_SCALAR_X4(group_q4_0, PL_QK / 2, unpack_q4_0)
 DEFINE_SCALAR_X4(group_q5_0, 4 + PL_QK / 2, unpack_q5_0)
 
-/* Q4_K, Q6_K: each row's super-blocks back in the file's form, through the row kernel's
- * arithmetic (pl_kq_superblock), so the results are its bits. */
+/* Q4_K, Q5_K, Q6_K: each row's super-blocks back in the file's form, through the row
+ * kernel's arithmetic (pl_kq_superblock), so the results are its bits. Rows outside, so
+ * that a block is rebuilt once for up to K_TOKENS tokens: their sums are carried in y,
+ * their mins terms beside it. */
+#define K_TOKENS 64
 #define DEFINE_SCALAR_K_GROUP(name, TYPE, BLOCK, UNPACK)                                          \
     static void name(const void *group, const void *x, size_t x_row_bytes, int n_tok, int cols,   \
                      float *y, int ldy, int shift) {                                              \
         (void)shift;                                                                              \
-        for (int t = 0; t < n_tok; t++) {                                                         \
-            const pl_act_block *xb = pl_act_row(x, x_row_bytes, t);                               \
+        for (int t0 = 0; t0 < n_tok; t0 += K_TOKENS) {                                            \
+            int nt = n_tok - t0 < K_TOKENS ? n_tok - t0 : K_TOKENS;                               \
             for (int i = 0; i < GROUP; i++) {                                                     \
-                float sum = 0, msum = 0;                                                          \
+                float msum[K_TOKENS] = {0};                                                       \
+                for (int t = 0; t < nt; t++) y[(size_t)(t0 + t) * ldy + i] = 0;                   \
                 const uint8_t *gb = group;                                                        \
                 for (int sb = 0; sb < cols / PL_QK_K; sb++, gb += GROUP * sizeof(BLOCK)) {        \
                     BLOCK blk;                                                                    \
                     UNPACK(gb, i, &blk);                                                          \
-                    pl_kq_superblock(TYPE, &blk, xb + K_SUB * sb, &sum, &msum);                  \
+                    for (int t = 0; t < nt; t++)                                                  \
+                        pl_kq_superblock(TYPE, &blk, pl_act_row(x, x_row_bytes, t0 + t) + K_SUB * sb, \
+                                         &y[(size_t)(t0 + t) * ldy + i], &msum[t]);               \
                 }                                                                                 \
-                y[(size_t)t * ldy + i] = sum - msum;                                              \
+                for (int t = 0; t < nt; t++) y[(size_t)(t0 + t) * ldy + i] -= msum[t];            \
             }                                                                                     \
         }                                                                                         \
     }
 
 DEFINE_SCALAR_K_GROUP(group_q4_K, PL_TYPE_Q4_K, pl_block_q4_K, unpack_q4_K)
+DEFINE_SCALAR_K_GROUP(group_q5_K, PL_TYPE_Q5_K, pl_block_q5_K, unpack_q5_K)
 DEFINE_SCALAR_K_GROUP(group_q6_K, PL_TYPE_Q6_K, pl_block_q6_K, unpack_q6_K)
 
 /* --- SIMD128 ------------------------------------------------------------------------ */
@@ -476,12 +542,15 @@ static inline v128_t q5_half(const uint8_t *quants, v128_t plane, int i, int hal
     return wasm_v128_or(nib, wasm_v128_and(fifth, bit4));
 }
 
-static inline void unpack16_q5_0(const uint8_t *quants, int i, v128_t w16[4]) {
-    v128_t plane = wasm_v128_load(quants), bias = wasm_i8x16_splat(16);
+/* Row i's quants minus zero (Q5_0: 16; Q5_K: 0) as four int16 vectors. */
+static inline void unpack16_q5(const uint8_t *quants, int i, int zero, v128_t w16[4]) {
+    v128_t plane = wasm_v128_load(quants), bias = wasm_i8x16_splat((int8_t)zero);
     const v128_t w[2] = {wasm_i8x16_sub(q5_half(quants, plane, i, 0), bias),
                          wasm_i8x16_sub(q5_half(quants, wasm_u16x8_shr(plane, 1), i, 1), bias)};
     pl_widen_i8x32(w, w16);
 }
+
+static inline void unpack16_q5_0(const uint8_t *quants, int i, v128_t w16[4]) { unpack16_q5(quants, i, 16, w16); }
 
 /* The 4 rows' scales of a group block as floats (normal halves or zeros, see the top):
  * the sign-extended halves shifted into a float's sign, exponent and fraction, times
@@ -556,19 +625,22 @@ static inline v128_t group_block_q8_0(v128_t acc, const uint8_t *gb, const pl_ac
     return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), scale));
 }
 
-/* The same for Q5_0, a half at a time (a loop, as above): each row's bytes of the half
- * (q5_half) widened against the half's activations; the zero point 16 comes off the 4
- * rows' sums at once. */
-static inline v128_t q5_dot(const uint8_t *quants, v128_t plane, int i, int half, v128_t a_lo, v128_t a_hi) {
-    v128_t w = q5_half(quants, plane, i, half);
+/* Σ w·x over 16 int8 weights and their int16 activations (a_lo, a_hi): 4 partial sums. */
+static inline v128_t dot_i8x16(v128_t w, v128_t a_lo, v128_t a_hi) {
     return wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(w), a_lo),
                           wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(w), a_hi));
 }
 
-static inline v128_t group_block_q5_0(v128_t acc, const uint8_t *gb, const pl_act_block *xb,
-                                      const pl_act_mid *xm, v128_t fix) {
-    (void)xm;
-    const uint8_t *quants = gb + 2 * GROUP;
+static inline v128_t q5_dot(const uint8_t *quants, v128_t plane, int i, int half, v128_t a_lo, v128_t a_hi) {
+    return dot_i8x16(q5_half(quants, plane, i, half), a_lo, a_hi);
+}
+
+/* The 4 rows' Σ q·x over a block of 5-bit quants laid out as a Q5_0 group block's
+ * (quants: its plane, then the rows' nibble bytes), q unsigned (0..31): each row's bytes
+ * of a half (q5_half) widened against the half's activations. The halves are written
+ * out: a loop over them would shift by a variable amount, which clang turns into
+ * lane-by-lane code. */
+static inline v128_t q5_sums(const uint8_t *quants, const pl_act_block *xb) {
     v128_t plane = wasm_v128_load(quants), a_lo = wasm_v128_load(xb->q), a_hi = wasm_v128_load(xb->q + 8);
     v128_t s0 = q5_dot(quants, plane, 0, 0, a_lo, a_hi), s1 = q5_dot(quants, plane, 1, 0, a_lo, a_hi),
            s2 = q5_dot(quants, plane, 2, 0, a_lo, a_hi), s3 = q5_dot(quants, plane, 3, 0, a_lo, a_hi);
@@ -579,7 +651,15 @@ static inline v128_t group_block_q5_0(v128_t acc, const uint8_t *gb, const pl_ac
     s1 = wasm_i32x4_add(s1, q5_dot(quants, plane, 1, 1, a_lo, a_hi));
     s2 = wasm_i32x4_add(s2, q5_dot(quants, plane, 2, 1, a_lo, a_hi));
     s3 = wasm_i32x4_add(s3, q5_dot(quants, plane, 3, 1, a_lo, a_hi));
-    v128_t isum = wasm_i32x4_sub(pl_transpose_sum_i32x4(s0, s1, s2, s3), wasm_i32x4_splat(16 * xb->sum));
+    return pl_transpose_sum_i32x4(s0, s1, s2, s3);
+}
+
+/* The same for Q5_0 (as group_block_q4_0): the zero point 16 comes off the 4 rows' sums
+ * at once. */
+static inline v128_t group_block_q5_0(v128_t acc, const uint8_t *gb, const pl_act_block *xb,
+                                      const pl_act_mid *xm, v128_t fix) {
+    (void)xm;
+    v128_t isum = wasm_i32x4_sub(q5_sums(gb + 2 * GROUP, xb), wasm_i32x4_splat(16 * xb->sum));
     v128_t scale = wasm_f32x4_mul(group_scales(gb, fix), wasm_f32x4_splat(xb->d));
     return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), scale));
 }
@@ -646,14 +726,14 @@ DEFINE_SIMD_X4(group_q4_0_simd, PL_QK / 2, Q4_0_UNIT, group_block_q4_0, panel_q4
 DEFINE_SIMD_X4(group_q5_0_simd, 4 + PL_QK / 2, 0, group_block_q5_0, panel_q5_0)
 
 
-/* Q4_K ---------------------------------------------------------------------------------- */
+/* K types (Q4_K, Q5_K, Q6_K) ------------------------------------------------------------ */
 
-/* A Q4_K group super-block's scales (the 4 rows' in lanes): d, dmin as floats (any half),
- * sc[s] as int32 and -dmin·mn[s] as floats. The re-laid 6-bit fields (see pack_q4_K) come
+/* A K group super-block's scales (the 4 rows' in lanes): d as floats (any half); for Q4_K
+ * and Q5_K, sc[s] as int32 and -dmin·mn[s] as floats. The re-laid 6-bit fields (see pack_q4_K) come
  * out with 16-bit shifts and masks that keep each byte's bits within it. */
 typedef struct {
     v128_t d, sc[K_SUB], m[K_SUB];
-} q4k_scales;
+} k_scales;
 
 static inline void q4k_widen_u8(v128_t v, v128_t out[4]) {
     v128_t lo = wasm_u16x8_extend_low_u8x16(v), hi = wasm_u16x8_extend_high_u8x16(v);
@@ -663,7 +743,7 @@ static inline void q4k_widen_u8(v128_t v, v128_t out[4]) {
     out[3] = wasm_u32x4_extend_high_u16x8(hi);
 }
 
-static inline void q4k_decode(const uint8_t *gb, q4k_scales *ks) {
+static inline void q4k_decode(const uint8_t *gb, k_scales *ks) {
     const v128_t low4 = wasm_i8x16_splat(15), bits45 = wasm_i8x16_splat(0x30);
     v128_t l = wasm_v128_load(gb + Q4K_SC_LO), m = wasm_v128_load(gb + Q4K_MN_LO), h = wasm_v128_load(gb + Q4K_HI);
     v128_t dmin = pl_f16x4_to_f32x4(wasm_u32x4_load16x4(gb + Q4K_DMIN)), mn[K_SUB];
@@ -678,73 +758,50 @@ static inline void q4k_decode(const uint8_t *gb, q4k_scales *ks) {
         ks->m[s] = wasm_f32x4_mul(wasm_f32x4_neg(dmin), wasm_f32x4_convert_i32x4(mn[s]));
 }
 
-/* One token through a group super-block: per sub-block the nibble sums made sums of q·x
- * (nibble_sums counts q - 8: 8·4096·Σx back), out of units of 4096 (exactly),
- * times sc in integers, times the activation scale in floats; d once per super-block. */
-static inline v128_t q4k_superblock(const uint8_t *gb, const q4k_scales *ks, const pl_act_block *xb,
-                                    const pl_act_mid *xm) {
-    v128_t fd = wasm_f32x4_splat(0), fm = fd;
-#pragma clang loop unroll(disable)
-    for (int s = 0; s < K_SUB; s++) {
-        v128_t isum = wasm_i32x4_add(nibble_sums(gb + Q4K_QS + s * GROUP * PL_QK / 2, &xb[s], &xm[s]),
-                                     wasm_i32x4_splat(8 * 4096 * xb[s].sum));
-        v128_t scaled = wasm_i32x4_mul(wasm_i32x4_shr(isum, 12), ks->sc[s]);
-        fd = wasm_f32x4_add(fd, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(scaled), wasm_f32x4_splat(xb[s].d)));
-        fm = wasm_f32x4_add(fm, wasm_f32x4_mul(ks->m[s], wasm_f32x4_splat(xb[s].s)));
-    }
-    return wasm_f32x4_add(wasm_f32x4_mul(ks->d, fd), fm);
+/* The 4 rows' Σ q·x over sub-block s of a Q4_K group super-block: Q4_0's nibble sums,
+ * which count q - 8 in units of 4096, plus 8·4096·Σx, out of those units (exactly); and
+ * of a Q5_K one. */
+static inline v128_t q4k_sums(const uint8_t *gb, int s, const pl_act_block *xb, const pl_act_mid *xm) {
+    v128_t isum = nibble_sums(gb + Q4K_QS + s * GROUP * PL_QK / 2, xb, xm);
+    return wasm_i32x4_shr(wasm_i32x4_add(isum, wasm_i32x4_splat(8 * 4096 * xb->sum)), 12);
 }
 
-/* Prompt tokens as the other groups (DEFINE_SIMD_X4), K_PANEL_SB super-blocks at a time:
- * each sub-block's weights q·sc (int16) in the panel, d per row as its scale and
- * -dmin·mn as its offset (pl_tile_pairs' m4). */
-#define K_PANEL_SB 4
-
-static void group_q4_K_simd(const void *group, const void *x, size_t x_row_bytes, int n_tok, int cols,
-                            float *y, int ldy, int shift) {
-    (void)shift;
-    const uint8_t *g = group;
-    const int n_sb = cols / PL_QK_K, stride = GROUP * sizeof(pl_block_q4_K);
-    int16_t panel[K_PANEL_SB * K_SUB][GROUP][PL_QK];
-    v128_t d4[K_PANEL_SB * K_SUB], m4[K_PANEL_SB * K_SUB];
-    int paired = n_tok >= 4 ? n_tok & ~1 : 0;
-    for (int sb0 = 0; paired && sb0 < n_sb; sb0 += K_PANEL_SB) {
-        int n = n_sb - sb0 < K_PANEL_SB ? n_sb - sb0 : K_PANEL_SB;
-        for (int sb = 0; sb < n; sb++) {
-            const uint8_t *gb = g + (size_t)(sb0 + sb) * stride;
-            q4k_scales ks;
-            q4k_decode(gb, &ks);
-            for (int s = 0; s < K_SUB; s++) {
-                int b = K_SUB * sb + s;
-                int32_t sc[GROUP];
-                wasm_v128_store(sc, ks.sc[s]);
-                for (int i = 0; i < GROUP; i++) {
-                    v128_t w16[4];   /* (q - 8)·4096 */
-                    unpack16_q4_0(gb + Q4K_QS + s * GROUP * PL_QK / 2, i, w16);
-                    for (int k = 0; k < 4; k++) {
-                        v128_t q = wasm_i16x8_add(wasm_i16x8_shr(w16[k], 12), wasm_i16x8_splat(8));
-                        wasm_v128_store(panel[b][i] + 8 * k, wasm_i16x8_mul(q, wasm_i16x8_splat((int16_t)sc[i])));
-                    }
-                }
-                d4[b] = ks.d;
-                m4[b] = ks.m[s];
-            }
-        }
-        pl_tile_pairs(panel[0][0], d4, m4, n * K_SUB, x, x_row_bytes, sb0 * K_SUB, sb0 > 0, paired, y, ldy);
-    }
-    for (int t = paired; t < n_tok; t++) {
-        const pl_act_block *xb = pl_act_row(x, x_row_bytes, t);
-        const pl_act_mid *xm = pl_act_mids(xb, cols);
-        v128_t acc = wasm_f32x4_splat(0);
-        for (int sb = 0; sb < n_sb; sb++) {
-            q4k_scales ks;
-            q4k_decode(g + (size_t)sb * stride, &ks);
-            acc = wasm_f32x4_add(acc, q4k_superblock(g + (size_t)sb * stride, &ks, xb + K_SUB * sb, xm + K_SUB * sb));
-        }
-        wasm_v128_store(y + (size_t)t * ldy, acc);
-    }
+static inline v128_t q5k_sums(const uint8_t *gb, int s, const pl_act_block *xb, const pl_act_mid *xm) {
+    (void)xm;
+    return q5_sums(gb + Q4K_QS + s * Q5K_SUB_BYTES, xb);
 }
 
+/* An int32 lane by a variable index (a constant one once inlined and unrolled). */
+static inline int32_t lane_i32(v128_t v, int i) {
+    int32_t a[4];
+    wasm_v128_store(a, v);
+    return a[i];
+}
+
+/* Row i's 32 weights of sub-block s times their scale, as int16, for a prompt panel. */
+static inline void q4k_panel_row(const uint8_t *gb, const k_scales *ks, int s, int i, int16_t *out) {
+    v128_t w16[4], sc = wasm_i16x8_splat((int16_t)lane_i32(ks->sc[s], i));
+    unpack16_q4_0(gb + Q4K_QS + s * GROUP * PL_QK / 2, i, w16);   /* (q - 8)·4096 */
+    for (int k = 0; k < 4; k++)
+        wasm_v128_store(out + 8 * k, wasm_i16x8_mul(wasm_i16x8_add(wasm_i16x8_shr(w16[k], 12), wasm_i16x8_splat(8)), sc));
+}
+
+static inline void q5k_panel_row(const uint8_t *gb, const k_scales *ks, int s, int i, int16_t *out) {
+    v128_t w16[4], sc = wasm_i16x8_splat((int16_t)lane_i32(ks->sc[s], i));
+    unpack16_q5(gb + Q4K_QS + s * Q5K_SUB_BYTES, i, 0, w16);
+    for (int k = 0; k < 4; k++) wasm_v128_store(out + 8 * k, wasm_i16x8_mul(w16[k], sc));
+}
+
+/* The 4 rows' Σ sc·q·x over sub-block s. */
+static inline v128_t q4k_scaled(const uint8_t *gb, const k_scales *ks, int s, const pl_act_block *xb,
+                                const pl_act_mid *xm) {
+    return wasm_i32x4_mul(q4k_sums(gb, s, xb, xm), ks->sc[s]);
+}
+
+static inline v128_t q5k_scaled(const uint8_t *gb, const k_scales *ks, int s, const pl_act_block *xb,
+                                const pl_act_mid *xm) {
+    return wasm_i32x4_mul(q5k_sums(gb, s, xb, xm), ks->sc[s]);
+}
 
 /* Q6_K ---------------------------------------------------------------------------------- */
 
@@ -760,9 +817,7 @@ static inline v128_t q6_half(v128_t nib, v128_t plane, int i) {
 
 /* Σ (q - 32)·x over row i's half against its 16 activations (a_lo, a_hi). */
 static inline v128_t q6_dot(v128_t nib, v128_t plane, int i, v128_t a_lo, v128_t a_hi) {
-    v128_t w = q6_half(nib, plane, i);
-    return wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(w), a_lo),
-                          wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(w), a_hi));
+    return dot_i8x16(q6_half(nib, plane, i), a_lo, a_hi);
 }
 
 /* The 4 rows' int8 scales of sub-block s as int32 lanes. */
@@ -792,56 +847,90 @@ static inline v128_t q6_block(const uint8_t *gb, int j, const pl_act_block *xb) 
     return wasm_i32x4_add(wasm_i32x4_mul(first, q6_scales(gb, 2 * j)), wasm_i32x4_mul(second, q6_scales(gb, 2 * j + 1)));
 }
 
-/* Prompt tokens as Q4_K's: per block the weights (q - 32)·scale (int16) in the panel, d
- * per row as its scale. */
-static void group_q6_K_simd(const void *group, const void *x, size_t x_row_bytes, int n_tok, int cols,
-                            float *y, int ldy, int shift) {
-    (void)shift;
-    const uint8_t *g = group;
-    const int n_sb = cols / PL_QK_K, stride = GROUP * sizeof(pl_block_q6_K);
-    int16_t panel[K_PANEL_SB * K_SUB][GROUP][PL_QK];
-    v128_t d4[K_PANEL_SB * K_SUB];
-    int paired = n_tok >= 4 ? n_tok & ~1 : 0;
-    for (int sb0 = 0; paired && sb0 < n_sb; sb0 += K_PANEL_SB) {
-        int n = n_sb - sb0 < K_PANEL_SB ? n_sb - sb0 : K_PANEL_SB;
-        for (int sb = 0; sb < n; sb++) {
-            const uint8_t *gb = g + (size_t)(sb0 + sb) * stride;
-            v128_t d = pl_f16x4_to_f32x4(wasm_u32x4_load16x4(gb + Q6K_D));
-            for (int j = 0; j < K_SUB; j++) {
-                const uint8_t *qb = gb + Q6K_QS + Q6K_BLOCK * j;
-                int b = K_SUB * sb + j;
-                d4[b] = d;
-                _Pragma("clang loop unroll(full)")   /* constant rows for q6_half's shifts */
-                for (int i = 0; i < GROUP; i++) {
-                    v128_t nib = wasm_v128_load(qb + 16 * i), plane = wasm_v128_load(qb + 64 + 16 * (i / 2));
-                    const v128_t w[2] = {q6_half(nib, plane, i),
-                                         q6_half(wasm_u16x8_shr(nib, 4), wasm_u16x8_shr(plane, 2), i)};
-                    v128_t w16[4];
-                    pl_widen_i8x32(w, w16);
-                    for (int k = 0; k < 4; k++) {
-                        v128_t sc = wasm_i16x8_splat((int8_t)gb[Q6K_SC + GROUP * (2 * j + k / 2) + i]);
-                        wasm_v128_store(panel[b][i] + 8 * k, wasm_i16x8_mul(w16[k], sc));
-                    }
-                }
-            }
-        }
-        pl_tile_pairs(panel[0][0], d4, NULL, n * K_SUB, x, x_row_bytes, sb0 * K_SUB, sb0 > 0, paired, y, ldy);
-    }
-    for (int t = paired; t < n_tok; t++) {
-        const pl_act_block *xb = pl_act_row(x, x_row_bytes, t);
-        v128_t acc = wasm_f32x4_splat(0);
-        for (int sb = 0; sb < n_sb; sb++, xb += K_SUB) {
-            const uint8_t *gb = g + (size_t)sb * stride;
-            v128_t f = wasm_f32x4_splat(0);
-#pragma clang loop unroll(disable)
-            for (int j = 0; j < K_SUB; j++)
-                f = wasm_f32x4_add(f, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(q6_block(gb, j, &xb[j])),
-                                                     wasm_f32x4_splat(xb[j].d)));
-            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(pl_f16x4_to_f32x4(wasm_u32x4_load16x4(gb + Q6K_D)), f));
-        }
-        wasm_v128_store(y + (size_t)t * ldy, acc);
-    }
+/* Q6_K's d (its int8 scales are read per block). */
+static inline void q6k_decode(const uint8_t *gb, k_scales *ks) {
+    ks->d = pl_f16x4_to_f32x4(wasm_u32x4_load16x4(gb + Q6K_D));
 }
+
+static inline v128_t q6k_scaled(const uint8_t *gb, const k_scales *ks, int j, const pl_act_block *xb,
+                                const pl_act_mid *xm) {
+    (void)ks;
+    (void)xm;
+    return q6_block(gb, j, xb);
+}
+
+/* Row i's 32 weights of block j, (q - 32) times each half's scale. */
+static inline void q6k_panel_row(const uint8_t *gb, const k_scales *ks, int j, int i, int16_t *out) {
+    (void)ks;
+    const uint8_t *qb = gb + Q6K_QS + Q6K_BLOCK * j;
+    v128_t nib = wasm_v128_load(qb + 16 * i), plane = wasm_v128_load(qb + 64 + 16 * (i / 2)), w16[4];
+    const v128_t w[2] = {q6_half(nib, plane, i), q6_half(wasm_u16x8_shr(nib, 4), wasm_u16x8_shr(plane, 2), i)};
+    pl_widen_i8x32(w, w16);
+    for (int k = 0; k < 4; k++)
+        wasm_v128_store(out + 8 * k, wasm_i16x8_mul(w16[k], wasm_i16x8_splat((int8_t)gb[Q6K_SC + GROUP * (2 * j + k / 2) + i])));
+}
+
+/* The K groups: one token through a group super-block takes per block of 32 the 4 rows'
+ * Σ sc·q·x in integers (SCALED), times the activation scale in floats, with the mins
+ * (Q4_K, Q5_K: HAS_MINS) times the activation sums; d once per super-block. Prompt tokens
+ * as the other groups (DEFINE_SIMD_X4), K_PANEL_SB super-blocks at a time: each block's
+ * weights times their scales (int16, PANEL_ROW) in the panel, d per row as its scale and
+ * -dmin·mn as its offset (pl_tile_pairs' m4). */
+#define K_PANEL_SB 4
+
+#define DEFINE_SIMD_K_GROUP(name, BLOCK, DECODE, SCALED, PANEL_ROW, HAS_MINS)                     \
+    static void name(const void *group, const void *x, size_t x_row_bytes, int n_tok, int cols,   \
+                     float *y, int ldy, int shift) {                                              \
+        (void)shift;                                                                              \
+        const uint8_t *g = group;                                                                 \
+        const int n_sb = cols / PL_QK_K, stride = GROUP * sizeof(BLOCK);                          \
+        int16_t panel[K_PANEL_SB * K_SUB][GROUP][PL_QK];                                          \
+        v128_t d4[K_PANEL_SB * K_SUB], m4[K_PANEL_SB * K_SUB];                                    \
+        int paired = n_tok >= 4 ? n_tok & ~1 : 0;                                                 \
+        for (int sb0 = 0; paired && sb0 < n_sb; sb0 += K_PANEL_SB) {                              \
+            int n = n_sb - sb0 < K_PANEL_SB ? n_sb - sb0 : K_PANEL_SB;                            \
+            for (int sb = 0; sb < n; sb++) {                                                      \
+                const uint8_t *gb = g + (size_t)(sb0 + sb) * stride;                              \
+                k_scales ks;                                                                      \
+                DECODE(gb, &ks);                                                                  \
+                for (int s = 0; s < K_SUB; s++) {                                                 \
+                    int b = K_SUB * sb + s;                                                       \
+                    _Pragma("clang loop unroll(full)") /* constant rows for the shifts */         \
+                    for (int i = 0; i < GROUP; i++) PANEL_ROW(gb, &ks, s, i, panel[b][i]);        \
+                    d4[b] = ks.d;                                                                 \
+                    if (HAS_MINS) m4[b] = ks.m[s];                                                \
+                }                                                                                 \
+            }                                                                                     \
+            pl_tile_pairs(panel[0][0], d4, HAS_MINS ? m4 : NULL, n * K_SUB, x, x_row_bytes, sb0 * K_SUB, \
+                          sb0 > 0, paired, y, ldy);                                               \
+        }                                                                                         \
+        for (int t = paired; t < n_tok; t++) {                                                    \
+            const pl_act_block *xb = pl_act_row(x, x_row_bytes, t);                               \
+            const pl_act_mid *xm = pl_act_mids(xb, cols);                                         \
+            v128_t acc = wasm_f32x4_splat(0);                                                     \
+            for (int sb = 0; sb < n_sb; sb++, xb += K_SUB, xm += K_SUB) {                         \
+                const uint8_t *gb = g + (size_t)sb * stride;                                      \
+                k_scales ks;                                                                      \
+                DECODE(gb, &ks);                                                                  \
+                v128_t fd = wasm_f32x4_splat(0), fm = fd;                                         \
+                _Pragma("clang loop unroll(disable)")                                             \
+                for (int s = 0; s < K_SUB; s++) {                                                 \
+                    v128_t scaled = SCALED(gb, &ks, s, &xb[s], &xm[s]);                           \
+                    fd = wasm_f32x4_add(fd, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(scaled),      \
+                                                           wasm_f32x4_splat(xb[s].d)));           \
+                    if (HAS_MINS) fm = wasm_f32x4_add(fm, wasm_f32x4_mul(ks.m[s], wasm_f32x4_splat(xb[s].s))); \
+                }                                                                                 \
+                acc = wasm_f32x4_add(acc, wasm_f32x4_mul(ks.d, fd));                              \
+                if (HAS_MINS) acc = wasm_f32x4_add(acc, fm);                                      \
+            }                                                                                     \
+            wasm_v128_store(y + (size_t)t * ldy, acc);                                            \
+        }                                                                                         \
+    }
+
+DEFINE_SIMD_K_GROUP(group_q4_K_simd, pl_block_q4_K, q4k_decode, q4k_scaled, q4k_panel_row, 1)
+DEFINE_SIMD_K_GROUP(group_q5_K_simd, pl_block_q5_K, q4k_decode, q5k_scaled, q5k_panel_row, 1)
+DEFINE_SIMD_K_GROUP(group_q6_K_simd, pl_block_q6_K, q6k_decode, q6k_scaled, q6k_panel_row, 0)
+
 #endif
 
 #ifdef __wasm_simd128__
@@ -858,6 +947,7 @@ static const struct {
     {PL_TYPE_Q4_0, group_q4_0, SIMD_KERNEL(group_q4_0_simd)},
     {PL_TYPE_Q5_0, group_q5_0, SIMD_KERNEL(group_q5_0_simd)},
     {PL_TYPE_Q4_K, group_q4_K, SIMD_KERNEL(group_q4_K_simd)},
+    {PL_TYPE_Q5_K, group_q5_K, SIMD_KERNEL(group_q5_K_simd)},
     {PL_TYPE_Q6_K, group_q6_K, SIMD_KERNEL(group_q6_K_simd)},
 };
 

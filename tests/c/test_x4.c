@@ -2,8 +2,9 @@
  * - kernels: the scalar x4 kernels give the plain scalar kernels' outputs bit for bit; the
  *   SIMD ones stay within the float-summation bound of them; 1 and 3 threads agree bit for
  *   bit; rows past the last group of 4 and every row of pl_get_row come out unchanged;
- *   subnormal block scales (rescaled at the repack) included.
- * - a whole model: synthetic Q8_0, Q4_0, Q5_0, Q4_K and Q6_K models (all matrices repacked at load, the
+ *   subnormal block scales (rescaled at the repack) included; random bytes (every scale
+ *   and quant bit pattern) read back through the layout bit for bit.
+ * - a whole model: synthetic Q8_0, Q4_0, Q5_0, Q4_K, Q5_K and Q6_K models (all matrices repacked at load, the
  *   output with rows past the groups) give logits close to the same weights in F32, the
  *   same at 1 and 3 threads. */
 #include <math.h>
@@ -100,6 +101,37 @@ static void check_not_repacked(void) {
     CHECK(tw.layout == PL_LAYOUT_ROWS && memcmp(wide, before, sizeof wide) == 0);
 }
 
+/* Random bytes, not a quantizer's (every scale and min bit pattern, all quant values),
+ * with finite halves: repacked, every row reads back as the plain bytes give it, bit for
+ * bit. */
+static void check_random_bytes(uint32_t type, int rows, int cols) {
+    int elems, block;
+    pl_type_block(type, &elems, &block);
+    size_t row_bytes = pl_row_bytes(type, cols), n = row_bytes * rows;
+    uint8_t *plain = malloc(n), *packed = malloc(n);
+    float *a = malloc(cols * sizeof(float)), *b = malloc(cols * sizeof(float));
+    for (size_t k = 0; k < n; k++) plain[k] = (uint8_t)((frand() + 1) * 128);
+    /* the halves: d (and Q4_K/Q5_K's dmin after it; Q6_K's d ends its block), exponent <= 15 */
+    int first = type == PL_TYPE_Q6_K ? block - 2 : 0, last = type == PL_TYPE_Q4_K || type == PL_TYPE_Q5_K ? 2 : first;
+    for (size_t off = 0; off < n; off += block)
+        for (int h = first; h <= last; h += 2) plain[off + h + 1] &= 0xbf;
+    memcpy(packed, plain, n);
+    pl_tensor tp = {.name = "w", .name_len = 1, .type = type, .n_dims = 2, .ne = {cols, rows, 1, 1},
+                    .data = plain, .nbytes = n};
+    pl_tensor tx = tp;
+    tx.data = packed;
+    CHECK_EQ_INT(pl_repack_x4(&tx), 1);
+    int same = 1;
+    for (int r = 0; r < rows; r++) {
+        pl_get_row(a, &tp, r);
+        pl_get_row(b, &tx, r);
+        same &= memcmp(a, b, cols * sizeof(float)) == 0;
+    }
+    if (!same) fprintf(stderr, "%s: random bytes do not read back\n", pl_type_name(type));
+    CHECK(same);
+    free(plain); free(packed); free(a); free(b);
+}
+
 /* A random matrix of a type, quantized, repacked when pack is set. */
 static pl_tensor random_matrix(uint32_t type, int rows, int cols, int pack) {
     size_t row_bytes = pl_row_bytes(type, cols);
@@ -122,9 +154,9 @@ static pl_tensor random_matrix(uint32_t type, int rows, int cols, int pack) {
 static void check_fused(pl_compute *cx1, pl_compute *cx3) {
     enum { COLS = 256, N_TOK = 5 };
     const int rows[3] = {44, 13, 7};
-    pl_tensor w[3] = {random_matrix(PL_TYPE_Q8_0, rows[0], COLS, 1), random_matrix(PL_TYPE_Q4_0, rows[1], COLS, 1),
+    pl_tensor w[3] = {random_matrix(PL_TYPE_Q8_0, rows[0], COLS, 1), random_matrix(PL_TYPE_Q4_K, rows[1], COLS, 1),
                       random_matrix(PL_TYPE_Q4_1, rows[2], COLS, 0)};
-    pl_tensor gate = random_matrix(PL_TYPE_Q4_0, 30, COLS, 1), up = random_matrix(PL_TYPE_Q8_0, 30, COLS, 0);
+    pl_tensor gate = random_matrix(PL_TYPE_Q6_K, 30, COLS, 1), up = random_matrix(PL_TYPE_Q5_0, 30, COLS, 1);
     float x[N_TOK * COLS], ref[3][N_TOK * 44], out[3][N_TOK * 44], g_ref[N_TOK * 30], u_ref[N_TOK * 30],
         g[N_TOK * 30], u[N_TOK * 30];
     for (int i = 0; i < N_TOK * COLS; i++) x[i] = frand();
@@ -201,31 +233,35 @@ static void check_model(const char *type, int dim, int ffn, double rel_tol) {
 }
 
 int main(void) {
-    enum { MAX_TOK = 9, MAX_COLS = 2080 };
+    enum { MAX_TOK = 9, MAX_COLS = 2304 };
     size_t act_bytes = pl_matmul_workspace(MAX_TOK, MAX_COLS);   /* per thread */
     pl_compute cx1 = {pl_pool_create(1), 0, malloc(act_bytes), act_bytes};
     pl_compute cx3 = {pl_pool_create(3), 0, malloc(3 * act_bytes), act_bytes};
     check_not_repacked();
     check_fused(&cx1, &cx3);
-    const uint32_t types[] = {PL_TYPE_Q8_0, PL_TYPE_Q4_0, PL_TYPE_Q5_0, PL_TYPE_Q4_K, PL_TYPE_Q6_K};
-    const int n_toks[] = {1, 3, 4, 5, 9};
+    const uint32_t types[] = {PL_TYPE_Q8_0, PL_TYPE_Q4_0, PL_TYPE_Q5_0, PL_TYPE_Q4_K, PL_TYPE_Q5_K, PL_TYPE_Q6_K};
+    const int n_toks[] = {1, 2, 3, 4, 5, 9};
     /* rows, cols; 2080 columns: more blocks than one prompt-token panel (PANEL_BLOCKS) */
     const int shapes[][2] = {{4, 32}, {7, 96}, {13, 512}, {301, 256}, {5, 2080}};
-    /* K types: rows of whole super-blocks; 1280 columns: more than one prompt-token panel */
-    const int k_shapes[][2] = {{4, 256}, {7, 512}, {13, 256}, {301, 256}, {5, 1280}};
-    for (int ti = 0; ti < 5; ti++)
-        for (int ni = 0; ni < 5; ni++)
+    /* K types: rows of whole super-blocks; 1024 columns: one whole prompt-token panel (4
+     * super-blocks), 2304: two and a part */
+    const int k_shapes[][2] = {{4, 256}, {7, 1024}, {13, 256}, {301, 256}, {5, 2304}};
+    for (int ti = 0; ti < 6; ti++) check_random_bytes(types[ti], 9, 512);
+    for (int ti = 0; ti < 6; ti++)
+        for (int ni = 0; ni < 6; ni++)
             for (int si = 0; si < 5; si++) {
                 const int *shape = types[ti] >= PL_TYPE_Q2_K ? k_shapes[si] : shapes[si];
                 check_kernels(types[ti], n_toks[ni], shape[0], shape[1], &cx1, &cx3);
             }
-    /* quantization error only: measured 0.04% (Q8_0), 0.1% (Q4_0), 0.08% (Q5_0) and 0.6% (Q4_K, random
-     * weights in 6-bit sub-block scales) of the largest logit;
-     * a row mixed up with another is off by the logits' own size */
+    /* quantization error only: measured 0.04% (Q8_0), 0.1% (Q4_0), 0.08% (Q5_0), 0.6% (Q4_K),
+     * 0.4% (Q5_K) and 0.1% (Q6_K) of the largest logit (the K types at another width, with
+     * random weights in their sub-block scales); a row mixed up with another is off by the
+     * logits' own size */
     check_model("Q8_0", 128, 352, 0.005);
     check_model("Q4_0", 128, 352, 0.01);
     check_model("Q5_0", 128, 352, 0.01);
     check_model("Q4_K", 256, 512, 0.01);
+    check_model("Q5_K", 256, 512, 0.01);
     check_model("Q6_K", 256, 512, 0.01);
     pl_pool_destroy(cx1.pool);
     pl_pool_destroy(cx3.pool);
