@@ -110,6 +110,21 @@ static void unpack_nibbles(const uint8_t *src, uint8_t q[PL_QK]) {
     }
 }
 
+/* Row i's 32 five-bit quants (0..31, in element order) into a block laid out as Q5_0's
+ * groups keep one (quants: the plane, zeroed beforehand, then the rows' nibble bytes; see
+ * the top); and back. */
+static void put_q5_row(const uint8_t q[PL_QK], int i, uint8_t *quants) {
+    uint8_t *nib = quants + Q5_PLANE + i * PL_QK / 2;
+    for (int l = 0; l < PL_QK / 2; l++) nib[l] = (uint8_t)((q[l] & 15) | (q[l + 16] & 15) << 4);
+    for (int e = 0; e < PL_QK; e++) quants[e % 16] |= (uint8_t)((q[e] >> 4 & 1) << plane_bit(i, e / 16));
+}
+
+static void get_q5_row(const uint8_t *quants, int i, uint8_t q[PL_QK]) {
+    const uint8_t *nib = quants + Q5_PLANE + i * PL_QK / 2;
+    for (int e = 0; e < PL_QK; e++)
+        q[e] = (uint8_t)((nib[e % 16] >> (4 * (e / 16)) & 15) | (quants[e % 16] >> plane_bit(i, e / 16) & 1) << 4);
+}
+
 /* The quants of block b (offset block_off) of 4 plain rows, as the group block keeps them
  * after its scales; and row i's back as the plain block has them. Q4_0: pack_nibbles;
  * Q5_0: the plane, then the rows' nibble bytes (see the top). */
@@ -124,27 +139,30 @@ static void pack_quants(uint32_t type, const uint8_t *rows, size_t row_bytes, si
             uint8_t q[PL_QK];
             for (int l = 0; l < PL_QK; l++) q[l] = l < 16 ? src[l] & 15 : src[l - 16] >> 4;
             pack_nibbles(q, dst + i * qs);
-        } else {   /* Q5_0: qh[4] (bit e: element e), qs[16] */
+        } else {   /* Q5_0: qh[4] (bit e: element e), qs[16] as Q4_0's */
+            uint8_t q[PL_QK];
             for (int e = 0; e < PL_QK; e++)
-                dst[e % 16] |= (uint8_t)((src[e / 8] >> (e % 8) & 1) << plane_bit(i, e / 16));
-            memcpy(dst + Q5_PLANE + i * 16, src + 4, PL_QK / 2);
+                q[e] = (uint8_t)((e < 16 ? src[4 + e] & 15 : src[4 + e - 16] >> 4) | (src[e / 8] >> (e % 8) & 1) << 4);
+            put_q5_row(q, i, dst);
         }
     }
 }
 
 static void unpack_quants(uint32_t type, const uint8_t *quants, int i, uint8_t *dst) {
+    uint8_t q[PL_QK];
     if (type == PL_TYPE_Q8_0) {
         memcpy(dst, quants + i * PL_QK, PL_QK);
-    } else if (type == PL_TYPE_Q4_0) {
-        uint8_t q[PL_QK];
-        unpack_nibbles(quants + i * PL_QK / 2, q);
-        for (int j = 0; j < PL_QK / 2; j++) dst[j] = (uint8_t)(q[j] | q[j + 16] << 4);
-    } else {
-        memset(dst, 0, 4);
-        for (int e = 0; e < PL_QK; e++)
-            dst[e / 8] |= (uint8_t)((quants[e % 16] >> plane_bit(i, e / 16) & 1) << (e % 8));
-        memcpy(dst + 4, quants + Q5_PLANE + i * 16, PL_QK / 2);
+        return;
     }
+    if (type == PL_TYPE_Q4_0) {
+        unpack_nibbles(quants + i * PL_QK / 2, q);
+    } else {
+        get_q5_row(quants, i, q);
+        memset(dst, 0, 4);
+        for (int e = 0; e < PL_QK; e++) dst[e / 8] |= (uint8_t)((q[e] >> 4) << (e % 8));
+        dst += 4;
+    }
+    for (int j = 0; j < PL_QK / 2; j++) dst[j] = (uint8_t)((q[j] & 15) | (q[j + 16] & 15) << 4);
 }
 
 /* A Q4_K group super-block (4 rows' 144-byte blocks, 576 bytes): the rows' d and dmin
@@ -227,14 +245,15 @@ static void pack_q5_K(const uint8_t *rows, size_t row_bytes, size_t block_off, u
     for (int i = 0; i < GROUP; i++) {
         const pl_block_q5_K *blk = (const pl_block_q5_K *)(rows + i * row_bytes + block_off);
         for (int s = 0; s < K_SUB; s++) {
-            uint8_t *sub = dst + Q4K_QS + Q5K_SUB_BYTES * s;
-            for (int l = 0; l < PL_QK; l++) {
-                sub[Q5_PLANE + 16 * i + l % 16] |= (uint8_t)(k_nibble(blk->qs, s, l) << (4 * (l / 16)));
-                sub[l % 16] |= (uint8_t)((blk->qh[l] >> s & 1) << plane_bit(i, l / 16));
-            }
+            uint8_t q[PL_QK];
+            for (int l = 0; l < PL_QK; l++) q[l] = (uint8_t)(k_nibble(blk->qs, s, l) | (blk->qh[l] >> s & 1) << 4);
+            put_q5_row(q, i, dst + Q4K_QS + Q5K_SUB_BYTES * s);
         }
     }
 }
+
+/* Q5_K begins as Q4_K: unpack_k_scales fills that part. */
+_Static_assert(offsetof(pl_block_q5_K, qh) == offsetof(pl_block_q4_K, qs), "Q5_K begins as Q4_K");
 
 static void unpack_q5_K(const uint8_t *gb, int i, pl_block_q5_K *blk) {
     pl_block_q4_K head;
@@ -243,11 +262,11 @@ static void unpack_q5_K(const uint8_t *gb, int i, pl_block_q5_K *blk) {
     memset(blk->qh, 0, sizeof blk->qh);
     memset(blk->qs, 0, sizeof blk->qs);
     for (int s = 0; s < K_SUB; s++) {
-        const uint8_t *sub = gb + Q4K_QS + Q5K_SUB_BYTES * s;
+        uint8_t q[PL_QK];
+        get_q5_row(gb + Q4K_QS + Q5K_SUB_BYTES * s, i, q);
         for (int l = 0; l < PL_QK; l++) {
-            int nib = sub[Q5_PLANE + 16 * i + l % 16] >> (4 * (l / 16)) & 15;
-            blk->qs[PL_QK * (s / 2) + l] |= (uint8_t)(nib << (4 * (s & 1)));
-            blk->qh[l] |= (uint8_t)((sub[l % 16] >> plane_bit(i, l / 16) & 1) << s);
+            blk->qs[PL_QK * (s / 2) + l] |= (uint8_t)((q[l] & 15) << (4 * (s & 1)));
+            blk->qh[l] |= (uint8_t)((q[l] >> 4) << s);
         }
     }
 }
@@ -442,11 +461,9 @@ static void unpack_q4_0(const uint8_t *quants, int i, int8_t *q) {
     for (int l = 0; l < PL_QK; l++) q[l] = (int8_t)(u[l] - 8);
 }
 static void unpack_q5_0(const uint8_t *quants, int i, int8_t *q) {
-    const uint8_t *qs = quants + Q5_PLANE + i * PL_QK / 2;
-    for (int j = 0; j < PL_QK / 2; j++) {
-        q[j] = (int8_t)(((qs[j] & 15) | (quants[j] >> plane_bit(i, 0) & 1) << 4) - 16);
-        q[j + 16] = (int8_t)(((qs[j] >> 4) | (quants[j] >> plane_bit(i, 1) & 1) << 4) - 16);
-    }
+    uint8_t u[PL_QK];
+    get_q5_row(quants, i, u);
+    for (int l = 0; l < PL_QK; l++) q[l] = (int8_t)(u[l] - 16);
 }
 
 #define DEFINE_SCALAR_X4(name, QS, UNPACK)                                                      \
@@ -729,7 +746,7 @@ DEFINE_SIMD_X4(group_q5_0_simd, 4 + PL_QK / 2, 0, group_block_q5_0, panel_q5_0)
 /* K types (Q4_K, Q5_K, Q6_K) ------------------------------------------------------------ */
 
 /* A K group super-block's scales (the 4 rows' in lanes): d as floats (any half); for Q4_K
- * and Q5_K, sc[s] as int32 and -dmin·mn[s] as floats. The re-laid 6-bit fields (see pack_q4_K) come
+ * and Q5_K, sc[s] as int32 and -dmin·mn[s] as floats. The re-laid 6-bit fields (see pack_k_scales) come
  * out with 16-bit shifts and masks that keep each byte's bits within it. */
 typedef struct {
     v128_t d, sc[K_SUB], m[K_SUB];
@@ -754,8 +771,12 @@ static inline void q4k_decode(const uint8_t *gb, k_scales *ks) {
     q4k_widen_u8(wasm_v128_or(wasm_v128_and(m, low4), wasm_v128_and(h, bits45)), mn);
     q4k_widen_u8(wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(m, 4), low4), wasm_v128_and(wasm_u16x8_shr(h, 2), bits45)),
                  mn + 4);
-    for (int s = 0; s < K_SUB; s++)
-        ks->m[s] = wasm_f32x4_mul(wasm_f32x4_neg(dmin), wasm_f32x4_convert_i32x4(mn[s]));
+    /* mn (0..63) to floats through 2^23's mantissa: f32x4.convert_i32x4 of these lanes
+     * came out lane by lane from clang */
+    for (int s = 0; s < K_SUB; s++) {
+        v128_t mf = wasm_f32x4_sub(wasm_v128_or(mn[s], wasm_i32x4_splat(0x4b000000)), wasm_f32x4_splat(0x1p23f));
+        ks->m[s] = wasm_f32x4_mul(wasm_f32x4_neg(dmin), mf);
+    }
 }
 
 /* The 4 rows' Σ q·x over sub-block s of a Q4_K group super-block: Q4_0's nibble sums,
