@@ -1,4 +1,4 @@
-/* Row-interleaved ("x4") kernels for Q8_0, Q4_0, Q5_0, Q4_K, Q5_K and Q6_K weights.
+/* Row-interleaved ("x4") kernels for Q8_0, Q4_0, Q5_0, Q3_K, Q4_K, Q5_K and Q6_K weights.
  *
  * At load, each group of 4 consecutive rows is reordered so that block b of the 4 rows
  * sits together, scales first: {d[4], qs[4][...]}, the same bytes as the 4 blocks it
@@ -41,7 +41,8 @@
  * block of 32 each row's low 4 bits as Q5_0 keeps its nibbles, the top 2 bits of 2 rows in
  * one plane: a half-block's bytes come out as Q5_0's do (q - 32 here), and the 4 rows'
  * sums of each half (one scale each) are folded and multiplied by their scales in
- * integers.
+ * integers. Q3_K's (pack_q3_K) goes the same way with 3-bit quants: two planes of low
+ * 2 bits, one of third bits, its 6-bit scales re-laid as Q4_K's are.
  *
  * The scales: a half's bits shifted into a float's place give its value times 2^-112,
  * exactly, when the half is normal (or zero) -- three instructions for 4 scales, against
@@ -329,10 +330,77 @@ static void unpack_q6_K(const uint8_t *gb, int i, pl_block_q6_K *blk) {
     }
 }
 
+/* A Q3_K group super-block (4 x 110 = 440 bytes): the rows' d (halves); their 16 6-bit
+ * scales (stored as sc + 32) re-laid, value v = 4s + i being row i's of sub-block s: its
+ * low 4 bits in byte v % 32 of LO (the low nibble for v < 32), its top 2 bits at bit
+ * 2·(v / 16) of byte v % 16 of HI; then per block j of 32 the 4 rows' quants: two 16-byte
+ * planes of the low 2 bits, plane m for rows 2m and 2m + 1 (byte l: row 2m's elements
+ * l and l + 16 at bits 0 and 2, row 2m + 1's at bits 4 and 6), and one plane of the third
+ * bits laid out as Q5_0's fifth (bit 2i + h of byte l: row i's element l + 16h). */
+enum { Q3K_D = 0, Q3K_LO = 8, Q3K_HI = 40, Q3K_QS = 56, Q3K_BLOCK = 48 };
+
+/* Where a Q3_K block keeps element e's low 2 bits (qs byte and shift) and its third bit
+ * (hmask byte and bit, quant.h); and where the group super-block keeps row i's. */
+static void q3_K_place(int e, int *lo, int *lo_shift, int *hi, int *hi_bit) {
+    *lo = 32 * (e / 128) + e % 32;
+    *lo_shift = 2 * (e % 128 / 32);
+    *hi = e % 32;
+    *hi_bit = e / 32;
+}
+
+static void q3_K_group_place(int i, int e, int *lo, int *lo_shift, int *hi, int *hi_bit) {
+    int j = e / PL_QK, l = e % 16, half = e % PL_QK / 16;
+    *lo = Q3K_QS + Q3K_BLOCK * j + 16 * (i / 2) + l;
+    *lo_shift = 4 * (i & 1) + 2 * half;
+    *hi = Q3K_QS + Q3K_BLOCK * j + 32 + l;
+    *hi_bit = plane_bit(i, half);
+}
+
+static void pack_q3_K(const uint8_t *rows, size_t row_bytes, size_t block_off, uint8_t *dst) {
+    memset(dst, 0, GROUP * sizeof(pl_block_q3_K));
+    for (int i = 0; i < GROUP; i++) {
+        pl_block_q3_K blk;
+        memcpy(&blk, rows + i * row_bytes + block_off, sizeof blk);
+        memcpy(dst + Q3K_D + 2 * i, &blk.d, 2);
+        int8_t sc[16];
+        pl_q3_K_scales(blk.scales, sc);
+        for (int s = 0; s < 16; s++) {
+            int v = 4 * s + i, u = sc[s] + 32;
+            dst[Q3K_LO + v % 32] |= (uint8_t)((u & 15) << (4 * (v / 32)));
+            dst[Q3K_HI + v % 16] |= (uint8_t)((u >> 4) << (2 * (v / 16)));
+        }
+        for (int e = 0; e < PL_QK_K; e++) {
+            int lo, lo_shift, hi, hi_bit, glo, glo_shift, ghi, ghi_bit;
+            q3_K_place(e, &lo, &lo_shift, &hi, &hi_bit);
+            q3_K_group_place(i, e, &glo, &glo_shift, &ghi, &ghi_bit);
+            dst[glo] |= (uint8_t)((blk.qs[lo] >> lo_shift & 3) << glo_shift);
+            dst[ghi] |= (uint8_t)((blk.hmask[hi] >> hi_bit & 1) << ghi_bit);
+        }
+    }
+}
+
+static void unpack_q3_K(const uint8_t *gb, int i, pl_block_q3_K *blk) {
+    memset(blk, 0, sizeof *blk);
+    memcpy(&blk->d, gb + Q3K_D + 2 * i, 2);
+    for (int s = 0; s < 16; s++) {   /* the packing pl_q3_K_scales reads */
+        int v = 4 * s + i;
+        int u = (gb[Q3K_LO + v % 32] >> (4 * (v / 32)) & 15) | (gb[Q3K_HI + v % 16] >> (2 * (v / 16)) & 3) << 4;
+        blk->scales[s % 8] |= (uint8_t)((u & 15) << (4 * (s / 8)));
+        blk->scales[8 + s % 4] |= (uint8_t)((u >> 4) << (2 * (s / 4)));
+    }
+    for (int e = 0; e < PL_QK_K; e++) {
+        int lo, lo_shift, hi, hi_bit, glo, glo_shift, ghi, ghi_bit;
+        q3_K_place(e, &lo, &lo_shift, &hi, &hi_bit);
+        q3_K_group_place(i, e, &glo, &glo_shift, &ghi, &ghi_bit);
+        blk->qs[lo] |= (uint8_t)((gb[glo] >> glo_shift & 3) << lo_shift);
+        blk->hmask[hi] |= (uint8_t)((gb[ghi] >> ghi_bit & 1) << hi_bit);
+    }
+}
+
 /* The K types' groups are super-blocks of their own layout; their kernels convert any
  * half (once per super-block), so their scales need no scale_shift. */
 static int k_group(uint32_t type) {
-    return type == PL_TYPE_Q4_K || type == PL_TYPE_Q5_K || type == PL_TYPE_Q6_K;
+    return type == PL_TYPE_Q3_K || type == PL_TYPE_Q4_K || type == PL_TYPE_Q5_K || type == PL_TYPE_Q6_K;
 }
 
 /* Interleaves the 4 plain rows in `rows` into group block order at dst. */
@@ -341,8 +409,9 @@ static void interleave(uint32_t type, const uint8_t *rows, uint8_t *dst, size_t 
     pl_type_block(type, &elems, &block);
     for (int b = 0; b < n_blocks; b++, dst += GROUP * block) {
         if (k_group(type)) {
-            (type == PL_TYPE_Q4_K ? pack_q4_K : type == PL_TYPE_Q5_K ? pack_q5_K : pack_q6_K)(rows, row_bytes,
-                                                                                          (size_t)b * block, dst);
+            void (*pack)(const uint8_t *, size_t, size_t, uint8_t *) =
+                type == PL_TYPE_Q3_K ? pack_q3_K : type == PL_TYPE_Q4_K ? pack_q4_K : type == PL_TYPE_Q5_K ? pack_q5_K : pack_q6_K;
+            pack(rows, row_bytes, (size_t)b * block, dst);
             continue;
         }
         for (int i = 0; i < GROUP; i++) memcpy(dst + 2 * i, rows + i * row_bytes + (size_t)b * block, 2);
@@ -429,12 +498,15 @@ void pl_x4_get_row(float *out, const pl_tensor *t, int r) {
     const uint8_t *gb = src - (size_t)i * row_bytes;   /* the group's first block */
     for (int b = 0; b < cols / elems; b++, gb += GROUP * block) {
         union {   /* block b of row r as the file had it */
+            pl_block_q3_K q3_K;
             pl_block_q4_K q4_K;
             pl_block_q5_K q5_K;
             pl_block_q6_K q6_K;
             uint8_t bytes[2 + PL_QK];
         } plain;
-        if (t->type == PL_TYPE_Q4_K) {
+        if (t->type == PL_TYPE_Q3_K) {
+            unpack_q3_K(gb, i, &plain.q3_K);
+        } else if (t->type == PL_TYPE_Q4_K) {
             unpack_q4_K(gb, i, &plain.q4_K);
         } else if (t->type == PL_TYPE_Q5_K) {
             unpack_q5_K(gb, i, &plain.q5_K);
@@ -493,7 +565,7 @@ DEFINE_SCALAR_X4(group_q8_0, PL_QK, unpack_q8_0)
 DEFINE_SCALAR_X4(group_q4_0, PL_QK / 2, unpack_q4_0)
 DEFINE_SCALAR_X4(group_q5_0, 4 + PL_QK / 2, unpack_q5_0)
 
-/* Q4_K, Q5_K, Q6_K: each row's super-blocks back in the file's form, through the row
+/* Q3_K .. Q6_K: each row's super-blocks back in the file's form, through the row
  * kernel's arithmetic (pl_kq_superblock), so the results are its bits. Rows outside, so
  * that a block is rebuilt once for up to K_TOKENS tokens: their sums are carried in y,
  * their mins terms beside it. */
@@ -520,6 +592,7 @@ DEFINE_SCALAR_X4(group_q5_0, 4 + PL_QK / 2, unpack_q5_0)
         }                                                                                         \
     }
 
+DEFINE_SCALAR_K_GROUP(group_q3_K, PL_TYPE_Q3_K, pl_block_q3_K, unpack_q3_K)
 DEFINE_SCALAR_K_GROUP(group_q4_K, PL_TYPE_Q4_K, pl_block_q4_K, unpack_q4_K)
 DEFINE_SCALAR_K_GROUP(group_q5_K, PL_TYPE_Q5_K, pl_block_q5_K, unpack_q5_K)
 DEFINE_SCALAR_K_GROUP(group_q6_K, PL_TYPE_Q6_K, pl_block_q6_K, unpack_q6_K)
@@ -745,11 +818,11 @@ DEFINE_SIMD_X4(group_q5_0_simd, 4 + PL_QK / 2, 0, group_block_q5_0, panel_q5_0)
 
 /* K types (Q4_K, Q5_K, Q6_K) ------------------------------------------------------------ */
 
-/* A K group super-block's scales (the 4 rows' in lanes): d as floats (any half); for Q4_K
- * and Q5_K, sc[s] as int32 and -dmin·mn[s] as floats. The re-laid 6-bit fields (see pack_k_scales) come
+/* A K group super-block's scales (the 4 rows' in lanes): d as floats (any half); for Q3_K,
+ * Q4_K and Q5_K, sc[s] as int32, and for the last two -dmin·mn[s] as floats. The re-laid 6-bit fields (see pack_k_scales) come
  * out with 16-bit shifts and masks that keep each byte's bits within it. */
 typedef struct {
-    v128_t d, sc[K_SUB], m[K_SUB];
+    v128_t d, sc[16], m[K_SUB];   /* sc: 8 (Q4_K, Q5_K) or 16 (Q3_K) */
 } k_scales;
 
 static inline void q4k_widen_u8(v128_t v, v128_t out[4]) {
@@ -891,6 +964,67 @@ static inline void q6k_panel_row(const uint8_t *gb, const k_scales *ks, int j, i
         wasm_v128_store(out + 8 * k, wasm_i16x8_mul(w16[k], wasm_i16x8_splat((int8_t)gb[Q6K_SC + GROUP * (2 * j + k / 2) + i])));
 }
 
+/* Q3_K ---------------------------------------------------------------------------------- */
+
+/* d and the 16 scales minus 32 (see pack_q3_K: 16-bit shifts and masks that keep each
+ * byte's bits within it), sign-extended. */
+static inline void q3k_decode(const uint8_t *gb, k_scales *ks) {
+    const v128_t low4 = wasm_i8x16_splat(15), bits45 = wasm_i8x16_splat(0x30), bias = wasm_i8x16_splat(32);
+    v128_t l0 = wasm_v128_load(gb + Q3K_LO), l1 = wasm_v128_load(gb + Q3K_LO + 16), h = wasm_v128_load(gb + Q3K_HI);
+    const v128_t v[4] = {
+        wasm_v128_or(wasm_v128_and(l0, low4), wasm_v128_and(wasm_i16x8_shl(h, 4), bits45)),
+        wasm_v128_or(wasm_v128_and(l1, low4), wasm_v128_and(wasm_i16x8_shl(h, 2), bits45)),
+        wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l0, 4), low4), wasm_v128_and(h, bits45)),
+        wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l1, 4), low4), wasm_v128_and(wasm_u16x8_shr(h, 2), bits45))};
+    ks->d = pl_f16x4_to_f32x4(wasm_u32x4_load16x4(gb + Q3K_D));
+    for (int k = 0; k < 4; k++) {   /* sub-blocks 4k .. 4k+3 */
+        v128_t sc = wasm_i8x16_sub(v[k], bias);
+        v128_t lo = wasm_i16x8_extend_low_i8x16(sc), hi = wasm_i16x8_extend_high_i8x16(sc);
+        ks->sc[4 * k] = wasm_i32x4_extend_low_i16x8(lo);
+        ks->sc[4 * k + 1] = wasm_i32x4_extend_high_i16x8(lo);
+        ks->sc[4 * k + 2] = wasm_i32x4_extend_low_i16x8(hi);
+        ks->sc[4 * k + 3] = wasm_i32x4_extend_high_i16x8(hi);
+    }
+}
+
+/* Row i's quants of one half of a Q3_K group block as bytes q - 4: the low 2 bits from its
+ * rows' plane (low), the third from the bit plane (high), each moved into place by a
+ * 16-bit shift that keeps it within its byte. */
+static inline v128_t q3_half(v128_t low, v128_t high, int i, int half) {
+    int p = 4 * (i & 1) + 2 * half, hp = plane_bit(i, half);
+    v128_t lo = wasm_v128_and(p ? wasm_u16x8_shr(low, p) : low, wasm_i8x16_splat(3));
+    v128_t hi = hp < 2 ? wasm_i16x8_shl(high, 2 - hp) : hp > 2 ? wasm_u16x8_shr(high, hp - 2) : high;
+    return wasm_i8x16_sub(wasm_v128_or(lo, wasm_v128_and(hi, wasm_i8x16_splat(4))), wasm_i8x16_splat(4));
+}
+
+/* As q6_block: each half's 4 row sums folded and multiplied by their scales in integers. */
+static inline v128_t q3k_scaled(const uint8_t *gb, const k_scales *ks, int j, const pl_act_block *xb,
+                                const pl_act_mid *xm) {
+    (void)xm;
+    const uint8_t *qb = gb + Q3K_QS + Q3K_BLOCK * j;
+    v128_t p0 = wasm_v128_load(qb), p1 = wasm_v128_load(qb + 16), h = wasm_v128_load(qb + 32);
+    v128_t a_lo = wasm_v128_load(xb->q), a_hi = wasm_v128_load(xb->q + 8);
+    v128_t first = pl_transpose_sum_i32x4(
+        dot_i8x16(q3_half(p0, h, 0, 0), a_lo, a_hi), dot_i8x16(q3_half(p0, h, 1, 0), a_lo, a_hi),
+        dot_i8x16(q3_half(p1, h, 2, 0), a_lo, a_hi), dot_i8x16(q3_half(p1, h, 3, 0), a_lo, a_hi));
+    a_lo = wasm_v128_load(xb->q + 16);
+    a_hi = wasm_v128_load(xb->q + 24);
+    v128_t second = pl_transpose_sum_i32x4(
+        dot_i8x16(q3_half(p0, h, 0, 1), a_lo, a_hi), dot_i8x16(q3_half(p0, h, 1, 1), a_lo, a_hi),
+        dot_i8x16(q3_half(p1, h, 2, 1), a_lo, a_hi), dot_i8x16(q3_half(p1, h, 3, 1), a_lo, a_hi));
+    return wasm_i32x4_add(wasm_i32x4_mul(first, ks->sc[2 * j]), wasm_i32x4_mul(second, ks->sc[2 * j + 1]));
+}
+
+/* Row i's 32 weights of block j, (q - 4) times each half's scale. */
+static inline void q3k_panel_row(const uint8_t *gb, const k_scales *ks, int j, int i, int16_t *out) {
+    const uint8_t *qb = gb + Q3K_QS + Q3K_BLOCK * j;
+    v128_t low = wasm_v128_load(qb + 16 * (i / 2)), high = wasm_v128_load(qb + 32), w16[4];
+    const v128_t w[2] = {q3_half(low, high, i, 0), q3_half(low, high, i, 1)};
+    pl_widen_i8x32(w, w16);
+    for (int k = 0; k < 4; k++)
+        wasm_v128_store(out + 8 * k, wasm_i16x8_mul(w16[k], wasm_i16x8_splat((int16_t)lane_i32(ks->sc[2 * j + k / 2], i))));
+}
+
 /* The K groups: one token through a group super-block takes per block of 32 the 4 rows'
  * Σ sc·q·x in integers (SCALED), times the activation scale in floats, with the mins
  * (Q4_K, Q5_K: HAS_MINS) times the activation sums; d once per super-block. Prompt tokens
@@ -948,6 +1082,7 @@ static inline void q6k_panel_row(const uint8_t *gb, const k_scales *ks, int j, i
         }                                                                                         \
     }
 
+DEFINE_SIMD_K_GROUP(group_q3_K_simd, pl_block_q3_K, q3k_decode, q3k_scaled, q3k_panel_row, 0)
 DEFINE_SIMD_K_GROUP(group_q4_K_simd, pl_block_q4_K, q4k_decode, q4k_scaled, q4k_panel_row, 1)
 DEFINE_SIMD_K_GROUP(group_q5_K_simd, pl_block_q5_K, q4k_decode, q5k_scaled, q5k_panel_row, 1)
 DEFINE_SIMD_K_GROUP(group_q6_K_simd, pl_block_q6_K, q6k_decode, q6k_scaled, q6k_panel_row, 0)
@@ -967,6 +1102,7 @@ static const struct {
     {PL_TYPE_Q8_0, group_q8_0, SIMD_KERNEL(group_q8_0_simd)},
     {PL_TYPE_Q4_0, group_q4_0, SIMD_KERNEL(group_q4_0_simd)},
     {PL_TYPE_Q5_0, group_q5_0, SIMD_KERNEL(group_q5_0_simd)},
+    {PL_TYPE_Q3_K, group_q3_K, SIMD_KERNEL(group_q3_K_simd)},
     {PL_TYPE_Q4_K, group_q4_K, SIMD_KERNEL(group_q4_K_simd)},
     {PL_TYPE_Q5_K, group_q5_K, SIMD_KERNEL(group_q5_K_simd)},
     {PL_TYPE_Q6_K, group_q6_K, SIMD_KERNEL(group_q6_K_simd)},
