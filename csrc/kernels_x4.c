@@ -280,18 +280,32 @@ static void unpack_q5_K(const uint8_t *gb, int i, pl_block_q5_K *blk) {
  * 2m + 1's at bits 4 and 6. */
 enum { Q6K_D = 0, Q6K_SC = 8, Q6K_QS = 72, Q6K_BLOCK = 96 };
 
-/* Where a Q6_K block keeps element e's bits (quant.h): its ql byte and shift, qh byte and
- * shift. */
-static void q6_K_place(int e, int *lo, int *lo_shift, int *hi, int *hi_shift) {
+/* Where a K block keeps two bit fields of element e (low and high bits: byte offsets in
+ * the block and shifts), or where a group super-block keeps row i's; and the copy of a
+ * block's fields from one layout into the other's zeroed bytes. */
+typedef void (*field_place)(int i, int e, int *lo, int *lo_shift, int *hi, int *hi_shift);
+
+static void move_fields(const uint8_t *src, field_place from, uint8_t *dst, field_place to, int i, int lo_mask,
+                        int hi_mask) {
+    for (int e = 0; e < PL_QK_K; e++) {
+        int lo, lo_shift, hi, hi_shift, tlo, tlo_shift, thi, thi_shift;
+        from(i, e, &lo, &lo_shift, &hi, &hi_shift);
+        to(i, e, &tlo, &tlo_shift, &thi, &thi_shift);
+        dst[tlo] |= (uint8_t)((src[lo] >> lo_shift & lo_mask) << tlo_shift);
+        dst[thi] |= (uint8_t)((src[hi] >> hi_shift & hi_mask) << thi_shift);
+    }
+}
+
+/* Q6_K (quant.h): the low 4 bits in ql, the top 2 in qh. */
+static void q6_K_place(int i, int e, int *lo, int *lo_shift, int *hi, int *hi_shift) {
+    (void)i;
     int h = e / 128, k = e % 128 / 32, l = e % 32;
-    *lo = 64 * h + 32 * (k & 1) + l;
+    *lo = (int)offsetof(pl_block_q6_K, ql) + 64 * h + 32 * (k & 1) + l;
     *lo_shift = 4 * (k >> 1);
-    *hi = 32 * h + l;
+    *hi = (int)offsetof(pl_block_q6_K, qh) + 32 * h + l;
     *hi_shift = 2 * k;
 }
 
-/* Where the group super-block keeps row i's element e: its nibble byte and shift, plane
- * byte and shift. */
 static void q6_K_group_place(int i, int e, int *lo, int *lo_shift, int *hi, int *hi_shift) {
     int j = e / PL_QK, l = e % 16, half = e % PL_QK / 16;
     *lo = Q6K_QS + Q6K_BLOCK * j + 16 * i + l;
@@ -307,13 +321,7 @@ static void pack_q6_K(const uint8_t *rows, size_t row_bytes, size_t block_off, u
         memcpy(&blk, rows + i * row_bytes + block_off, sizeof blk);
         memcpy(dst + Q6K_D + 2 * i, &blk.d, 2);
         for (int s = 0; s < PL_QK_K / 16; s++) dst[Q6K_SC + GROUP * s + i] = (uint8_t)blk.scales[s];
-        for (int e = 0; e < PL_QK_K; e++) {
-            int lo, lo_shift, hi, hi_shift, glo, glo_shift, ghi, ghi_shift;
-            q6_K_place(e, &lo, &lo_shift, &hi, &hi_shift);
-            q6_K_group_place(i, e, &glo, &glo_shift, &ghi, &ghi_shift);
-            dst[glo] |= (uint8_t)((blk.ql[lo] >> lo_shift & 15) << glo_shift);
-            dst[ghi] |= (uint8_t)((blk.qh[hi] >> hi_shift & 3) << ghi_shift);
-        }
+        move_fields((const uint8_t *)&blk, q6_K_place, dst, q6_K_group_place, i, 15, 3);
     }
 }
 
@@ -321,13 +329,7 @@ static void unpack_q6_K(const uint8_t *gb, int i, pl_block_q6_K *blk) {
     memset(blk, 0, sizeof *blk);
     memcpy(&blk->d, gb + Q6K_D + 2 * i, 2);
     for (int s = 0; s < PL_QK_K / 16; s++) blk->scales[s] = (int8_t)gb[Q6K_SC + GROUP * s + i];
-    for (int e = 0; e < PL_QK_K; e++) {
-        int lo, lo_shift, hi, hi_shift, glo, glo_shift, ghi, ghi_shift;
-        q6_K_place(e, &lo, &lo_shift, &hi, &hi_shift);
-        q6_K_group_place(i, e, &glo, &glo_shift, &ghi, &ghi_shift);
-        blk->ql[lo] |= (uint8_t)((gb[glo] >> glo_shift & 15) << lo_shift);
-        blk->qh[hi] |= (uint8_t)((gb[ghi] >> ghi_shift & 3) << hi_shift);
-    }
+    move_fields(gb, q6_K_group_place, (uint8_t *)blk, q6_K_place, i, 15, 3);
 }
 
 /* A Q3_K group super-block (4 x 110 = 440 bytes): the rows' d (halves); their 16 6-bit
@@ -339,12 +341,12 @@ static void unpack_q6_K(const uint8_t *gb, int i, pl_block_q6_K *blk) {
  * bits laid out as Q5_0's fifth (bit 2i + h of byte l: row i's element l + 16h). */
 enum { Q3K_D = 0, Q3K_LO = 8, Q3K_HI = 40, Q3K_QS = 56, Q3K_BLOCK = 48 };
 
-/* Where a Q3_K block keeps element e's low 2 bits (qs byte and shift) and its third bit
- * (hmask byte and bit, quant.h); and where the group super-block keeps row i's. */
-static void q3_K_place(int e, int *lo, int *lo_shift, int *hi, int *hi_bit) {
-    *lo = 32 * (e / 128) + e % 32;
+/* Q3_K (quant.h): the low 2 bits in qs, the third in hmask. */
+static void q3_K_place(int i, int e, int *lo, int *lo_shift, int *hi, int *hi_bit) {
+    (void)i;
+    *lo = (int)offsetof(pl_block_q3_K, qs) + 32 * (e / 128) + e % 32;
     *lo_shift = 2 * (e % 128 / 32);
-    *hi = e % 32;
+    *hi = (int)offsetof(pl_block_q3_K, hmask) + e % 32;
     *hi_bit = e / 32;
 }
 
@@ -369,13 +371,7 @@ static void pack_q3_K(const uint8_t *rows, size_t row_bytes, size_t block_off, u
             dst[Q3K_LO + v % 32] |= (uint8_t)((u & 15) << (4 * (v / 32)));
             dst[Q3K_HI + v % 16] |= (uint8_t)((u >> 4) << (2 * (v / 16)));
         }
-        for (int e = 0; e < PL_QK_K; e++) {
-            int lo, lo_shift, hi, hi_bit, glo, glo_shift, ghi, ghi_bit;
-            q3_K_place(e, &lo, &lo_shift, &hi, &hi_bit);
-            q3_K_group_place(i, e, &glo, &glo_shift, &ghi, &ghi_bit);
-            dst[glo] |= (uint8_t)((blk.qs[lo] >> lo_shift & 3) << glo_shift);
-            dst[ghi] |= (uint8_t)((blk.hmask[hi] >> hi_bit & 1) << ghi_bit);
-        }
+        move_fields((const uint8_t *)&blk, q3_K_place, dst, q3_K_group_place, i, 3, 1);
     }
 }
 
@@ -388,13 +384,7 @@ static void unpack_q3_K(const uint8_t *gb, int i, pl_block_q3_K *blk) {
         blk->scales[s % 8] |= (uint8_t)((u & 15) << (4 * (s / 8)));
         blk->scales[8 + s % 4] |= (uint8_t)((u >> 4) << (2 * (s / 4)));
     }
-    for (int e = 0; e < PL_QK_K; e++) {
-        int lo, lo_shift, hi, hi_bit, glo, glo_shift, ghi, ghi_bit;
-        q3_K_place(e, &lo, &lo_shift, &hi, &hi_bit);
-        q3_K_group_place(i, e, &glo, &glo_shift, &ghi, &ghi_bit);
-        blk->qs[lo] |= (uint8_t)((gb[glo] >> glo_shift & 3) << lo_shift);
-        blk->hmask[hi] |= (uint8_t)((gb[ghi] >> ghi_bit & 1) << hi_bit);
-    }
+    move_fields(gb, q3_K_group_place, (uint8_t *)blk, q3_K_place, i, 3, 1);
 }
 
 /* The K types' groups are super-blocks of their own layout; their kernels convert any
