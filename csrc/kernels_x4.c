@@ -111,6 +111,10 @@ static void unpack_nibbles(const uint8_t *src, uint8_t q[PL_QK]) {
     }
 }
 
+/* Element e's low 4 bits in a Q4_0/Q5_0 block's 16 quant bytes (byte j: elements j and
+ * j + 16, low nibble first). */
+static int qs_nibble(const uint8_t *qs, int e) { return e < 16 ? qs[e] & 15 : qs[e - 16] >> 4; }
+
 /* Row i's 32 five-bit quants (0..31, in element order) into a block laid out as Q5_0's
  * groups keep one (quants: the plane, zeroed beforehand, then the rows' nibble bytes; see
  * the top); and back. */
@@ -138,12 +142,12 @@ static void pack_quants(uint32_t type, const uint8_t *rows, size_t row_bytes, si
             memcpy(dst + i * qs, src, PL_QK);
         } else if (type == PL_TYPE_Q4_0) {   /* byte j: elements j, j + 16 */
             uint8_t q[PL_QK];
-            for (int l = 0; l < PL_QK; l++) q[l] = l < 16 ? src[l] & 15 : src[l - 16] >> 4;
+            for (int l = 0; l < PL_QK; l++) q[l] = (uint8_t)qs_nibble(src, l);
             pack_nibbles(q, dst + i * qs);
         } else {   /* Q5_0: qh[4] (bit e: element e), qs[16] as Q4_0's */
             uint8_t q[PL_QK];
             for (int e = 0; e < PL_QK; e++)
-                q[e] = (uint8_t)((e < 16 ? src[4 + e] & 15 : src[4 + e - 16] >> 4) | (src[e / 8] >> (e % 8) & 1) << 4);
+                q[e] = (uint8_t)(qs_nibble(src + 4, e) | (src[e / 8] >> (e % 8) & 1) << 4);
             put_q5_row(q, i, dst);
         }
     }
@@ -805,12 +809,12 @@ DEFINE_SIMD_X4(group_q8_0_simd, PL_QK, 0, group_block_q8_0, panel_q8_0)
 DEFINE_SIMD_X4(group_q4_0_simd, PL_QK / 2, Q4_0_UNIT, group_block_q4_0, panel_q4_0)
 DEFINE_SIMD_X4(group_q5_0_simd, 4 + PL_QK / 2, 0, group_block_q5_0, panel_q5_0)
 
-
-/* K types (Q4_K, Q5_K, Q6_K) ------------------------------------------------------------ */
+/* K types (Q3_K, Q4_K, Q5_K, Q6_K) ------------------------------------------------------ */
 
 /* A K group super-block's scales (the 4 rows' in lanes): d as floats (any half); for Q3_K,
- * Q4_K and Q5_K, sc[s] as int32, and for the last two -dmin·mn[s] as floats. The re-laid 6-bit fields (see pack_k_scales) come
- * out with 16-bit shifts and masks that keep each byte's bits within it. */
+ * Q4_K and Q5_K, sc[s] as int32, and for the last two -dmin·mn[s] as floats. The re-laid
+ * 6-bit fields (pack_k_scales, pack_q3_K) come out with 16-bit shifts and masks that keep
+ * each byte's bits within it. */
 typedef struct {
     v128_t d, sc[16], m[K_SUB];   /* sc: 8 (Q4_K, Q5_K) or 16 (Q3_K) */
 } k_scales;
