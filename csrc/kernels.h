@@ -29,11 +29,13 @@ typedef struct {
     int16_t q[32];
 } pl_act_block;
 
-/* What kernels_x4.c's Q4_0 decode needs of a block besides it: Σq[8..23], q[8..15]·16 and
- * q[16..23]·256. A row's pl_act_mid follow all of its blocks, so the other kernels read
- * the blocks as densely as without them. */
+/* What kernels_x4.c's groups need of a block besides it: for Q4_0's decode Σq[8..23],
+ * q[8..15]·16 and q[16..23]·256; for Q2_K's mins, which belong to 16-value halves, d·Σq of
+ * each half. A row's pl_act_mid follow all of its blocks, so the other kernels read the
+ * blocks as densely as without them. */
 typedef struct {
     int32_t sum_mid;
+    float s_lo, s_hi;
     int16_t q[16];
 } pl_act_mid;
 

@@ -37,7 +37,7 @@ static inline v128_t round_to_i32(v128_t v) {
     return wasm_i32x4_sub(wasm_f32x4_add(v, magic), magic);
 }
 
-/* One block: the 32 quants, their sum; and the middle 16 as pl_act_mid wants them. */
+/* One block: the 32 quants, their sum; and what pl_act_mid keeps of them. */
 static void quantize_block(const float *x, pl_act_block *blk, pl_act_mid *mid) {
     v128_t v[8], m = wasm_f32x4_splat(0);
     for (int i = 0; i < 8; i++) {
@@ -47,17 +47,20 @@ static void quantize_block(const float *x, pl_act_block *blk, pl_act_mid *mid) {
     float d = pl_hmax_f32x4(m) / 127, id = inverse_scale(d);
     if (d > FLT_MAX)   /* an infinity: zeros (see inverse_scale) */
         for (int i = 0; i < 8; i++) v[i] = wasm_f32x4_splat(0);
-    v128_t vid = wasm_f32x4_splat(id), sum = wasm_i32x4_splat(0), q[4];
+    v128_t vid = wasm_f32x4_splat(id), sum[2] = {wasm_i32x4_splat(0), wasm_i32x4_splat(0)}, q[4];
     for (int i = 0; i < 4; i++) {
         v128_t lo = round_to_i32(wasm_f32x4_mul(v[2 * i], vid));
         v128_t hi = round_to_i32(wasm_f32x4_mul(v[2 * i + 1], vid));
-        sum = wasm_i32x4_add(sum, wasm_i32x4_add(lo, hi));
+        sum[i / 2] = wasm_i32x4_add(sum[i / 2], wasm_i32x4_add(lo, hi));
         q[i] = wasm_i16x8_narrow_i32x4(lo, hi);
         wasm_v128_store(blk->q + 8 * i, q[i]);
     }
+    int sum_lo = pl_hsum_i32x4(sum[0]), sum_hi = pl_hsum_i32x4(sum[1]);
     blk->d = d;
-    blk->sum = pl_hsum_i32x4(sum);
+    blk->sum = sum_lo + sum_hi;
     blk->s = d * (float)blk->sum;
+    mid->s_lo = d * (float)sum_lo;
+    mid->s_hi = d * (float)sum_hi;
     wasm_v128_store(mid->q, wasm_i16x8_shl(q[1], 4));
     wasm_v128_store(mid->q + 8, wasm_i16x8_shl(q[2], 8));
     mid->sum_mid = pl_hsum_i32x4(wasm_i32x4_extadd_pairwise_i16x8(wasm_i16x8_add(q[1], q[2])));
@@ -67,17 +70,22 @@ static void quantize_block(const float *x, pl_act_block *blk, pl_act_mid *mid) {
     float amax = 0;
     for (int i = 0; i < PL_QK; i++) amax = fmaxf(amax, fabsf(x[i]));
     float d = amax / 127, id = inverse_scale(d);
-    int sum = 0, sum_mid = 0;
-    for (int i = 0; i < PL_QK; i++) sum += blk->q[i] = d > FLT_MAX ? 0 : (int16_t)lrintf(x[i] * id);
+    int sum_lo = 0, sum_hi = 0, sum_mid = 0;
+    for (int i = 0; i < PL_QK; i++) {
+        blk->q[i] = d > FLT_MAX ? 0 : (int16_t)lrintf(x[i] * id);
+        *(i < 16 ? &sum_lo : &sum_hi) += blk->q[i];
+    }
     for (int i = 0; i < 8; i++) {
         mid->q[i] = (int16_t)(blk->q[8 + i] * 16);
         mid->q[8 + i] = (int16_t)(blk->q[16 + i] * 256);
         sum_mid += blk->q[8 + i] + blk->q[16 + i];
     }
     blk->d = d;
-    blk->sum = sum;
-    blk->s = d * (float)sum;
+    blk->sum = sum_lo + sum_hi;
+    blk->s = d * (float)blk->sum;
     mid->sum_mid = sum_mid;
+    mid->s_lo = d * (float)sum_lo;
+    mid->s_hi = d * (float)sum_hi;
 }
 #endif
 

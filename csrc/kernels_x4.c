@@ -1,4 +1,4 @@
-/* Row-interleaved ("x4") kernels for Q8_0, Q4_0, Q5_0, Q3_K, Q4_K, Q5_K and Q6_K weights.
+/* Row-interleaved ("x4") kernels for Q8_0, Q4_0, Q5_0 and the K types Q2_K .. Q6_K.
  *
  * At load, each group of 4 consecutive rows is reordered so that block b of the 4 rows
  * sits together, scales first: {d[4], qs[4][...]}, the same bytes as the 4 blocks it
@@ -42,7 +42,9 @@
  * one plane: a half-block's bytes come out as Q5_0's do (q - 32 here), and the 4 rows'
  * sums of each half (one scale each) are folded and multiplied by their scales in
  * integers. Q3_K's (pack_q3_K) goes the same way with 3-bit quants: two planes of low
- * 2 bits, one of third bits, its 6-bit scales re-laid as Q4_K's are.
+ * 2 bits, one of third bits, its 6-bit scales re-laid as Q4_K's are; Q2_K's (pack_q2_K)
+ * with the two planes alone, its 4-bit scales and mins as nibbles. Q2_K's mins belong to
+ * 16-value halves: they take the activations' half sums (pl_act_mid).
  *
  * The scales: a half's bits shifted into a float's place give its value times 2^-112,
  * exactly, when the half is normal (or zero) -- three instructions for 4 scales, against
@@ -345,22 +347,37 @@ static void unpack_q6_K(const uint8_t *gb, int i, pl_block_q6_K *blk) {
  * bits laid out as Q5_0's fifth (bit 2i + h of byte l: row i's element l + 16h). */
 enum { Q3K_D = 0, Q3K_LO = 8, Q3K_HI = 40, Q3K_QS = 56, Q3K_BLOCK = 48 };
 
+/* Element e's low 2 bits in a Q2_K/Q3_K block whose qs begin at byte qs (quant.h); and
+ * row i's in a group super-block whose block j's two planes begin at byte qs + block·j. */
+static void low2_place(int qs, int e, int *lo, int *lo_shift) {
+    *lo = qs + 32 * (e / 128) + e % 32;
+    *lo_shift = 2 * (e % 128 / 32);
+}
+
+static void low2_group_place(int qs, int block, int i, int e, int *lo, int *lo_shift) {
+    *lo = qs + block * (e / PL_QK) + 16 * (i / 2) + e % 16;
+    *lo_shift = 4 * (i & 1) + 2 * (e % PL_QK / 16);
+}
+
 /* Q3_K (quant.h): the low 2 bits in qs, the third in hmask. */
 static void q3_K_place(int i, int e, int *lo, int *lo_shift, int *hi, int *hi_bit) {
     (void)i;
-    *lo = (int)offsetof(pl_block_q3_K, qs) + 32 * (e / 128) + e % 32;
-    *lo_shift = 2 * (e % 128 / 32);
+    low2_place((int)offsetof(pl_block_q3_K, qs), e, lo, lo_shift);
     *hi = (int)offsetof(pl_block_q3_K, hmask) + e % 32;
     *hi_bit = e / 32;
 }
 
 static void q3_K_group_place(int i, int e, int *lo, int *lo_shift, int *hi, int *hi_bit) {
-    int j = e / PL_QK, l = e % 16, half = e % PL_QK / 16;
-    *lo = Q3K_QS + Q3K_BLOCK * j + 16 * (i / 2) + l;
-    *lo_shift = 4 * (i & 1) + 2 * half;
-    *hi = Q3K_QS + Q3K_BLOCK * j + 32 + l;
-    *hi_bit = plane_bit(i, half);
+    low2_group_place(Q3K_QS, Q3K_BLOCK, i, e, lo, lo_shift);
+    *hi = Q3K_QS + Q3K_BLOCK * (e / PL_QK) + 32 + e % 16;
+    *hi_bit = plane_bit(i, e % PL_QK / 16);
 }
+
+/* Nibble v (0..63) of a 32-byte run: the low nibble of byte v for v < 32, else the high
+ * one of byte v - 32 (a group's 4-bit scale fields, v = 4s + i for row i's of sub-block
+ * s); put into zeroed bytes. */
+static void put_nibble(uint8_t *run, int v, int u) { run[v % 32] |= (uint8_t)((u & 15) << (4 * (v / 32))); }
+static int get_nibble(const uint8_t *run, int v) { return run[v % 32] >> (4 * (v / 32)) & 15; }
 
 static void pack_q3_K(const uint8_t *rows, size_t row_bytes, size_t block_off, uint8_t *dst) {
     memset(dst, 0, GROUP * sizeof(pl_block_q3_K));
@@ -372,7 +389,7 @@ static void pack_q3_K(const uint8_t *rows, size_t row_bytes, size_t block_off, u
         pl_q3_K_scales(blk.scales, sc);
         for (int s = 0; s < 16; s++) {
             int v = 4 * s + i, u = sc[s] + 32;
-            dst[Q3K_LO + v % 32] |= (uint8_t)((u & 15) << (4 * (v / 32)));
+            put_nibble(dst + Q3K_LO, v, u);
             dst[Q3K_HI + v % 16] |= (uint8_t)((u >> 4) << (2 * (v / 16)));
         }
         move_fields((const uint8_t *)&blk, q3_K_place, dst, q3_K_group_place, i, 3, 1);
@@ -384,18 +401,63 @@ static void unpack_q3_K(const uint8_t *gb, int i, pl_block_q3_K *blk) {
     memcpy(&blk->d, gb + Q3K_D + 2 * i, 2);
     for (int s = 0; s < 16; s++) {   /* the packing pl_q3_K_scales reads */
         int v = 4 * s + i;
-        int u = (gb[Q3K_LO + v % 32] >> (4 * (v / 32)) & 15) | (gb[Q3K_HI + v % 16] >> (2 * (v / 16)) & 3) << 4;
+        int u = get_nibble(gb + Q3K_LO, v) | (gb[Q3K_HI + v % 16] >> (2 * (v / 16)) & 3) << 4;
         blk->scales[s % 8] |= (uint8_t)((u & 15) << (4 * (s / 8)));
         blk->scales[8 + s % 4] |= (uint8_t)((u >> 4) << (2 * (s / 4)));
     }
     move_fields(gb, q3_K_group_place, (uint8_t *)blk, q3_K_place, i, 3, 1);
 }
 
+/* A Q2_K group super-block (4 x 84 = 336 bytes): the rows' d and dmin (halves); their 16
+ * 4-bit sub-block scales in SC and mins in MN, as put_nibble lays them out (the low bits
+ * of Q3_K's scales go the same way); then per block j of 32 the 4 rows' quants as Q3_K's
+ * two planes of low 2 bits. */
+enum { Q2K_D = 0, Q2K_DMIN = 8, Q2K_SC = 16, Q2K_MN = 48, Q2K_QS = 80, Q2K_BLOCK = 32 };
+
+/* Q2_K has only the low 2 bits: the high field is the low one, copied with mask 0. */
+static void q2_K_place(int i, int e, int *lo, int *lo_shift, int *hi, int *hi_shift) {
+    (void)i;
+    low2_place((int)offsetof(pl_block_q2_K, qs), e, lo, lo_shift);
+    *hi = *lo;
+    *hi_shift = 0;
+}
+
+static void q2_K_group_place(int i, int e, int *lo, int *lo_shift, int *hi, int *hi_shift) {
+    low2_group_place(Q2K_QS, Q2K_BLOCK, i, e, lo, lo_shift);
+    *hi = *lo;
+    *hi_shift = 0;
+}
+
+static void pack_q2_K(const uint8_t *rows, size_t row_bytes, size_t block_off, uint8_t *dst) {
+    memset(dst, 0, GROUP * sizeof(pl_block_q2_K));
+    for (int i = 0; i < GROUP; i++) {
+        pl_block_q2_K blk;
+        memcpy(&blk, rows + i * row_bytes + block_off, sizeof blk);
+        memcpy(dst + Q2K_D + 2 * i, &blk.d, 2);
+        memcpy(dst + Q2K_DMIN + 2 * i, &blk.dmin, 2);
+        for (int s = 0; s < 16; s++) {
+            put_nibble(dst + Q2K_SC, 4 * s + i, blk.scales[s] & 15);
+            put_nibble(dst + Q2K_MN, 4 * s + i, blk.scales[s] >> 4);
+        }
+        move_fields((const uint8_t *)&blk, q2_K_place, dst, q2_K_group_place, i, 3, 0);
+    }
+}
+
+static void unpack_q2_K(const uint8_t *gb, int i, pl_block_q2_K *blk) {
+    memset(blk, 0, sizeof *blk);
+    memcpy(&blk->d, gb + Q2K_D + 2 * i, 2);
+    memcpy(&blk->dmin, gb + Q2K_DMIN + 2 * i, 2);
+    for (int s = 0; s < 16; s++)
+        blk->scales[s] = (uint8_t)(get_nibble(gb + Q2K_SC, 4 * s + i) | get_nibble(gb + Q2K_MN, 4 * s + i) << 4);
+    move_fields(gb, q2_K_group_place, (uint8_t *)blk, q2_K_place, i, 3, 0);
+}
+
 /* The K types' groups are super-blocks of their own layout; their kernels convert any
  * half (once per super-block), so their scales need no scale_shift. */
-static int k_group(uint32_t type) {
-    return type == PL_TYPE_Q3_K || type == PL_TYPE_Q4_K || type == PL_TYPE_Q5_K || type == PL_TYPE_Q6_K;
-}
+static int k_group(uint32_t type) { return type >= PL_TYPE_Q2_K && type <= PL_TYPE_Q6_K; }
+
+typedef void (*k_pack)(const uint8_t *rows, size_t row_bytes, size_t block_off, uint8_t *dst);
+static const k_pack k_packs[] = {pack_q2_K, pack_q3_K, pack_q4_K, pack_q5_K, pack_q6_K};   /* Q2_K .. Q6_K */
 
 /* Interleaves the 4 plain rows in `rows` into group block order at dst. */
 static void interleave(uint32_t type, const uint8_t *rows, uint8_t *dst, size_t row_bytes, int n_blocks) {
@@ -403,9 +465,7 @@ static void interleave(uint32_t type, const uint8_t *rows, uint8_t *dst, size_t 
     pl_type_block(type, &elems, &block);
     for (int b = 0; b < n_blocks; b++, dst += GROUP * block) {
         if (k_group(type)) {
-            void (*pack)(const uint8_t *, size_t, size_t, uint8_t *) =
-                type == PL_TYPE_Q3_K ? pack_q3_K : type == PL_TYPE_Q4_K ? pack_q4_K : type == PL_TYPE_Q5_K ? pack_q5_K : pack_q6_K;
-            pack(rows, row_bytes, (size_t)b * block, dst);
+            k_packs[type - PL_TYPE_Q2_K](rows, row_bytes, (size_t)b * block, dst);
             continue;
         }
         for (int i = 0; i < GROUP; i++) memcpy(dst + 2 * i, rows + i * row_bytes + (size_t)b * block, 2);
@@ -492,13 +552,16 @@ void pl_x4_get_row(float *out, const pl_tensor *t, int r) {
     const uint8_t *gb = src - (size_t)i * row_bytes;   /* the group's first block */
     for (int b = 0; b < cols / elems; b++, gb += GROUP * block) {
         union {   /* block b of row r as the file had it */
+            pl_block_q2_K q2_K;
             pl_block_q3_K q3_K;
             pl_block_q4_K q4_K;
             pl_block_q5_K q5_K;
             pl_block_q6_K q6_K;
             uint8_t bytes[2 + PL_QK];
         } plain;
-        if (t->type == PL_TYPE_Q3_K) {
+        if (t->type == PL_TYPE_Q2_K) {
+            unpack_q2_K(gb, i, &plain.q2_K);
+        } else if (t->type == PL_TYPE_Q3_K) {
             unpack_q3_K(gb, i, &plain.q3_K);
         } else if (t->type == PL_TYPE_Q4_K) {
             unpack_q4_K(gb, i, &plain.q4_K);
@@ -559,7 +622,7 @@ DEFINE_SCALAR_X4(group_q8_0, PL_QK, unpack_q8_0)
 DEFINE_SCALAR_X4(group_q4_0, PL_QK / 2, unpack_q4_0)
 DEFINE_SCALAR_X4(group_q5_0, 4 + PL_QK / 2, unpack_q5_0)
 
-/* Q3_K .. Q6_K: each row's super-blocks back in the file's form, through the row
+/* Q2_K .. Q6_K: each row's super-blocks back in the file's form, through the row
  * kernel's arithmetic (pl_kq_superblock), so the results are its bits. Rows outside, so
  * that a block is rebuilt once for up to K_TOKENS tokens: their sums are carried in y,
  * their mins terms beside it. */
@@ -586,6 +649,7 @@ DEFINE_SCALAR_X4(group_q5_0, 4 + PL_QK / 2, unpack_q5_0)
         }                                                                                         \
     }
 
+DEFINE_SCALAR_K_GROUP(group_q2_K, PL_TYPE_Q2_K, pl_block_q2_K, unpack_q2_K)
 DEFINE_SCALAR_K_GROUP(group_q3_K, PL_TYPE_Q3_K, pl_block_q3_K, unpack_q3_K)
 DEFINE_SCALAR_K_GROUP(group_q4_K, PL_TYPE_Q4_K, pl_block_q4_K, unpack_q4_K)
 DEFINE_SCALAR_K_GROUP(group_q5_K, PL_TYPE_Q5_K, pl_block_q5_K, unpack_q5_K)
@@ -809,15 +873,32 @@ DEFINE_SIMD_X4(group_q8_0_simd, PL_QK, 0, group_block_q8_0, panel_q8_0)
 DEFINE_SIMD_X4(group_q4_0_simd, PL_QK / 2, Q4_0_UNIT, group_block_q4_0, panel_q4_0)
 DEFINE_SIMD_X4(group_q5_0_simd, 4 + PL_QK / 2, 0, group_block_q5_0, panel_q5_0)
 
-/* K types (Q3_K, Q4_K, Q5_K, Q6_K) ------------------------------------------------------ */
+/* K types (Q2_K .. Q6_K) --------------------------------------------------------------- */
 
-/* A K group super-block's scales (the 4 rows' in lanes): d as floats (any half); for Q3_K,
- * Q4_K and Q5_K, sc[s] as int32, and for the last two -dmin·mn[s] as floats. The re-laid
- * 6-bit fields (pack_k_scales, pack_q3_K) come out with 16-bit shifts and masks that keep
- * each byte's bits within it. */
+/* A K group super-block's scales (the 4 rows' in lanes): d as floats (any half); for Q2_K
+ * .. Q5_K, sc[s] as int32, and for Q2_K, Q4_K and Q5_K -dmin·mn[s] as floats. The re-laid
+ * fields (pack_k_scales, put_nibble) come out with 16-bit shifts and masks that keep each
+ * byte's bits within it. */
 typedef struct {
-    v128_t d, sc[16], m[K_SUB];   /* sc: 8 (Q4_K, Q5_K) or 16 (Q3_K) */
+    v128_t d, sc[16], m[16];   /* 8 sub-blocks (Q4_K, Q5_K) or 16 (Q2_K, Q3_K) */
 } k_scales;
+
+/* The 64 nibbles of a 32-byte run (put_nibble) as bytes: v[k] holds nibbles 16k .. 16k+15,
+ * the 4 rows' of sub-blocks 4k .. 4k+3. */
+static inline void nibble_run(const uint8_t *run, v128_t v[4]) {
+    const v128_t low4 = wasm_i8x16_splat(15);
+    v128_t l0 = wasm_v128_load(run), l1 = wasm_v128_load(run + 16);
+    v[0] = wasm_v128_and(l0, low4);
+    v[1] = wasm_v128_and(l1, low4);
+    v[2] = wasm_v128_and(wasm_u16x8_shr(l0, 4), low4);
+    v[3] = wasm_v128_and(wasm_u16x8_shr(l1, 4), low4);
+}
+
+/* -dmin times integer mins 0..63 in int32 lanes, through 2^23's mantissa:
+ * f32x4.convert_i32x4 of these lanes came out lane by lane from clang. */
+static inline v128_t k_min(v128_t neg_dmin, v128_t mn) {
+    return wasm_f32x4_mul(neg_dmin, wasm_f32x4_sub(wasm_v128_or(mn, wasm_i32x4_splat(0x4b000000)), wasm_f32x4_splat(0x1p23f)));
+}
 
 static inline void q4k_widen_u8(v128_t v, v128_t out[4]) {
     v128_t lo = wasm_u16x8_extend_low_u8x16(v), hi = wasm_u16x8_extend_high_u8x16(v);
@@ -830,7 +911,7 @@ static inline void q4k_widen_u8(v128_t v, v128_t out[4]) {
 static inline void q4k_decode(const uint8_t *gb, k_scales *ks) {
     const v128_t low4 = wasm_i8x16_splat(15), bits45 = wasm_i8x16_splat(0x30);
     v128_t l = wasm_v128_load(gb + Q4K_SC_LO), m = wasm_v128_load(gb + Q4K_MN_LO), h = wasm_v128_load(gb + Q4K_HI);
-    v128_t dmin = pl_f16x4_to_f32x4(wasm_u32x4_load16x4(gb + Q4K_DMIN)), mn[K_SUB];
+    v128_t neg_dmin = wasm_f32x4_neg(pl_f16x4_to_f32x4(wasm_u32x4_load16x4(gb + Q4K_DMIN))), mn[K_SUB];
     ks->d = pl_f16x4_to_f32x4(wasm_u32x4_load16x4(gb + Q4K_D));
     q4k_widen_u8(wasm_v128_or(wasm_v128_and(l, low4), wasm_v128_and(wasm_i16x8_shl(h, 4), bits45)), ks->sc);
     q4k_widen_u8(wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l, 4), low4), wasm_v128_and(wasm_i16x8_shl(h, 2), bits45)),
@@ -838,12 +919,7 @@ static inline void q4k_decode(const uint8_t *gb, k_scales *ks) {
     q4k_widen_u8(wasm_v128_or(wasm_v128_and(m, low4), wasm_v128_and(h, bits45)), mn);
     q4k_widen_u8(wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(m, 4), low4), wasm_v128_and(wasm_u16x8_shr(h, 2), bits45)),
                  mn + 4);
-    /* mn (0..63) to floats through 2^23's mantissa: f32x4.convert_i32x4 of these lanes
-     * came out lane by lane from clang */
-    for (int s = 0; s < K_SUB; s++) {
-        v128_t mf = wasm_f32x4_sub(wasm_v128_or(mn[s], wasm_i32x4_splat(0x4b000000)), wasm_f32x4_splat(0x1p23f));
-        ks->m[s] = wasm_f32x4_mul(wasm_f32x4_neg(dmin), mf);
-    }
+    for (int s = 0; s < K_SUB; s++) ks->m[s] = k_min(neg_dmin, mn[s]);
 }
 
 /* The 4 rows' Σ q·x over sub-block s of a Q4_K group super-block: Q4_0's nibble sums,
@@ -963,16 +1039,13 @@ static inline void q6k_panel_row(const uint8_t *gb, const k_scales *ks, int j, i
 /* d and the 16 scales minus 32 (see pack_q3_K: 16-bit shifts and masks that keep each
  * byte's bits within it), sign-extended. */
 static inline void q3k_decode(const uint8_t *gb, k_scales *ks) {
-    const v128_t low4 = wasm_i8x16_splat(15), bits45 = wasm_i8x16_splat(0x30), bias = wasm_i8x16_splat(32);
-    v128_t l0 = wasm_v128_load(gb + Q3K_LO), l1 = wasm_v128_load(gb + Q3K_LO + 16), h = wasm_v128_load(gb + Q3K_HI);
-    const v128_t v[4] = {
-        wasm_v128_or(wasm_v128_and(l0, low4), wasm_v128_and(wasm_i16x8_shl(h, 4), bits45)),
-        wasm_v128_or(wasm_v128_and(l1, low4), wasm_v128_and(wasm_i16x8_shl(h, 2), bits45)),
-        wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l0, 4), low4), wasm_v128_and(h, bits45)),
-        wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(l1, 4), low4), wasm_v128_and(wasm_u16x8_shr(h, 2), bits45))};
+    const v128_t bits45 = wasm_i8x16_splat(0x30), bias = wasm_i8x16_splat(32);
+    v128_t h = wasm_v128_load(gb + Q3K_HI), v[4];
+    const v128_t top[4] = {wasm_i16x8_shl(h, 4), wasm_i16x8_shl(h, 2), h, wasm_u16x8_shr(h, 2)};
+    nibble_run(gb + Q3K_LO, v);
     ks->d = pl_f16x4_to_f32x4(wasm_u32x4_load16x4(gb + Q3K_D));
     for (int k = 0; k < 4; k++) {   /* sub-blocks 4k .. 4k+3 */
-        v128_t sc = wasm_i8x16_sub(v[k], bias);
+        v128_t sc = wasm_i8x16_sub(wasm_v128_or(v[k], wasm_v128_and(top[k], bits45)), bias);
         v128_t lo = wasm_i16x8_extend_low_i8x16(sc), hi = wasm_i16x8_extend_high_i8x16(sc);
         ks->sc[4 * k] = wasm_i32x4_extend_low_i16x8(lo);
         ks->sc[4 * k + 1] = wasm_i32x4_extend_high_i16x8(lo);
@@ -981,60 +1054,110 @@ static inline void q3k_decode(const uint8_t *gb, k_scales *ks) {
     }
 }
 
-/* Row i's quants of one half of a Q3_K group block as bytes q - 4: the low 2 bits from its
- * rows' plane (low), the third from the bit plane (high), each moved into place by a
- * 16-bit shift that keeps it within its byte. */
-static inline v128_t q3_half(v128_t low, v128_t high, int i, int half) {
+/* Row i's quants of one half of a Q2_K or Q3_K (third) group block: the low 2 bits from its
+ * rows' plane (low), for Q3_K the third from the bit plane (high) and minus 4, each moved
+ * into place by a 16-bit shift that keeps it within its byte. */
+static inline v128_t low2_half(v128_t low, v128_t high, int third, int i, int half) {
     int p = 4 * (i & 1) + 2 * half, hp = plane_bit(i, half);
     v128_t lo = wasm_v128_and(p ? wasm_u16x8_shr(low, p) : low, wasm_i8x16_splat(3));
+    if (!third) return lo;
     v128_t hi = hp < 2 ? wasm_i16x8_shl(high, 2 - hp) : hp > 2 ? wasm_u16x8_shr(high, hp - 2) : high;
     return wasm_i8x16_sub(wasm_v128_or(lo, wasm_v128_and(hi, wasm_i8x16_splat(4))), wasm_i8x16_splat(4));
 }
 
-/* As q6_block: each half's 4 row sums folded and multiplied by their scales in integers. */
-static inline v128_t q3k_scaled(const uint8_t *gb, const k_scales *ks, int j, const pl_act_block *xb,
-                                const pl_act_mid *xm) {
-    (void)xm;
-    const uint8_t *qb = gb + Q3K_QS + Q3K_BLOCK * j;
-    v128_t p0 = wasm_v128_load(qb), p1 = wasm_v128_load(qb + 16), h = wasm_v128_load(qb + 32);
-    v128_t a_lo = wasm_v128_load(xb->q), a_hi = wasm_v128_load(xb->q + 8);
-    v128_t first = pl_transpose_sum_i32x4(
-        dot_i8x16(q3_half(p0, h, 0, 0), a_lo, a_hi), dot_i8x16(q3_half(p0, h, 1, 0), a_lo, a_hi),
-        dot_i8x16(q3_half(p1, h, 2, 0), a_lo, a_hi), dot_i8x16(q3_half(p1, h, 3, 0), a_lo, a_hi));
-    a_lo = wasm_v128_load(xb->q + 16);
-    a_hi = wasm_v128_load(xb->q + 24);
-    v128_t second = pl_transpose_sum_i32x4(
-        dot_i8x16(q3_half(p0, h, 0, 1), a_lo, a_hi), dot_i8x16(q3_half(p0, h, 1, 1), a_lo, a_hi),
-        dot_i8x16(q3_half(p1, h, 2, 1), a_lo, a_hi), dot_i8x16(q3_half(p1, h, 3, 1), a_lo, a_hi));
+/* The 4 rows' sums over one half (its 16 activations: a_lo, a_hi), folded by a transpose. */
+static inline v128_t low2_sums(v128_t p0, v128_t p1, v128_t h, int third, int half, v128_t a_lo, v128_t a_hi) {
+    return pl_transpose_sum_i32x4(dot_i8x16(low2_half(p0, h, third, 0, half), a_lo, a_hi),
+                                  dot_i8x16(low2_half(p0, h, third, 1, half), a_lo, a_hi),
+                                  dot_i8x16(low2_half(p1, h, third, 2, half), a_lo, a_hi),
+                                  dot_i8x16(low2_half(p1, h, third, 3, half), a_lo, a_hi));
+}
+
+/* As q6_block: each half's 4 row sums multiplied by their scales in integers (block qb). */
+static inline v128_t low2_scaled(const uint8_t *qb, int third, const k_scales *ks, int j, const pl_act_block *xb) {
+    v128_t p0 = wasm_v128_load(qb), p1 = wasm_v128_load(qb + 16), h = third ? wasm_v128_load(qb + 32) : p0;
+    v128_t first = low2_sums(p0, p1, h, third, 0, wasm_v128_load(xb->q), wasm_v128_load(xb->q + 8));
+    v128_t second = low2_sums(p0, p1, h, third, 1, wasm_v128_load(xb->q + 16), wasm_v128_load(xb->q + 24));
     return wasm_i32x4_add(wasm_i32x4_mul(first, ks->sc[2 * j]), wasm_i32x4_mul(second, ks->sc[2 * j + 1]));
 }
 
-/* Row i's 32 weights of block j, (q - 4) times each half's scale. */
-static inline void q3k_panel_row(const uint8_t *gb, const k_scales *ks, int j, int i, int16_t *out) {
-    const uint8_t *qb = gb + Q3K_QS + Q3K_BLOCK * j;
-    v128_t low = wasm_v128_load(qb + 16 * (i / 2)), high = wasm_v128_load(qb + 32), w16[4];
-    const v128_t w[2] = {q3_half(low, high, i, 0), q3_half(low, high, i, 1)};
+static inline v128_t q3k_scaled(const uint8_t *gb, const k_scales *ks, int j, const pl_act_block *xb,
+                                const pl_act_mid *xm) {
+    (void)xm;
+    return low2_scaled(gb + Q3K_QS + Q3K_BLOCK * j, 1, ks, j, xb);
+}
+
+/* Row i's 32 weights of block j, (q - 4 for Q3_K) times each half's scale. */
+static inline void low2_panel_row(const uint8_t *qb, int third, const k_scales *ks, int j, int i, int16_t *out) {
+    v128_t low = wasm_v128_load(qb + 16 * (i / 2)), high = third ? wasm_v128_load(qb + 32) : low, w16[4];
+    const v128_t w[2] = {low2_half(low, high, third, i, 0), low2_half(low, high, third, i, 1)};
     pl_widen_i8x32(w, w16);
     for (int k = 0; k < 4; k++)
         wasm_v128_store(out + 8 * k, wasm_i16x8_mul(w16[k], wasm_i16x8_splat((int16_t)lane_i32(ks->sc[2 * j + k / 2], i))));
 }
 
+static inline void q3k_panel_row(const uint8_t *gb, const k_scales *ks, int j, int i, int16_t *out) {
+    low2_panel_row(gb + Q3K_QS + Q3K_BLOCK * j, 1, ks, j, i, out);
+}
+
+/* Q2_K ---------------------------------------------------------------------------------- */
+
+/* d, the 16 scales and -dmin times the 16 mins (each belongs to 16 values). */
+static inline void q2k_decode(const uint8_t *gb, k_scales *ks) {
+    v128_t sc[4], mn[4], neg_dmin = wasm_f32x4_neg(pl_f16x4_to_f32x4(wasm_u32x4_load16x4(gb + Q2K_DMIN)));
+    nibble_run(gb + Q2K_SC, sc);
+    nibble_run(gb + Q2K_MN, mn);
+    ks->d = pl_f16x4_to_f32x4(wasm_u32x4_load16x4(gb + Q2K_D));
+    for (int k = 0; k < 4; k++) {
+        v128_t m[4];
+        q4k_widen_u8(sc[k], ks->sc + 4 * k);
+        q4k_widen_u8(mn[k], m);
+        for (int l = 0; l < 4; l++) ks->m[4 * k + l] = k_min(neg_dmin, m[l]);
+    }
+}
+
+static inline v128_t q2k_scaled(const uint8_t *gb, const k_scales *ks, int j, const pl_act_block *xb,
+                                const pl_act_mid *xm) {
+    (void)xm;
+    return low2_scaled(gb + Q2K_QS + Q2K_BLOCK * j, 0, ks, j, xb);
+}
+
+static inline void q2k_panel_row(const uint8_t *gb, const k_scales *ks, int j, int i, int16_t *out) {
+    low2_panel_row(gb + Q2K_QS + Q2K_BLOCK * j, 0, ks, j, i, out);
+}
+
+/* Q2_K's mins for token pairs (blocks b0 .. b0+nb-1 of each): -dmin·mn of each half of a
+ * block (mlo, mhi) times that half's activation sum, added to the sums in y. */
+static void half_mins_pairs(const v128_t *mlo, const v128_t *mhi, int nb, const void *x, size_t x_row_bytes, int b0,
+                            int cols, int paired, float *y, int ldy) {
+    for (int t = 0; t < paired; t++) {
+        const pl_act_mid *xm = pl_act_mids(pl_act_row(x, x_row_bytes, t), cols) + b0;
+        v128_t acc = wasm_v128_load(y + (size_t)t * ldy);
+        for (int b = 0; b < nb; b++)
+            acc = wasm_f32x4_add(acc, wasm_f32x4_add(wasm_f32x4_mul(mlo[b], wasm_f32x4_splat(xm[b].s_lo)),
+                                                     wasm_f32x4_mul(mhi[b], wasm_f32x4_splat(xm[b].s_hi))));
+        wasm_v128_store(y + (size_t)t * ldy, acc);
+    }
+}
+
 /* The K groups: one token through a group super-block takes per block of 32 the 4 rows'
  * Σ sc·q·x in integers (SCALED), times the activation scale in floats, with the mins
- * (Q4_K, Q5_K: HAS_MINS) times the activation sums; d once per super-block. Prompt tokens
- * as the other groups (DEFINE_SIMD_X4), K_PANEL_SB super-blocks at a time: each block's
- * weights times their scales (int16, PANEL_ROW) in the panel, d per row as its scale and
- * -dmin·mn as its offset (pl_tile_pairs' m4). */
+ * times the activation sums (MINS: NO_MINS; WIDE_MINS, Q4_K and Q5_K, one per block;
+ * HALF_MINS, Q2_K, one per half); d once per super-block. Prompt tokens as the other
+ * groups (DEFINE_SIMD_X4), K_PANEL_SB super-blocks at a time: each block's weights times
+ * their scales (int16, PANEL_ROW) in the panel, d per row as its scale and -dmin·mn as
+ * its offset (pl_tile_pairs' m4; half_mins_pairs for Q2_K's). */
 #define K_PANEL_SB 4
+enum { NO_MINS, WIDE_MINS, HALF_MINS };
 
-#define DEFINE_SIMD_K_GROUP(name, BLOCK, DECODE, SCALED, PANEL_ROW, HAS_MINS)                     \
+#define DEFINE_SIMD_K_GROUP(name, BLOCK, DECODE, SCALED, PANEL_ROW, MINS)                         \
     static void name(const void *group, const void *x, size_t x_row_bytes, int n_tok, int cols,   \
                      float *y, int ldy, int shift) {                                              \
         (void)shift;                                                                              \
         const uint8_t *g = group;                                                                 \
         const int n_sb = cols / PL_QK_K, stride = GROUP * sizeof(BLOCK);                          \
         int16_t panel[K_PANEL_SB * K_SUB][GROUP][PL_QK];                                          \
-        v128_t d4[K_PANEL_SB * K_SUB], m4[K_PANEL_SB * K_SUB];                                    \
+        v128_t d4[K_PANEL_SB * K_SUB], m4[2][K_PANEL_SB * K_SUB];   /* HALF_MINS: both halves' */  \
         int paired = n_tok >= 4 ? n_tok & ~1 : 0;                                                 \
         for (int sb0 = 0; paired && sb0 < n_sb; sb0 += K_PANEL_SB) {                              \
             int n = n_sb - sb0 < K_PANEL_SB ? n_sb - sb0 : K_PANEL_SB;                            \
@@ -1047,11 +1170,14 @@ static inline void q3k_panel_row(const uint8_t *gb, const k_scales *ks, int j, i
                     _Pragma("clang loop unroll(full)") /* constant rows for the shifts */         \
                     for (int i = 0; i < GROUP; i++) PANEL_ROW(gb, &ks, s, i, panel[b][i]);        \
                     d4[b] = ks.d;                                                                 \
-                    if (HAS_MINS) m4[b] = ks.m[s];                                                \
+                    if (MINS == WIDE_MINS) m4[0][b] = ks.m[s];                                    \
+                    if (MINS == HALF_MINS) m4[0][b] = ks.m[2 * s], m4[1][b] = ks.m[2 * s + 1];    \
                 }                                                                                 \
             }                                                                                     \
-            pl_tile_pairs(panel[0][0], d4, HAS_MINS ? m4 : NULL, n * K_SUB, x, x_row_bytes, sb0 * K_SUB, \
-                          sb0 > 0, paired, y, ldy);                                               \
+            pl_tile_pairs(panel[0][0], d4, MINS == WIDE_MINS ? m4[0] : NULL, n * K_SUB, x, x_row_bytes, \
+                          sb0 * K_SUB, sb0 > 0, paired, y, ldy);                                  \
+            if (MINS == HALF_MINS)                                                                \
+                half_mins_pairs(m4[0], m4[1], n * K_SUB, x, x_row_bytes, sb0 * K_SUB, cols, paired, y, ldy); \
         }                                                                                         \
         for (int t = paired; t < n_tok; t++) {                                                    \
             const pl_act_block *xb = pl_act_row(x, x_row_bytes, t);                               \
@@ -1067,19 +1193,24 @@ static inline void q3k_panel_row(const uint8_t *gb, const k_scales *ks, int j, i
                     v128_t scaled = SCALED(gb, &ks, s, &xb[s], &xm[s]);                           \
                     fd = wasm_f32x4_add(fd, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(scaled),      \
                                                            wasm_f32x4_splat(xb[s].d)));           \
-                    if (HAS_MINS) fm = wasm_f32x4_add(fm, wasm_f32x4_mul(ks.m[s], wasm_f32x4_splat(xb[s].s))); \
+                    if (MINS == WIDE_MINS)                                                        \
+                        fm = wasm_f32x4_add(fm, wasm_f32x4_mul(ks.m[s], wasm_f32x4_splat(xb[s].s)));  \
+                    if (MINS == HALF_MINS)                                                        \
+                        fm = wasm_f32x4_add(fm, wasm_f32x4_add(wasm_f32x4_mul(ks.m[2 * s], wasm_f32x4_splat(xm[s].s_lo)), \
+                                                               wasm_f32x4_mul(ks.m[2 * s + 1], wasm_f32x4_splat(xm[s].s_hi)))); \
                 }                                                                                 \
                 acc = wasm_f32x4_add(acc, wasm_f32x4_mul(ks.d, fd));                              \
-                if (HAS_MINS) acc = wasm_f32x4_add(acc, fm);                                      \
+                if (MINS != NO_MINS) acc = wasm_f32x4_add(acc, fm);                               \
             }                                                                                     \
             wasm_v128_store(y + (size_t)t * ldy, acc);                                            \
         }                                                                                         \
     }
 
-DEFINE_SIMD_K_GROUP(group_q3_K_simd, pl_block_q3_K, q3k_decode, q3k_scaled, q3k_panel_row, 0)
-DEFINE_SIMD_K_GROUP(group_q4_K_simd, pl_block_q4_K, q4k_decode, q4k_scaled, q4k_panel_row, 1)
-DEFINE_SIMD_K_GROUP(group_q5_K_simd, pl_block_q5_K, q4k_decode, q5k_scaled, q5k_panel_row, 1)
-DEFINE_SIMD_K_GROUP(group_q6_K_simd, pl_block_q6_K, q6k_decode, q6k_scaled, q6k_panel_row, 0)
+DEFINE_SIMD_K_GROUP(group_q2_K_simd, pl_block_q2_K, q2k_decode, q2k_scaled, q2k_panel_row, HALF_MINS)
+DEFINE_SIMD_K_GROUP(group_q3_K_simd, pl_block_q3_K, q3k_decode, q3k_scaled, q3k_panel_row, NO_MINS)
+DEFINE_SIMD_K_GROUP(group_q4_K_simd, pl_block_q4_K, q4k_decode, q4k_scaled, q4k_panel_row, WIDE_MINS)
+DEFINE_SIMD_K_GROUP(group_q5_K_simd, pl_block_q5_K, q4k_decode, q5k_scaled, q5k_panel_row, WIDE_MINS)
+DEFINE_SIMD_K_GROUP(group_q6_K_simd, pl_block_q6_K, q6k_decode, q6k_scaled, q6k_panel_row, NO_MINS)
 
 #endif
 
@@ -1096,6 +1227,7 @@ static const struct {
     {PL_TYPE_Q8_0, group_q8_0, SIMD_KERNEL(group_q8_0_simd)},
     {PL_TYPE_Q4_0, group_q4_0, SIMD_KERNEL(group_q4_0_simd)},
     {PL_TYPE_Q5_0, group_q5_0, SIMD_KERNEL(group_q5_0_simd)},
+    {PL_TYPE_Q2_K, group_q2_K, SIMD_KERNEL(group_q2_K_simd)},
     {PL_TYPE_Q3_K, group_q3_K, SIMD_KERNEL(group_q3_K_simd)},
     {PL_TYPE_Q4_K, group_q4_K, SIMD_KERNEL(group_q4_K_simd)},
     {PL_TYPE_Q5_K, group_q5_K, SIMD_KERNEL(group_q5_K_simd)},

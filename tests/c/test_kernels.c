@@ -295,16 +295,21 @@ static void check_quantize_activations(void) {
             if (fabsf(xb[i]) > amax) amax = fabsf(xb[i]);   /* NaN never compares greater */
         float d = amax / 127, id = d ? 1 / d : 0;
         if (id > FLT_MAX) id = FLT_MAX;
-        int sum = 0, mid = 0, same = blk->d == d;
+        int sum = 0, mid = 0, half[2] = {0, 0}, same = blk->d == d;
         for (int i = 0; i < 32; i++) {
             int q = d > FLT_MAX ? 0 : (int)lrintf(xb[i] * id);   /* an infinity: zeros */
             sum += q;
+            half[i / 16] += q;
             mid += i >= 8 && i < 24 ? q : 0;
             same &= blk->q[i] == q;
             if (i >= 8 && i < 24) same &= mid_b->q[i - 8] == q * (i < 16 ? 16 : 256);
         }
         float s = d * (float)sum;   /* NaN for an infinity's block (inf·0) */
         same &= blk->sum == sum && (blk->s == s || (isnan(blk->s) && isnan(s))) && mid_b->sum_mid == mid;
+        for (int h = 0; h < 2; h++) {
+            float sh = d * (float)half[h], got = h ? mid_b->s_hi : mid_b->s_lo;
+            same &= got == sh || (isnan(got) && isnan(sh));
+        }
         bad += !same && b % 8 != 6;   /* a NaN's own quant is unspecified; its block's d is */
         bad += b % 8 == 6 && blk->d != d;
     }

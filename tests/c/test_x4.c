@@ -4,8 +4,8 @@
  *   bit; rows past the last group of 4 and every row of pl_get_row come out unchanged;
  *   subnormal block scales (rescaled at the repack) included; so do random bytes (every
  *   scale, min and quant bit pattern).
- * - a whole model: synthetic Q8_0, Q4_0, Q5_0, Q3_K, Q4_K, Q5_K and Q6_K models (all matrices repacked at load, the
- *   output with rows past the groups) give logits close to the same weights in F32, the
+ * - a whole model: synthetic Q8_0, Q4_0, Q5_0 and Q2_K .. Q6_K models (all matrices repacked
+ *   at load, the output with rows past the groups) give logits close to the same weights in F32, the
  *   same at 1 and 3 threads. */
 #include <math.h>
 #include <stdlib.h>
@@ -25,8 +25,10 @@ static void fill_weights(uint32_t type, int rows, int cols, int raw, uint8_t *da
         int elems, block;
         pl_type_block(type, &elems, &block);
         for (size_t k = 0; k < n; k++) data[k] = (uint8_t)((frand() + 1) * 128);
-        /* d (and Q4_K/Q5_K's dmin after it; Q3_K's and Q6_K's d ends its block), exponent <= 15 */
-        int first = type == PL_TYPE_Q3_K || type == PL_TYPE_Q6_K ? block - 2 : 0, last = type == PL_TYPE_Q4_K || type == PL_TYPE_Q5_K ? 2 : first;
+        /* d (and Q4_K/Q5_K's dmin after it; Q3_K's and Q6_K's d ends its block, Q2_K's d and
+         * dmin do), exponent <= 15 */
+        int first = type == PL_TYPE_Q2_K ? block - 4 : type == PL_TYPE_Q3_K || type == PL_TYPE_Q6_K ? block - 2 : 0;
+        int last = type == PL_TYPE_Q4_K || type == PL_TYPE_Q5_K ? 2 : type == PL_TYPE_Q2_K ? block - 2 : first;
         for (size_t off = 0; off < n; off += block)
             for (int h = first; h <= last; h += 2) data[off + h + 1] &= 0xbf;
     }
@@ -227,23 +229,26 @@ int main(void) {
     pl_compute cx3 = {pl_pool_create(3), 0, malloc(3 * act_bytes), act_bytes};
     check_not_repacked();
     check_fused(&cx1, &cx3);
-    const uint32_t types[] = {PL_TYPE_Q8_0, PL_TYPE_Q4_0, PL_TYPE_Q5_0, PL_TYPE_Q3_K, PL_TYPE_Q4_K, PL_TYPE_Q5_K, PL_TYPE_Q6_K};
+    const uint32_t types[] = {PL_TYPE_Q8_0, PL_TYPE_Q4_0, PL_TYPE_Q5_0, PL_TYPE_Q2_K,
+                              PL_TYPE_Q3_K, PL_TYPE_Q4_K, PL_TYPE_Q5_K, PL_TYPE_Q6_K};
+    const int n_types = (int)(sizeof types / sizeof *types);
     const int n_toks[] = {1, 2, 3, 4, 5, 9};
     /* rows, cols; 2080 columns: more blocks than one prompt-token panel (PANEL_BLOCKS) */
     const int shapes[][2] = {{4, 32}, {7, 96}, {13, 512}, {301, 256}, {5, 2080}};
     /* K types: rows of whole super-blocks; 1024 columns: one whole prompt-token panel (4
      * super-blocks), 2304: two and a part */
     const int k_shapes[][2] = {{4, 256}, {7, 1024}, {13, 256}, {301, 256}, {5, 2304}};
-    for (int ti = 0; ti < 7; ti++)
+    for (int ti = 0; ti < n_types; ti++)
         for (int ni = 0; ni < 6; ni++)
             for (int si = 0; si < 5; si++) {
                 const int *shape = types[ti] >= PL_TYPE_Q2_K ? k_shapes[si] : shapes[si];
                 check_kernels(types[ti], n_toks[ni], shape[0], shape[1], 0, &cx1, &cx3);
             }
     /* random bytes; and a prompt longer than the scalar K groups' run of tokens (64) */
-    for (int ti = 0; ti < 7; ti++) check_kernels(types[ti], 5, 9, 512, 1, &cx1, &cx3);
+    for (int ti = 0; ti < n_types; ti++) check_kernels(types[ti], 5, 9, 512, 1, &cx1, &cx3);
     check_kernels(PL_TYPE_Q4_K, 130, 5, 512, 1, &cx1, &cx3);
     check_kernels(PL_TYPE_Q6_K, 130, 4, 512, 0, &cx1, &cx3);
+    check_kernels(PL_TYPE_Q2_K, 130, 6, 512, 1, &cx1, &cx3);
     /* quantization error only: measured 0.04% (Q8_0), 0.1% (Q4_0), 0.08% (Q5_0), 0.3% (Q3_K),
      * 0.6% (Q4_K), 0.4% (Q5_K) and 0.1% (Q6_K) of the largest logit (the K types at another width, with
      * random weights in their sub-block scales); a row mixed up with another is off by the
@@ -251,6 +256,7 @@ int main(void) {
     check_model("Q8_0", 128, 352, 0.005);
     check_model("Q4_0", 128, 352, 0.01);
     check_model("Q5_0", 128, 352, 0.01);
+    check_model("Q2_K", 256, 512, 0.02);
     check_model("Q3_K", 256, 512, 0.01);
     check_model("Q4_K", 256, 512, 0.01);
     check_model("Q5_K", 256, 512, 0.01);
