@@ -343,8 +343,8 @@ KQ_DEFINE_ROWS(_simd, kq_row_simd)
  * scales multiplied in (as kq_block_simd makes them), the rows' d, and for Q4_K/Q5_K the
  * min term -dmin·mn as the block's offset -- and token pairs run through it in
  * kernels_tile.h's 4 x 2 tile (pl_tile_pairs). Q2_K's mins belong to 16-value halves:
- * they go through the tile as a second panel, each half's mn as its 16 weights, scaled
- * by -dmin. An odd last token goes through the row kernel. */
+ * -dmin·mn of each half times the half's activation sum (pl_tile_half_mins). An odd last
+ * token goes through the row kernel. */
 #define KQ_PANEL_SB 4
 #define KQ_PANEL_BLOCKS (KQ_PANEL_SB * KQ_ACT_BLOCKS)
 
@@ -352,20 +352,18 @@ typedef struct {
     int16_t w[KQ_PANEL_BLOCKS][4][PL_QK];    /* [block][row][value] */
     v128_t d[KQ_PANEL_BLOCKS];               /* the 4 rows' d */
     v128_t m[KQ_PANEL_BLOCKS];               /* Q4_K/Q5_K: -dmin·mn of the block */
-    int16_t mn[KQ_PANEL_BLOCKS][4][PL_QK];   /* Q2_K: each half's mn, 16 times */
-    v128_t dmin[KQ_PANEL_BLOCKS];            /* Q2_K: -dmin */
+    v128_t m_half[2][KQ_PANEL_BLOCKS];       /* Q2_K: -dmin·mn of each half */
 } kq_panel;
 
 KQ_INLINE void kq_panel_fill(uint32_t type, const uint8_t *rows, size_t row_bytes, int sb0, int n_sb, kq_panel *p) {
     size_t block_bytes = kq_block_bytes(type);
     for (int s = 0; s < n_sb; s++) {
-        float d[4], m[KQ_ACT_BLOCKS][4], dmin[4];
+        float d[4], m[KQ_ACT_BLOCKS][4], m_half[2][KQ_ACT_BLOCKS][4];
         for (int r = 0; r < 4; r++) {
             const uint8_t *blk = rows + r * row_bytes + (size_t)(sb0 + s) * block_bytes;
             kq_scales ks = {0};   /* dmin, mn: only where the type has them */
             kq_decode_scales(type, blk, &ks);
             d[r] = ks.d;
-            dmin[r] = -ks.dmin;
 #pragma clang loop unroll(disable)
             for (int j = 0; j < KQ_ACT_BLOCKS; j++) {
                 kq_fields f = kq_fields_of(type, blk, j);
@@ -378,18 +376,13 @@ KQ_INLINE void kq_panel_fill(uint32_t type, const uint8_t *rows, size_t row_byte
                 wasm_v128_store(w + 16, wasm_i16x8_mul(wasm_i16x8_extend_low_i8x16(q1), s1));
                 wasm_v128_store(w + 24, wasm_i16x8_mul(wasm_i16x8_extend_high_i8x16(q1), s1));
                 m[j][r] = kq_wide(type) ? -ks.dmin * ks.mn[j] : 0;
-                if (kq_min16(type)) {
-                    int16_t *mn = p->mn[s * KQ_ACT_BLOCKS + j][r];
-                    for (int h = 0; h < 2; h++)
-                        for (int k = 0; k < 16; k += 8)
-                            wasm_v128_store(mn + 16 * h + k, wasm_i16x8_splat(ks.mn[kq_sub(type, j, h)]));
-                }
+                for (int h = 0; h < 2; h++) m_half[h][j][r] = kq_min16(type) ? -ks.dmin * ks.mn[kq_sub(type, j, h)] : 0;
             }
         }
         for (int j = 0; j < KQ_ACT_BLOCKS; j++) {
             p->d[s * KQ_ACT_BLOCKS + j] = wasm_v128_load(d);
             p->m[s * KQ_ACT_BLOCKS + j] = wasm_v128_load(m[j]);
-            p->dmin[s * KQ_ACT_BLOCKS + j] = wasm_v128_load(dmin);
+            for (int h = 0; h < 2; h++) p->m_half[h][s * KQ_ACT_BLOCKS + j] = wasm_v128_load(m_half[h][j]);
         }
     }
 }
@@ -404,7 +397,7 @@ KQ_INLINE void kq_rows4_simd(uint32_t type, const void *rows, size_t row_bytes, 
         pl_tile_pairs(panel.w[0][0], panel.d, kq_wide(type) ? panel.m : NULL, n * KQ_ACT_BLOCKS, x, x_row_bytes, b0,
                       b0 > 0, paired, y, ldy);
         if (kq_min16(type))   /* added to the sums just made */
-            pl_tile_pairs(panel.mn[0][0], panel.dmin, NULL, n * KQ_ACT_BLOCKS, x, x_row_bytes, b0, 1, paired, y, ldy);
+            pl_tile_half_mins(panel.m_half[0], panel.m_half[1], n * KQ_ACT_BLOCKS, x, x_row_bytes, b0, cols, paired, y, ldy);
     }
     pl_rows4_rest(kq_rows_simd[type - PL_TYPE_Q2_K], rows, row_bytes, x, x_row_bytes, paired, n_tok, cols, y, ldy);
 }

@@ -65,6 +65,21 @@ static inline void pl_tile_pairs(const int16_t *panel, const v128_t *d4, const v
     }
 }
 
+/* For weights with an offset per 16-value half (Q2_K's mins, w = d·q + m): token pairs'
+ * blocks b0 .. b0+nb-1 (of rows of cols values), each half's m4 (mlo, mhi) times the
+ * half's activation sum added to the 4 rows' sums in y. */
+static inline void pl_tile_half_mins(const v128_t *mlo, const v128_t *mhi, int nb, const void *x, size_t x_row_bytes,
+                                     int b0, int cols, int paired, float *y, int ldy) {
+    for (int t = 0; t < paired; t++) {
+        const pl_act_mid *xm = pl_act_mids(pl_act_row(x, x_row_bytes, t), cols) + b0;
+        v128_t acc = wasm_v128_load(y + (size_t)t * ldy);
+        for (int b = 0; b < nb; b++)
+            acc = wasm_f32x4_add(acc, wasm_f32x4_add(wasm_f32x4_mul(mlo[b], wasm_f32x4_splat(xm[b].s_lo)),
+                                                     wasm_f32x4_mul(mhi[b], wasm_f32x4_splat(xm[b].s_hi))));
+        wasm_v128_store(y + (size_t)t * ldy, acc);
+    }
+}
+
 /* Tokens t0 .. n_tok-1 of 4 rows (row_bytes apart) through their row kernel: what a 4-row
  * kernel leaves to it (an odd last token, or the last n_tok % 4). */
 static inline void pl_rows4_rest(pl_row_kernel row, const void *rows, size_t row_bytes, const void *x,

@@ -65,7 +65,8 @@
  * kernels_kquant.c): the scalar x4 kernels give the row kernels' results bit for bit, the
  * SIMD ones differ only in the order float block results are added and multiplied (and,
  * for Q4_0, where a block's scale times the activations' scale times 2^-12 would be a
- * subnormal float). */
+ * subnormal float; for Q2_K, whose mins times the activations' half sums are float
+ * products, where the row kernel sums them in integers). */
 #include "kernels.h"
 
 #include <stddef.h>
@@ -288,7 +289,8 @@ enum { Q6K_D = 0, Q6K_SC = 8, Q6K_QS = 72, Q6K_BLOCK = 96 };
 
 /* Where a K block keeps two bit fields of element e (low and high bits: byte offsets in
  * the block and shifts), or where a group super-block keeps row i's; and the copy of a
- * block's fields from one layout into the other's zeroed bytes. */
+ * block's fields from one layout into the other's zeroed bytes (hi_mask 0: no high
+ * field). */
 typedef void (*field_place)(int i, int e, int *lo, int *lo_shift, int *hi, int *hi_shift);
 
 static void move_fields(const uint8_t *src, field_place from, uint8_t *dst, field_place to, int i, int lo_mask,
@@ -298,7 +300,7 @@ static void move_fields(const uint8_t *src, field_place from, uint8_t *dst, fiel
         from(i, e, &lo, &lo_shift, &hi, &hi_shift);
         to(i, e, &tlo, &tlo_shift, &thi, &thi_shift);
         dst[tlo] |= (uint8_t)((src[lo] >> lo_shift & lo_mask) << tlo_shift);
-        dst[thi] |= (uint8_t)((src[hi] >> hi_shift & hi_mask) << thi_shift);
+        if (hi_mask) dst[thi] |= (uint8_t)((src[hi] >> hi_shift & hi_mask) << thi_shift);
     }
 }
 
@@ -414,18 +416,16 @@ static void unpack_q3_K(const uint8_t *gb, int i, pl_block_q3_K *blk) {
  * two planes of low 2 bits. */
 enum { Q2K_D = 0, Q2K_DMIN = 8, Q2K_SC = 16, Q2K_MN = 48, Q2K_QS = 80, Q2K_BLOCK = 32 };
 
-/* Q2_K has only the low 2 bits: the high field is the low one, copied with mask 0. */
+/* Q2_K has only the low 2 bits (no high field: moved with mask 0). */
 static void q2_K_place(int i, int e, int *lo, int *lo_shift, int *hi, int *hi_shift) {
     (void)i;
     low2_place((int)offsetof(pl_block_q2_K, qs), e, lo, lo_shift);
-    *hi = *lo;
-    *hi_shift = 0;
+    *hi = *hi_shift = 0;
 }
 
 static void q2_K_group_place(int i, int e, int *lo, int *lo_shift, int *hi, int *hi_shift) {
     low2_group_place(Q2K_QS, Q2K_BLOCK, i, e, lo, lo_shift);
-    *hi = *lo;
-    *hi_shift = 0;
+    *hi = *hi_shift = 0;
 }
 
 static void pack_q2_K(const uint8_t *rows, size_t row_bytes, size_t block_off, uint8_t *dst) {
@@ -457,7 +457,8 @@ static void unpack_q2_K(const uint8_t *gb, int i, pl_block_q2_K *blk) {
 static int k_group(uint32_t type) { return type >= PL_TYPE_Q2_K && type <= PL_TYPE_Q6_K; }
 
 typedef void (*k_pack)(const uint8_t *rows, size_t row_bytes, size_t block_off, uint8_t *dst);
-static const k_pack k_packs[] = {pack_q2_K, pack_q3_K, pack_q4_K, pack_q5_K, pack_q6_K};   /* Q2_K .. Q6_K */
+static const k_pack k_packs[] = {pack_q2_K, pack_q3_K, pack_q4_K, pack_q5_K, pack_q6_K};
+_Static_assert(PL_TYPE_Q6_K - PL_TYPE_Q2_K == 4, "the K types' ids are Q2_K .. Q6_K in a row");
 
 /* Interleaves the 4 plain rows in `rows` into group block order at dst. */
 static void interleave(uint32_t type, const uint8_t *rows, uint8_t *dst, size_t row_bytes, int n_blocks) {
@@ -1126,27 +1127,13 @@ static inline void q2k_panel_row(const uint8_t *gb, const k_scales *ks, int j, i
     low2_panel_row(gb + Q2K_QS + Q2K_BLOCK * j, 0, ks, j, i, out);
 }
 
-/* Q2_K's mins for token pairs (blocks b0 .. b0+nb-1 of each): -dmin·mn of each half of a
- * block (mlo, mhi) times that half's activation sum, added to the sums in y. */
-static void half_mins_pairs(const v128_t *mlo, const v128_t *mhi, int nb, const void *x, size_t x_row_bytes, int b0,
-                            int cols, int paired, float *y, int ldy) {
-    for (int t = 0; t < paired; t++) {
-        const pl_act_mid *xm = pl_act_mids(pl_act_row(x, x_row_bytes, t), cols) + b0;
-        v128_t acc = wasm_v128_load(y + (size_t)t * ldy);
-        for (int b = 0; b < nb; b++)
-            acc = wasm_f32x4_add(acc, wasm_f32x4_add(wasm_f32x4_mul(mlo[b], wasm_f32x4_splat(xm[b].s_lo)),
-                                                     wasm_f32x4_mul(mhi[b], wasm_f32x4_splat(xm[b].s_hi))));
-        wasm_v128_store(y + (size_t)t * ldy, acc);
-    }
-}
-
 /* The K groups: one token through a group super-block takes per block of 32 the 4 rows'
  * Σ sc·q·x in integers (SCALED), times the activation scale in floats, with the mins
  * times the activation sums (MINS: NO_MINS; WIDE_MINS, Q4_K and Q5_K, one per block;
  * HALF_MINS, Q2_K, one per half); d once per super-block. Prompt tokens as the other
  * groups (DEFINE_SIMD_X4), K_PANEL_SB super-blocks at a time: each block's weights times
  * their scales (int16, PANEL_ROW) in the panel, d per row as its scale and -dmin·mn as
- * its offset (pl_tile_pairs' m4; half_mins_pairs for Q2_K's). */
+ * its offset (pl_tile_pairs' m4; Q2_K's through pl_tile_half_mins). */
 #define K_PANEL_SB 4
 enum { NO_MINS, WIDE_MINS, HALF_MINS };
 
@@ -1177,7 +1164,7 @@ enum { NO_MINS, WIDE_MINS, HALF_MINS };
             pl_tile_pairs(panel[0][0], d4, MINS == WIDE_MINS ? m4[0] : NULL, n * K_SUB, x, x_row_bytes, \
                           sb0 * K_SUB, sb0 > 0, paired, y, ldy);                                  \
             if (MINS == HALF_MINS)                                                                \
-                half_mins_pairs(m4[0], m4[1], n * K_SUB, x, x_row_bytes, sb0 * K_SUB, cols, paired, y, ldy); \
+                pl_tile_half_mins(m4[0], m4[1], n * K_SUB, x, x_row_bytes, sb0 * K_SUB, cols, paired, y, ldy); \
         }                                                                                         \
         for (int t = paired; t < n_tok; t++) {                                                    \
             const pl_act_block *xb = pl_act_row(x, x_row_bytes, t);                               \

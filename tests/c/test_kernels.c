@@ -260,7 +260,8 @@ static void check_rope(int rope_type, int dims, float base, float scale) {
 }
 
 /* Activation quantization (SIMD in SIMD builds) against ggml's Q8_0 rule written out here:
- * d = max|x| / 127, q = x / d rounded half to even (lrint), sum = Σq, s = d·sum; 1/d
+ * d = max|x| / 127, q = x / d rounded half to even (lrint), sum = Σq, s = d·sum, and
+ * pl_act_mid's middle quants, their sum and d·Σq of each 16-value half; 1/d
  * clamped to FLT_MAX where it overflows. Blocks with exact ties (q·d + d/2 for small q),
  * zeros, a NaN, +-0, huge and tiny values, values so tiny that 1/d overflows (zeros among
  * them), and infinities (every quant 0). */

@@ -249,7 +249,7 @@ int main(void) {
     check_kernels(PL_TYPE_Q4_K, 130, 5, 512, 1, &cx1, &cx3);
     check_kernels(PL_TYPE_Q6_K, 130, 4, 512, 0, &cx1, &cx3);
     check_kernels(PL_TYPE_Q2_K, 130, 6, 512, 1, &cx1, &cx3);
-    /* quantization error only: measured 0.04% (Q8_0), 0.1% (Q4_0), 0.08% (Q5_0), 0.3% (Q3_K),
+    /* quantization error only: measured 0.04% (Q8_0), 0.1% (Q4_0), 0.08% (Q5_0), 1.1% (Q2_K), 0.3% (Q3_K),
      * 0.6% (Q4_K), 0.4% (Q5_K) and 0.1% (Q6_K) of the largest logit (the K types at another width, with
      * random weights in their sub-block scales); a row mixed up with another is off by the
      * logits' own size */
