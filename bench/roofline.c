@@ -8,7 +8,7 @@
  * the model does.
  *
  *   node build/bench/roofline.cjs DIM FFN KV_DIM VOCAB LAYERS PREFILL_TOKENS TYPE...
- *   (TYPE: Q4_0, Q8_0, Q5_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, F16 or F32)
+ *   (TYPE: Q4_0, Q8_0, Q5_0, Q4_1, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, F16 or F32)
  *
  * Prints one JSON object on stdout. */
 #include <emscripten.h>
@@ -169,11 +169,14 @@ static void fill_blocks(uint8_t *data, size_t nbytes, uint32_t type, uint32_t *r
         data[i] = (uint8_t)(*rng >> 24);
     }
     for (size_t off = 0; off < nbytes; off += (size_t)block_bytes) {
-        /* 2^-8; Q4_K's and Q5_K's dmin follows d, Q3_K's and Q6_K's d ends its block, Q2_K's d and dmin do */
+        /* 2^-8; Q4_1's and Q5_1's m and Q4_K's and Q5_K's dmin follow d, Q3_K's and Q6_K's d
+         * ends its block, Q2_K's d and dmin do */
         uint16_t d = 0x1c00;
         int at = type == PL_TYPE_Q2_K ? block_bytes - 4 : type == PL_TYPE_Q3_K || type == PL_TYPE_Q6_K ? block_bytes - 2 : 0;
+        int two = type == PL_TYPE_Q4_1 || type == PL_TYPE_Q5_1 || type == PL_TYPE_Q2_K || type == PL_TYPE_Q4_K ||
+                  type == PL_TYPE_Q5_K;
         memcpy(data + off + at, &d, sizeof d);
-        if (type == PL_TYPE_Q2_K || type == PL_TYPE_Q4_K || type == PL_TYPE_Q5_K) memcpy(data + off + at + 2, &d, sizeof d);
+        if (two) memcpy(data + off + at + 2, &d, sizeof d);
     }
 }
 
@@ -301,7 +304,8 @@ int main(int argc, char **argv) {
         return 2;
     }
 
-    static const uint32_t known[] = {PL_TYPE_Q4_0, PL_TYPE_Q8_0, PL_TYPE_Q5_0, PL_TYPE_Q2_K, PL_TYPE_Q3_K, PL_TYPE_Q4_K, PL_TYPE_Q5_K, PL_TYPE_Q6_K, PL_TYPE_F16, PL_TYPE_F32};
+    static const uint32_t known[] = {PL_TYPE_Q4_0, PL_TYPE_Q8_0, PL_TYPE_Q5_0, PL_TYPE_Q4_1, PL_TYPE_Q5_1, PL_TYPE_Q2_K,
+                                     PL_TYPE_Q3_K, PL_TYPE_Q4_K, PL_TYPE_Q5_K, PL_TYPE_Q6_K, PL_TYPE_F16, PL_TYPE_F32};
     uint32_t types[8];
     int n_types = 0;
     for (int i = 7; i < argc && n_types < 8; i++) {
@@ -309,7 +313,7 @@ int main(int argc, char **argv) {
         for (size_t j = 0; j < sizeof known / sizeof known[0]; j++)
             if (strcmp(argv[i], pl_type_name(known[j])) == 0) types[n_types] = known[j];
         if (types[n_types++] == UINT32_MAX) {
-            fprintf(stderr, "roofline: unknown type %s (Q4_0, Q8_0, Q5_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, F16, F32)\n", argv[i]);
+            fprintf(stderr, "roofline: unknown type %s (Q4_0, Q8_0, Q5_0, Q4_1, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, F16, F32)\n", argv[i]);
             return 2;
         }
     }

@@ -1,4 +1,5 @@
-/* Row-interleaved ("x4") kernels for Q8_0, Q4_0, Q5_0 and the K types Q2_K .. Q6_K.
+/* Row-interleaved ("x4") kernels for Q8_0, Q4_0, Q5_0, Q4_1, Q5_1 and the K types Q2_K ..
+ * Q6_K.
  *
  * At load, each group of 4 consecutive rows is reordered so that block b of the 4 rows
  * sits together, scales first: {d[4], qs[4][...]}, the same bytes as the 4 blocks it
@@ -25,7 +26,10 @@
  * row i's element j + 16h. A 16-bit shift by at most 4 and a mask bring one row's bits of
  * a half to bit 4 of each byte, next to the nibbles (a row's half is then the file's
  * unsigned quants, 0..31): no byte swizzles or compares per block, as the plain layout
- * needs, and the zero point 16 comes off the 4 rows' integer sums at once (16·Σx).
+ * needs, and the zero point 16 comes off the 4 rows' integer sums at once (16·Σx). Q4_1
+ * and Q5_1 keep the rows' offsets m after their scales, then the quants as Q4_0 and Q5_0
+ * do; the offsets come in as m·Σx (plus zero·d·Σx where the kernels take the quants as
+ * q - zero), their halves rescaled with the scales (below).
  *
  * Q4_K's group super-block (pack_q4_K) holds the 4 rows' d and dmin, their 6-bit
  * sub-block scales and mins re-laid so that a few 16-bit shifts and masks give all 32 of
@@ -49,10 +53,10 @@
  * The scales: a half's bits shifted into a float's place give its value times 2^-112,
  * exactly, when the half is normal (or zero) -- three instructions for 4 scales, against
  * about fifteen for a conversion that must also handle subnormal halves without forming a
- * subnormal float (simd.h). So the repack multiplies a matrix's grouped scales by the
- * power of two that makes the smallest nonzero one normal (scale_shift, often 0) and the
- * kernels multiply by 2^(112 - shift): the same floats as the file's scales, bit for bit
- * (for Q4_0, times 2^-12 as well: its integer sums carry the 4096). The K types' halves,
+ * subnormal float (simd.h). So the repack multiplies a matrix's grouped scales (and
+ * offsets) by the power of two that makes the smallest nonzero one normal (scale_shift,
+ * often 0) and the kernels multiply by 2^(112 - shift): the same floats as the file's, bit
+ * for bit (for Q4_0 and Q4_1, times 2^-12 as well: their integer sums carry the 4096). The K types' halves,
  * 4 or 8 a super-block, take the full conversion.
  *
  * Prompt tokens go through a group two at a time (kernels_tile.h's 4 x 2 tile): the
@@ -82,8 +86,14 @@
 
 #define GROUP 4
 
-/* Bytes of the quants of one block (after its 2-byte scale). */
+/* Q4_1 and Q5_1 add an offset m to each block (w = d·q + m): a group block keeps the rows'
+ * m after their d, then the quants as Q4_0's and Q5_0's group blocks do. */
+static int has_min(uint32_t type) { return type == PL_TYPE_Q4_1 || type == PL_TYPE_Q5_1; }
+static uint32_t without_min(uint32_t type) { return type == PL_TYPE_Q4_1 ? PL_TYPE_Q4_0 : PL_TYPE_Q5_0; }
+
+/* Bytes of one block after its 2-byte scale (the offset, then the quants). */
 static int qs_bytes(uint32_t type) {
+    if (has_min(type)) return 2 + qs_bytes(without_min(type));
     return type == PL_TYPE_Q8_0 ? PL_QK : type == PL_TYPE_Q5_0 ? 4 + PL_QK / 2 : PL_QK / 2;
 }
 
@@ -137,6 +147,11 @@ static void get_q5_row(const uint8_t *quants, int i, uint8_t q[PL_QK]) {
  * after its scales; and row i's back as the plain block has them. Q4_0: pack_nibbles;
  * Q5_0: the plane, then the rows' nibble bytes (see the top). */
 static void pack_quants(uint32_t type, const uint8_t *rows, size_t row_bytes, size_t block_off, uint8_t *dst) {
+    if (has_min(type)) {   /* the plain block's m, then what follows it as the _0 type's block */
+        for (int i = 0; i < GROUP; i++) memcpy(dst + 2 * i, rows + i * row_bytes + block_off + 2, 2);
+        pack_quants(without_min(type), rows, row_bytes, block_off + 2, dst + 2 * GROUP);
+        return;
+    }
     int qs = qs_bytes(type);
     if (type == PL_TYPE_Q5_0) memset(dst, 0, Q5_PLANE);
     for (int i = 0; i < GROUP; i++) {
@@ -158,6 +173,11 @@ static void pack_quants(uint32_t type, const uint8_t *rows, size_t row_bytes, si
 
 static void unpack_quants(uint32_t type, const uint8_t *quants, int i, uint8_t *dst) {
     uint8_t q[PL_QK];
+    if (has_min(type)) {
+        memcpy(dst, quants + 2 * i, 2);
+        unpack_quants(without_min(type), quants + 2 * GROUP, i, dst + 2);
+        return;
+    }
     if (type == PL_TYPE_Q8_0) {
         memcpy(dst, quants + i * PL_QK, PL_QK);
         return;
@@ -495,29 +515,32 @@ static int half_exponent(uint16_t h) {
 }
 
 /* The power of two that makes every nonzero block scale of the grouped rows a normal half
- * (2^-14 and up) without passing the largest half; -1 when there is none. */
-static int scale_shift(const uint8_t *data, size_t grouped_bytes, int block) {
+ * (2^-14 and up) without passing the largest half; -1 when there is none. A block begins
+ * with `halves` of them (Q4_1, Q5_1: d and m, which the kernels convert alike). */
+static int scale_shift(const uint8_t *data, size_t grouped_bytes, int block, int halves) {
     int lo = 16, hi = -25;
-    for (size_t off = 0; off < grouped_bytes; off += (size_t)block) {
-        uint16_t h;
-        memcpy(&h, data + off, 2);
-        if ((h & 0x7fff) == 0) continue;
-        int e = half_exponent(h);
-        if (e < lo) lo = e;
-        if (e > hi) hi = e;
-    }
+    for (size_t off = 0; off < grouped_bytes; off += (size_t)block)
+        for (int k = 0; k < halves; k++) {
+            uint16_t h;
+            memcpy(&h, data + off + 2 * k, 2);
+            if ((h & 0x7fff) == 0) continue;
+            int e = half_exponent(h);
+            if (e < lo) lo = e;
+            if (e > hi) hi = e;
+        }
     int shift = lo < -14 ? -14 - lo : 0;
     return hi + shift <= 15 ? shift : -1;
 }
 
-/* The block scales of the grouped rows times 2^shift (exact: the results are halves). */
-static void rescale(uint8_t *data, size_t grouped_bytes, int block, int shift) {
-    for (size_t off = 0; off < grouped_bytes; off += (size_t)block) {
-        uint16_t h;
-        memcpy(&h, data + off, 2);
-        h = half_times_pow2(h, shift);
-        memcpy(data + off, &h, 2);
-    }
+/* Those halves of the grouped rows times 2^shift (exact: the results are halves). */
+static void rescale(uint8_t *data, size_t grouped_bytes, int block, int halves, int shift) {
+    for (size_t off = 0; off < grouped_bytes; off += (size_t)block)
+        for (int k = 0; k < halves; k++) {
+            uint16_t h;
+            memcpy(&h, data + off + 2 * k, 2);
+            h = half_times_pow2(h, shift);
+            memcpy(data + off + 2 * k, &h, 2);
+        }
 }
 
 int pl_repack_x4(pl_tensor *t) {
@@ -526,10 +549,10 @@ int pl_repack_x4(pl_tensor *t) {
     pl_type_block(t->type, &elems, &block);
     size_t row_bytes = pl_row_bytes(t->type, cols), grouped = (size_t)(rows / GROUP) * GROUP * row_bytes;
     uint8_t *data = (uint8_t *)t->data;   /* the model's own buffer */
-    int shift = k_group(t->type) ? 0 : scale_shift(data, grouped, block);
+    int halves = 1 + has_min(t->type), shift = k_group(t->type) ? 0 : scale_shift(data, grouped, block, halves);
     uint8_t *rows4 = shift < 0 ? NULL : malloc(GROUP * row_bytes);
     if (!rows4) return 0;   /* the plain layout works too, only slower */
-    if (shift) rescale(data, grouped, block, shift);
+    if (shift) rescale(data, grouped, block, halves, shift);
     for (size_t off = 0; off < grouped; off += GROUP * row_bytes) {
         memcpy(rows4, data + off, GROUP * row_bytes);
         interleave(t->type, rows4, data + off, row_bytes, cols / elems);
@@ -571,11 +594,14 @@ void pl_x4_get_row(float *out, const pl_tensor *t, int r) {
         } else if (t->type == PL_TYPE_Q6_K) {
             unpack_q6_K(gb, i, &plain.q6_K);
         } else {
-            uint16_t d;
-            memcpy(&d, gb + 2 * i, 2);
-            d = half_times_pow2(d, -t->scale_shift);
-            memcpy(plain.bytes, &d, 2);
             unpack_quants(t->type, gb + 2 * GROUP, i, plain.bytes + 2);
+            memcpy(plain.bytes, gb + 2 * i, 2);
+            for (int k = 0; k < 1 + has_min(t->type); k++) {   /* d (and m) as the file had them */
+                uint16_t h;
+                memcpy(&h, plain.bytes + 2 * k, 2);
+                h = half_times_pow2(h, -t->scale_shift);
+                memcpy(plain.bytes + 2 * k, &h, 2);
+            }
         }
         pl_dequantize_row(t->type, &plain, out + b * elems, elems);
     }
@@ -595,8 +621,14 @@ static void unpack_q5_0(const uint8_t *quants, int i, int8_t *q) {
     get_q5_row(quants, i, u);
     for (int l = 0; l < PL_QK; l++) q[l] = (int8_t)(u[l] - 16);
 }
+static void unpack_q4_1(const uint8_t *quants, int i, int8_t *q) {   /* after the rows' m */
+    unpack_nibbles(quants + 2 * GROUP + i * PL_QK / 2, (uint8_t *)q);
+}
+static void unpack_q5_1(const uint8_t *quants, int i, int8_t *q) { get_q5_row(quants + 2 * GROUP, i, (uint8_t *)q); }
 
-#define DEFINE_SCALAR_X4(name, QS, UNPACK)                                                      \
+/* As the row kernels (kernels_quant.c): block results summed, then for Q4_1/Q5_1 (MIN)
+ * the offsets m·s, summed apart. */
+#define DEFINE_SCALAR_X4(name, QS, UNPACK, MIN)                                                 \
     static void name(const void *group, const void *x, size_t x_row_bytes, int n_tok, int cols, \
                      float *y, int ldy, int shift) {                                            \
         int stride = GROUP * (2 + QS);                                                          \
@@ -605,23 +637,29 @@ static void unpack_q5_0(const uint8_t *quants, int i, int8_t *q) {
             const pl_act_block *xb = pl_act_row(x, x_row_bytes, t);                             \
             for (int i = 0; i < GROUP; i++) {                                                   \
                 const uint8_t *gb = group;                                                      \
-                float sum = 0;                                                                  \
+                float sum = 0, msum = 0;                                                        \
                 for (int b = 0; b < cols / PL_QK; b++, gb += stride) {                          \
                     int8_t q[PL_QK];                                                            \
-                    uint16_t d;                                                                 \
+                    uint16_t d, m;                                                              \
                     memcpy(&d, gb + 2 * i, 2);                                                  \
                     UNPACK(gb + 2 * GROUP, i, q);                                               \
                     float dw = pl_f16_to_f32_finite(d) * unscale;   /* the file's scale */      \
                     sum += (float)pl_act_dot(q, xb[b].q) * (dw * xb[b].d);                      \
+                    if (MIN) {                                                                  \
+                        memcpy(&m, gb + 2 * GROUP + 2 * i, 2);                                  \
+                        msum += pl_f16_to_f32_finite(m) * unscale * xb[b].s;                    \
+                    }                                                                           \
                 }                                                                               \
-                y[(size_t)t * ldy + i] = sum;                                                   \
+                y[(size_t)t * ldy + i] = MIN ? sum + msum : sum;                                \
             }                                                                                   \
         }                                                                                       \
     }
 
-DEFINE_SCALAR_X4(group_q8_0, PL_QK, unpack_q8_0)
-DEFINE_SCALAR_X4(group_q4_0, PL_QK / 2, unpack_q4_0)
-DEFINE_SCALAR_X4(group_q5_0, 4 + PL_QK / 2, unpack_q5_0)
+DEFINE_SCALAR_X4(group_q8_0, PL_QK, unpack_q8_0, 0)
+DEFINE_SCALAR_X4(group_q4_0, PL_QK / 2, unpack_q4_0, 0)
+DEFINE_SCALAR_X4(group_q5_0, 4 + PL_QK / 2, unpack_q5_0, 0)
+DEFINE_SCALAR_X4(group_q4_1, 2 + PL_QK / 2, unpack_q4_1, 1)
+DEFINE_SCALAR_X4(group_q5_1, 2 + 4 + PL_QK / 2, unpack_q5_1, 1)
 
 /* Q2_K .. Q6_K: each row's super-blocks back in the file's form, through the row
  * kernel's arithmetic (pl_kq_superblock), so the results are its bits. Rows outside, so
@@ -701,6 +739,15 @@ static inline void unpack16_q5(const uint8_t *quants, int i, int zero, v128_t w1
 
 static inline void unpack16_q5_0(const uint8_t *quants, int i, v128_t w16[4]) { unpack16_q5(quants, i, 16, w16); }
 
+/* Q4_1, Q5_1: their quants (after the rows' m) as Q4_0's and Q5_0's, the zero point 8 or
+ * 16 taken off too (group_offsets adds it back). */
+static inline void unpack16_q4_1(const uint8_t *quants, int i, v128_t w16[4]) {
+    unpack16_q4_0(quants + 2 * GROUP, i, w16);
+}
+static inline void unpack16_q5_1(const uint8_t *quants, int i, v128_t w16[4]) {
+    unpack16_q5_0(quants + 2 * GROUP, i, w16);
+}
+
 /* The 4 rows' scales of a group block as floats (normal halves or zeros, see the top):
  * the sign-extended halves shifted into a float's sign, exponent and fraction, times
  * fix = 2^(112 - scale_shift), times 2^-12 more for Q4_0. */
@@ -742,12 +789,31 @@ static inline v128_t nibble_sums(const uint8_t *quants, const pl_act_block *xb, 
     return wasm_i32x4_sub(pl_transpose_sum_i32x4(s0, s1, s2, s3), wasm_i32x4_splat(8 * 4096 * xm->sum_mid));
 }
 
+/* The 4 rows' offsets m of a Q4_1/Q5_1 group block (converted as group_scales converts
+ * them, into units of 2^unit) plus zero times their scales d (group_scales'), in real units:
+ * the offsets of weights taken as d·(q - zero). */
+static inline v128_t group_offsets(const uint8_t *gb, v128_t fix, v128_t d, int zero, int unit) {
+    v128_t m = wasm_f32x4_add(group_scales(gb + 2 * GROUP, fix), wasm_f32x4_mul(d, wasm_f32x4_splat((float)zero)));
+    return unit ? wasm_f32x4_mul(m, wasm_f32x4_splat(pow2(unit))) : m;
+}
+
+/* acc + 4 rows' integer block sums times their scales d and the activations' scale. */
+static inline v128_t group_block_sum(v128_t acc, v128_t isum, v128_t d, const pl_act_block *xb) {
+    return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_mul(d, wasm_f32x4_splat(xb->d))));
+}
+
 /* acc + the 4 Q4_0 rows' sums over one group block with one token's activation block. */
 static inline v128_t group_block_q4_0(v128_t acc, const uint8_t *gb, const pl_act_block *xb,
                                       const pl_act_mid *xm, v128_t fix) {
-    v128_t isum = nibble_sums(gb + 2 * GROUP, xb, xm);
-    v128_t scale = wasm_f32x4_mul(group_scales(gb, fix), wasm_f32x4_splat(xb->d));
-    return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), scale));
+    return group_block_sum(acc, nibble_sums(gb + 2 * GROUP, xb, xm), group_scales(gb, fix), xb);
+}
+
+/* The same for Q4_1: its nibbles' sums as Q4_0's (q - 8), the offsets m + 8d times Σx. */
+static inline v128_t group_block_q4_1(v128_t acc, const uint8_t *gb, const pl_act_block *xb,
+                                      const pl_act_mid *xm, v128_t fix) {
+    v128_t d = group_scales(gb, fix);
+    acc = group_block_sum(acc, nibble_sums(gb + 4 * GROUP, xb, xm), d, xb);
+    return wasm_f32x4_add(acc, wasm_f32x4_mul(group_offsets(gb, fix, d, 8, Q4_0_UNIT), wasm_f32x4_splat(xb->s)));
 }
 
 /* The same for Q8_0 (which needs no pl_act_mid): step j widens elements 8j..8j+7 of each
@@ -769,9 +835,7 @@ static inline v128_t group_block_q8_0(v128_t acc, const uint8_t *gb, const pl_ac
         s2 = wasm_i32x4_add(s2, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(qs + 64 + 8 * j), a));
         s3 = wasm_i32x4_add(s3, wasm_i32x4_dot_i16x8(wasm_i16x8_load8x8(qs + 96 + 8 * j), a));
     }
-    v128_t isum = pl_transpose_sum_i32x4(s0, s1, s2, s3);
-    v128_t scale = wasm_f32x4_mul(group_scales(gb, fix), wasm_f32x4_splat(xb->d));
-    return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), scale));
+    return group_block_sum(acc, pl_transpose_sum_i32x4(s0, s1, s2, s3), group_scales(gb, fix), xb);
 }
 
 /* Σ w·x over 16 int8 weights and their int16 activations (a_lo, a_hi): 4 partial sums. */
@@ -809,8 +873,16 @@ static inline v128_t group_block_q5_0(v128_t acc, const uint8_t *gb, const pl_ac
                                       const pl_act_mid *xm, v128_t fix) {
     (void)xm;
     v128_t isum = wasm_i32x4_sub(q5_sums(gb + 2 * GROUP, xb), wasm_i32x4_splat(16 * xb->sum));
-    v128_t scale = wasm_f32x4_mul(group_scales(gb, fix), wasm_f32x4_splat(xb->d));
-    return wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), scale));
+    return group_block_sum(acc, isum, group_scales(gb, fix), xb);
+}
+
+/* And Q5_1: the unsigned quants' sums, the offsets m times Σx. */
+static inline v128_t group_block_q5_1(v128_t acc, const uint8_t *gb, const pl_act_block *xb,
+                                      const pl_act_mid *xm, v128_t fix) {
+    (void)xm;
+    v128_t d = group_scales(gb, fix);
+    acc = group_block_sum(acc, q5_sums(gb + 4 * GROUP, xb), d, xb);
+    return wasm_f32x4_add(acc, wasm_f32x4_mul(group_offsets(gb, fix, d, 0, 0), wasm_f32x4_splat(xb->s)));
 }
 
 /* Prompt tokens (see the top) read a group's weights from a panel on the stack: up to
@@ -833,23 +905,26 @@ static inline v128_t group_block_q5_0(v128_t acc, const uint8_t *gb, const pl_ac
 
 /* Four or more tokens go two at a time through the 4 rows (kernels_tile.h's 4 x 2 tile),
  * PANEL_BLOCKS blocks at a time, each pair's sums carried in y from one run of blocks to
- * the next (stored and reloaded floats: the same additions in the same order). A last odd
- * token, or fewer than 4, takes the 4 rows alone, with two accumulators over alternate
- * blocks. */
-#define DEFINE_SIMD_X4(name, QS, UNIT, GROUP_BLOCK, PANEL)                                      \
+ * the next (stored and reloaded floats: the same additions in the same order); Q4_1's and
+ * Q5_1's panels hold q - ZERO, their offsets m + ZERO·d. A last odd token, or fewer than
+ * 4, takes the 4 rows alone, with two accumulators over alternate blocks. */
+#define DEFINE_SIMD_X4(name, QS, UNIT, GROUP_BLOCK, PANEL, ZERO)                                \
     static void name(const void *group, const void *x, size_t x_row_bytes, int n_tok, int cols, \
                      float *y, int ldy, int shift) {                                            \
         const int stride = GROUP * (2 + QS), n_blocks = cols / PL_QK;                           \
         const v128_t fix = wasm_f32x4_splat(pow2(112 - shift - UNIT));   /* quants times 2^UNIT */ \
         int16_t panel[PANEL_BLOCKS * GROUP * PL_QK];                                            \
-        v128_t d4[PANEL_BLOCKS];                                                                \
+        v128_t d4[PANEL_BLOCKS], m4[PANEL_BLOCKS];                                              \
         int paired = n_tok >= 4 ? n_tok & ~1 : 0;   /* fewer: the panel costs more than it saves */ \
         for (int b0 = 0; paired && b0 < n_blocks; b0 += PANEL_BLOCKS) {                         \
             int n = n_blocks - b0 < PANEL_BLOCKS ? n_blocks - b0 : PANEL_BLOCKS;                \
             PANEL((const uint8_t *)group, b0, n, panel);                                        \
-            for (int b = 0; b < n; b++)                                                         \
-                d4[b] = group_scales((const uint8_t *)group + (size_t)(b0 + b) * stride, fix);  \
-            pl_tile_pairs(panel, d4, NULL, n, x, x_row_bytes, b0, b0 > 0, paired, y, ldy);      \
+            for (int b = 0; b < n; b++) {                                                       \
+                const uint8_t *gb = (const uint8_t *)group + (size_t)(b0 + b) * stride;         \
+                d4[b] = group_scales(gb, fix);                                                  \
+                if (ZERO) m4[b] = group_offsets(gb, fix, d4[b], ZERO, UNIT);                    \
+            }                                                                                   \
+            pl_tile_pairs(panel, d4, ZERO ? m4 : NULL, n, x, x_row_bytes, b0, b0 > 0, paired, y, ldy); \
         }                                                                                       \
         for (int t = paired; t < n_tok; t++) {                                                  \
             const pl_act_block *xb = pl_act_row(x, x_row_bytes, t);                             \
@@ -870,9 +945,13 @@ static inline v128_t group_block_q5_0(v128_t acc, const uint8_t *gb, const pl_ac
 DEFINE_PANEL(panel_q8_0, PL_QK, unpack16_q8_0)
 DEFINE_PANEL(panel_q4_0, PL_QK / 2, unpack16_q4_0)
 DEFINE_PANEL(panel_q5_0, 4 + PL_QK / 2, unpack16_q5_0)
-DEFINE_SIMD_X4(group_q8_0_simd, PL_QK, 0, group_block_q8_0, panel_q8_0)
-DEFINE_SIMD_X4(group_q4_0_simd, PL_QK / 2, Q4_0_UNIT, group_block_q4_0, panel_q4_0)
-DEFINE_SIMD_X4(group_q5_0_simd, 4 + PL_QK / 2, 0, group_block_q5_0, panel_q5_0)
+DEFINE_PANEL(panel_q4_1, 2 + PL_QK / 2, unpack16_q4_1)
+DEFINE_PANEL(panel_q5_1, 2 + 4 + PL_QK / 2, unpack16_q5_1)
+DEFINE_SIMD_X4(group_q8_0_simd, PL_QK, 0, group_block_q8_0, panel_q8_0, 0)
+DEFINE_SIMD_X4(group_q4_0_simd, PL_QK / 2, Q4_0_UNIT, group_block_q4_0, panel_q4_0, 0)
+DEFINE_SIMD_X4(group_q5_0_simd, 4 + PL_QK / 2, 0, group_block_q5_0, panel_q5_0, 0)
+DEFINE_SIMD_X4(group_q4_1_simd, 2 + PL_QK / 2, Q4_0_UNIT, group_block_q4_1, panel_q4_1, 8)
+DEFINE_SIMD_X4(group_q5_1_simd, 2 + 4 + PL_QK / 2, 0, group_block_q5_1, panel_q5_1, 16)
 
 /* K types (Q2_K .. Q6_K) --------------------------------------------------------------- */
 
@@ -1214,6 +1293,8 @@ static const struct {
     {PL_TYPE_Q8_0, group_q8_0, SIMD_KERNEL(group_q8_0_simd)},
     {PL_TYPE_Q4_0, group_q4_0, SIMD_KERNEL(group_q4_0_simd)},
     {PL_TYPE_Q5_0, group_q5_0, SIMD_KERNEL(group_q5_0_simd)},
+    {PL_TYPE_Q4_1, group_q4_1, SIMD_KERNEL(group_q4_1_simd)},
+    {PL_TYPE_Q5_1, group_q5_1, SIMD_KERNEL(group_q5_1_simd)},
     {PL_TYPE_Q2_K, group_q2_K, SIMD_KERNEL(group_q2_K_simd)},
     {PL_TYPE_Q3_K, group_q3_K, SIMD_KERNEL(group_q3_K_simd)},
     {PL_TYPE_Q4_K, group_q4_K, SIMD_KERNEL(group_q4_K_simd)},

@@ -4,7 +4,7 @@
  *   bit; rows past the last group of 4 and every row of pl_get_row come out unchanged;
  *   subnormal block scales (rescaled at the repack) included; so do random bytes (every
  *   scale, min and quant bit pattern).
- * - a whole model: synthetic Q8_0, Q4_0, Q5_0 and Q2_K .. Q6_K models (all matrices repacked
+ * - a whole model: synthetic Q8_0, Q4_0, Q5_0, Q4_1, Q5_1 and Q2_K .. Q6_K models (all matrices repacked
  *   at load, the output with rows past the groups) give logits close to the same weights in F32, the
  *   same at 1 and 3 threads. */
 #include <math.h>
@@ -25,10 +25,11 @@ static void fill_weights(uint32_t type, int rows, int cols, int raw, uint8_t *da
         int elems, block;
         pl_type_block(type, &elems, &block);
         for (size_t k = 0; k < n; k++) data[k] = (uint8_t)((frand() + 1) * 128);
-        /* d (and Q4_K/Q5_K's dmin after it; Q3_K's and Q6_K's d ends its block, Q2_K's d and
-         * dmin do), exponent <= 15 */
+        /* d (and Q4_1/Q5_1's m, Q4_K/Q5_K's dmin after it; Q3_K's and Q6_K's d ends its block,
+         * Q2_K's d and dmin do), exponent <= 15 */
         int first = type == PL_TYPE_Q2_K ? block - 4 : type == PL_TYPE_Q3_K || type == PL_TYPE_Q6_K ? block - 2 : 0;
-        int last = type == PL_TYPE_Q4_K || type == PL_TYPE_Q5_K ? 2 : type == PL_TYPE_Q2_K ? block - 2 : first;
+        int two = type == PL_TYPE_Q4_1 || type == PL_TYPE_Q5_1 || type == PL_TYPE_Q4_K || type == PL_TYPE_Q5_K;
+        int last = two ? 2 : type == PL_TYPE_Q2_K ? block - 2 : first;
         for (size_t off = 0; off < n; off += block)
             for (int h = first; h <= last; h += 2) data[off + h + 1] &= 0xbf;
     }
@@ -229,8 +230,8 @@ int main(void) {
     pl_compute cx3 = {pl_pool_create(3), 0, malloc(3 * act_bytes), act_bytes};
     check_not_repacked();
     check_fused(&cx1, &cx3);
-    const uint32_t types[] = {PL_TYPE_Q8_0, PL_TYPE_Q4_0, PL_TYPE_Q5_0, PL_TYPE_Q2_K,
-                              PL_TYPE_Q3_K, PL_TYPE_Q4_K, PL_TYPE_Q5_K, PL_TYPE_Q6_K};
+    const uint32_t types[] = {PL_TYPE_Q8_0, PL_TYPE_Q4_0, PL_TYPE_Q5_0, PL_TYPE_Q4_1, PL_TYPE_Q5_1,
+                              PL_TYPE_Q2_K, PL_TYPE_Q3_K, PL_TYPE_Q4_K, PL_TYPE_Q5_K, PL_TYPE_Q6_K};
     const int n_types = (int)(sizeof types / sizeof *types);
     const int n_toks[] = {1, 2, 3, 4, 5, 9};
     /* rows, cols; 2080 columns: more blocks than one prompt-token panel (PANEL_BLOCKS) */
@@ -249,13 +250,16 @@ int main(void) {
     check_kernels(PL_TYPE_Q4_K, 130, 5, 512, 1, &cx1, &cx3);
     check_kernels(PL_TYPE_Q6_K, 130, 4, 512, 0, &cx1, &cx3);
     check_kernels(PL_TYPE_Q2_K, 130, 6, 512, 1, &cx1, &cx3);
-    /* quantization error only: measured 0.04% (Q8_0), 0.1% (Q4_0), 0.08% (Q5_0), 1.1% (Q2_K), 0.3% (Q3_K),
+    /* quantization error only: measured 0.04% (Q8_0), 0.1% (Q4_0), 0.08% (Q5_0), 0.26% (Q4_1),
+     * 0.14% (Q5_1), 1.1% (Q2_K), 0.3% (Q3_K),
      * 0.6% (Q4_K), 0.4% (Q5_K) and 0.1% (Q6_K) of the largest logit (the K types at another width, with
      * random weights in their sub-block scales); a row mixed up with another is off by the
      * logits' own size */
     check_model("Q8_0", 128, 352, 0.005);
     check_model("Q4_0", 128, 352, 0.01);
     check_model("Q5_0", 128, 352, 0.01);
+    check_model("Q4_1", 128, 352, 0.01);
+    check_model("Q5_1", 128, 352, 0.01);
     check_model("Q2_K", 256, 512, 0.02);
     check_model("Q3_K", 256, 512, 0.01);
     check_model("Q4_K", 256, 512, 0.01);
