@@ -306,9 +306,13 @@ int main(int argc, char **argv) {
 
     static const uint32_t known[] = {PL_TYPE_Q4_0, PL_TYPE_Q8_0, PL_TYPE_Q5_0, PL_TYPE_Q4_1, PL_TYPE_Q5_1, PL_TYPE_Q2_K,
                                      PL_TYPE_Q3_K, PL_TYPE_Q4_K, PL_TYPE_Q5_K, PL_TYPE_Q6_K, PL_TYPE_F16, PL_TYPE_F32};
-    uint32_t types[8];
+    uint32_t types[sizeof known / sizeof known[0]];
     int n_types = 0;
-    for (int i = 7; i < argc && n_types < 8; i++) {
+    if (argc - 7 > (int)(sizeof types / sizeof types[0])) {
+        fprintf(stderr, "roofline: at most %d types\n", (int)(sizeof types / sizeof types[0]));
+        return 2;
+    }
+    for (int i = 7; i < argc; i++) {
         types[n_types] = UINT32_MAX;
         for (size_t j = 0; j < sizeof known / sizeof known[0]; j++)
             if (strcmp(argv[i], pl_type_name(known[j])) == 0) types[n_types] = known[j];

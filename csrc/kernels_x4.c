@@ -2,8 +2,8 @@
  * Q6_K.
  *
  * At load, each group of 4 consecutive rows is reordered so that block b of the 4 rows
- * sits together, scales first: {d[4], qs[4][...]}, the same bytes as the 4 blocks it
- * replaces (PL_LAYOUT_X4). One pass over a group then gives 4 outputs per token: the 4
+ * sits together, scales first: {d[4], qs[4][...]} (Q4_1, Q5_1: {d[4], m[4], qs[4][...]}),
+ * the same bytes as the 4 blocks it replaces (PL_LAYOUT_X4). One pass over a group then gives 4 outputs per token: the 4
  * scales convert to floats as one vector, each activation block is read once for 4 rows,
  * and the 4 rows' integer block sums fold into one vector (a 4x4 transpose) that is
  * scaled and accumulated with one multiply and one add. The per-block float work, which
@@ -68,9 +68,10 @@
  * The per-block integer sums are those of the row kernels (kernels_quant.c,
  * kernels_kquant.c): the scalar x4 kernels give the row kernels' results bit for bit, the
  * SIMD ones differ only in the order float block results are added and multiplied (and,
- * for Q4_0, where a block's scale times the activations' scale times 2^-12 would be a
- * subnormal float; for Q2_K, whose mins times the activations' half sums are float
- * products, where the row kernel sums them in integers). */
+ * for Q4_0 and Q4_1, where a block's scale times the activations' scale times 2^-12 would
+ * be a subnormal float; for Q4_1 and Q5_1, whose offsets may come in as m + zero·d; for
+ * Q2_K, whose mins times the activations' half sums are float products, where the row
+ * kernel sums them in integers). */
 #include "kernels.h"
 
 #include <stddef.h>
@@ -144,8 +145,9 @@ static void get_q5_row(const uint8_t *quants, int i, uint8_t q[PL_QK]) {
 }
 
 /* The quants of block b (offset block_off) of 4 plain rows, as the group block keeps them
- * after its scales; and row i's back as the plain block has them. Q4_0: pack_nibbles;
- * Q5_0: the plane, then the rows' nibble bytes (see the top). */
+ * after its scales (Q4_1, Q5_1: after the offsets m too); and row i's back as the plain
+ * block has them after d. Q4_0: pack_nibbles; Q5_0: the plane, then the rows' nibble
+ * bytes (see the top). */
 static void pack_quants(uint32_t type, const uint8_t *rows, size_t row_bytes, size_t block_off, uint8_t *dst) {
     if (has_min(type)) {   /* the plain block's m, then what follows it as the _0 type's block */
         for (int i = 0; i < GROUP; i++) memcpy(dst + 2 * i, rows + i * row_bytes + block_off + 2, 2);
@@ -609,7 +611,8 @@ void pl_x4_get_row(float *out, const pl_tensor *t, int r) {
 
 /* --- scalar ------------------------------------------------------------------------- */
 
-/* Row i's quants in a group block (after the scales) as int8 values. */
+/* Row i's quants in a group block (after the scales; Q4_1, Q5_1: after the offsets) as
+ * int8 values. */
 static void unpack_q8_0(const uint8_t *quants, int i, int8_t *q) { memcpy(q, quants + i * PL_QK, PL_QK); }
 static void unpack_q4_0(const uint8_t *quants, int i, int8_t *q) {
     uint8_t u[PL_QK];
@@ -748,9 +751,9 @@ static inline void unpack16_q5_1(const uint8_t *quants, int i, v128_t w16[4]) {
     unpack16_q5_0(quants + 2 * GROUP, i, w16);
 }
 
-/* The 4 rows' scales of a group block as floats (normal halves or zeros, see the top):
- * the sign-extended halves shifted into a float's sign, exponent and fraction, times
- * fix = 2^(112 - scale_shift), times 2^-12 more for Q4_0. */
+/* The 4 rows' scales (or Q4_1/Q5_1 offsets) of a group block as floats (normal halves or
+ * zeros, see the top): the sign-extended halves shifted into a float's sign, exponent and
+ * fraction, times fix = 2^(112 - scale_shift), times 2^-12 more for Q4_0 and Q4_1. */
 static inline v128_t group_scales(const uint8_t *gb, v128_t fix) {
     v128_t bits = wasm_i32x4_shl(wasm_i32x4_load16x4(gb), 13);
     return wasm_f32x4_mul(wasm_v128_and(bits, wasm_i32x4_splat((int32_t)0x8fffe000)), fix);
@@ -793,7 +796,8 @@ static inline v128_t nibble_sums(const uint8_t *quants, const pl_act_block *xb, 
  * them, into units of 2^unit) plus zero times their scales d (group_scales'), in real units:
  * the offsets of weights taken as d·(q - zero). */
 static inline v128_t group_offsets(const uint8_t *gb, v128_t fix, v128_t d, int zero, int unit) {
-    v128_t m = wasm_f32x4_add(group_scales(gb + 2 * GROUP, fix), wasm_f32x4_mul(d, wasm_f32x4_splat((float)zero)));
+    v128_t m = group_scales(gb + 2 * GROUP, fix);
+    if (zero) m = wasm_f32x4_add(m, wasm_f32x4_mul(d, wasm_f32x4_splat((float)zero)));
     return unit ? wasm_f32x4_mul(m, wasm_f32x4_splat(pow2(unit))) : m;
 }
 

@@ -24,7 +24,7 @@ typedef struct {
     const void *data;
     size_t nbytes;
     uint32_t layout;        /* PL_LAYOUT_*: how the rows' blocks are ordered in data */
-    int32_t scale_shift;    /* PL_LAYOUT_X4: block scales stored times 2^scale_shift */
+    int32_t scale_shift;    /* PL_LAYOUT_X4: block scales (and offsets) stored times 2^scale_shift */
 } pl_tensor;
 
 enum {

@@ -121,6 +121,15 @@ static void check_not_repacked(void) {
     pl_tensor tw = {.type = PL_TYPE_Q8_0, .n_dims = 2, .ne = {32, 4, 1, 1}, .data = wide};
     CHECK_EQ_INT(pl_repack_x4(&tw), 0);
     CHECK(tw.layout == PL_LAYOUT_ROWS && memcmp(wide, before, sizeof wide) == 0);
+    /* the same span between a Q4_1 block's scale d and another's offset m (which the kernels
+     * convert alike) */
+    uint8_t wide1[4 * 20] = {0}, before1[sizeof wide1];
+    memcpy(wide1, &d_small, 2);
+    memcpy(wide1 + 3 * 20 + 2, &d_large, 2);
+    memcpy(before1, wide1, sizeof wide1);
+    pl_tensor tw1 = {.type = PL_TYPE_Q4_1, .n_dims = 2, .ne = {32, 4, 1, 1}, .data = wide1};
+    CHECK_EQ_INT(pl_repack_x4(&tw1), 0);
+    CHECK(tw1.layout == PL_LAYOUT_ROWS && memcmp(wide1, before1, sizeof wide1) == 0);
 }
 
 /* A random matrix of a type, quantized, repacked when pack is set. */
