@@ -229,7 +229,9 @@ async function probeWork(kind, n) {
 // memory: the 2-thread read bandwidth has measured 37 GB/s in one run against 66-77 in
 // others. A run in such a window measures the host. Probe threads show it: one thread's
 // SIMD work against the most one thread did so far in this process, `threads` threads'
-// SIMD work against one's, and `threads` threads' reads against the most that many read.
+// SIMD work against one's, and `threads` threads' reads against the most that many read
+// (or, if more, 3/4 of `threads` times one thread's best: a first reading of several
+// threads can be a slow one, 32 GB/s on two against 59-79 later in one run).
 let bestSpin = 0;
 const bestRead = new Map();   // threads -> bytes/ms
 
@@ -258,8 +260,9 @@ async function settle(o, threads) {
       bestSpin = Math.max(bestSpin, one);
       const read = await probeWork('read', threads);
       bestRead.set(threads, Math.max(bestRead.get(threads) ?? 0, read));
+      const readRef = Math.max(bestRead.get(threads), 0.75 * threads * (bestRead.get(1) ?? 0));
       m = { speed: one / bestSpin, cores: threads > 1 ? (await probeWork('spin', threads)) / one : 1,
-        memory: read / bestRead.get(threads), read_gbs: read / 1e6 };
+        memory: read / readRef, read_gbs: read / 1e6 };
       if (fit(m, threads) || spent) break;
       o.log(`bench: the machine runs one thread at ${(m.speed * 100).toFixed(0)} % of its best so far, ` +
         `${threads} threads at ${m.cores.toFixed(2)} cores, reads at ${(m.memory * 100).toFixed(0)} % of the best ` +
