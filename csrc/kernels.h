@@ -103,8 +103,8 @@ pl_group_kernel pl_x4_kernel(uint32_t type, int simd);
  * and it has at least 4 rows; rows past the last multiple of 4 stay as they are. The
  * grouped rows' block scales (and Q4_1/Q5_1 offsets) are multiplied by a power of two
  * (scale_shift) that makes every nonzero one a normal half; a matrix whose scales span
- * more than the normal halves do stays as it is. The data must be writable (the model's own file buffer). Returns 1
- * if it was repacked. */
+ * more than the normal halves do stays as it is. The data must be writable (the model's
+ * own file buffer). Returns 1 if it was repacked. */
 int pl_repack_x4(pl_tensor *t);
 /* pl_get_row for a PL_LAYOUT_X4 matrix. */
 void pl_x4_get_row(float *out, const pl_tensor *t, int r);

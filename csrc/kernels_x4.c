@@ -3,11 +3,12 @@
  *
  * At load, each group of 4 consecutive rows is reordered so that block b of the 4 rows
  * sits together, scales first: {d[4], qs[4][...]} (Q4_1, Q5_1: {d[4], m[4], qs[4][...]}),
- * the same bytes as the 4 blocks it replaces (PL_LAYOUT_X4). One pass over a group then gives 4 outputs per token: the 4
- * scales convert to floats as one vector, each activation block is read once for 4 rows,
- * and the 4 rows' integer block sums fold into one vector (a 4x4 transpose) that is
- * scaled and accumulated with one multiply and one add. The per-block float work, which
- * bounds a one-row kernel, is shared by 4 rows, and the weights stream as one sequence.
+ * the same bytes as the 4 blocks it replaces (PL_LAYOUT_X4). One pass over a group then
+ * gives 4 outputs per token: the 4 scales convert to floats as one vector, each
+ * activation block is read once for 4 rows, and the 4 rows' integer block sums fold into
+ * one vector (a 4x4 transpose) that is scaled and accumulated with one multiply and one
+ * add. The per-block float work, which bounds a one-row kernel, is shared by 4 rows, and
+ * the weights stream as one sequence.
  *
  * Q4_0's 16 quant bytes are also reordered, byte k of the first half then byte k of the
  * second, so that each 16-bit lane holds the nibbles of elements k, k+16, k+8 and k+24
@@ -56,8 +57,8 @@
  * subnormal float (simd.h). So the repack multiplies a matrix's grouped scales (and
  * offsets) by the power of two that makes the smallest nonzero one normal (scale_shift,
  * often 0) and the kernels multiply by 2^(112 - shift): the same floats as the file's, bit
- * for bit (for Q4_0 and Q4_1, times 2^-12 as well: their integer sums carry the 4096). The K types' halves,
- * 4 or 8 a super-block, take the full conversion.
+ * for bit (for Q4_0 and Q4_1, times 2^-12 as well: their integer sums carry the 4096).
+ * The K types' halves, 4 or 8 a super-block, take the full conversion.
  *
  * Prompt tokens go through a group two at a time (kernels_tile.h's 4 x 2 tile): the
  * weights come from a panel on the stack, the group's blocks unpacked to int16 once for
